@@ -1,0 +1,191 @@
+"""Real dermatology datasets read from a local root: Fitzpatrick-17k and ISIC-2019.
+
+Nothing is downloaded. Each loader turns the root into a table of (image path, label, group),
+validates it with one clear message per problem, and decodes + resizes the images once into a
+uint8 cache keyed by (dataset, resolution, root, file stats), so epochs and Monte-Carlo trials
+never touch JPEGs again. Corrupt images are skipped with a count.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..errors import DataError
+from ..paths import cache_dir
+
+FITZ_CSV = "fitzpatrick17k.csv"
+FITZ_LABELS = {114: "label", 9: "nine_partition_label", 3: "three_partition_label"}
+ISIC_GT = "ISIC_2019_Training_GroundTruth.csv"
+ISIC_META = "ISIC_2019_Training_Metadata.csv"
+ISIC_IMAGES = "ISIC_2019_Training_Input"
+ISIC_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC"]
+HOW_TO_GET = {
+    "fitzpatrick17k": f"put {FITZ_CSV} and images/<md5hash>.jpg under the root "
+    "(see docs/user-guide.md#fitzpatrick-17k)",
+    "isic2019": f"put {ISIC_GT}, {ISIC_META} and {ISIC_IMAGES}/ under the root "
+    "(see docs/user-guide.md#isic-2019)",
+}
+
+
+@dataclass
+class Table:
+    """A validated dataset index: one row per usable image."""
+
+    paths: list[Path]
+    labels: np.ndarray
+    groups: np.ndarray
+    class_names: list[str]
+    group_names: dict[int, str]
+    missing: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _read_csv(path: Path, dataset: str, required: list[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {HOW_TO_GET[dataset]}")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:
+        raise DataError(f"{dataset}: cannot parse {path} as CSV ({exc})") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{dataset}: {path.name} lacks column(s) {', '.join(missing)} "
+            f"(found {', '.join(map(str, df.columns[:12]))})"
+        )
+    return df
+
+
+def _find_images(folder: Path, stems: list[str], dataset: str) -> tuple[list[Path | None], list[str]]:
+    if not folder.is_dir():
+        raise DataError(f"{dataset}: image folder {folder} does not exist; {HOW_TO_GET[dataset]}")
+    present = {}
+    for entry in os.scandir(folder):
+        stem, ext = os.path.splitext(entry.name)
+        if ext.lower() in (".jpg", ".jpeg", ".png"):
+            present.setdefault(stem, Path(entry.path))
+    paths = [present.get(s) for s in stems]
+    missing = [s for s, p in zip(stems, paths) if p is None]
+    return paths, missing
+
+
+def _finish(dataset: str, df: pd.DataFrame, paths: list[Path | None], missing: list[str],
+            class_names: list[str], group_names: dict[int, str], dropped: dict[str, int]) -> Table:
+    keep = np.array([p is not None for p in paths], dtype=bool)
+    if not keep.any():
+        raise DataError(
+            f"{dataset}: none of the {len(paths)} images listed in the CSV were found "
+            f"(first missing: {', '.join(missing[:3])}); {HOW_TO_GET[dataset]}"
+        )
+    return Table(
+        paths=[p for p in paths if p is not None],
+        labels=df["_label"].to_numpy()[keep].astype(np.int64),
+        groups=df["_group"].to_numpy()[keep].astype(np.int64),
+        class_names=class_names,
+        group_names=group_names,
+        missing=missing,
+        dropped=dropped,
+    )
+
+
+def fitzpatrick_table(root: Path, num_labels: int = 114, drop_unknown_scale: bool = True) -> Table:
+    """Fitzpatrick-17k index: light = types 1–3 (group 1), dark = 4–6 (group 0)."""
+    if num_labels not in FITZ_LABELS:
+        raise DataError(f"fitzpatrick17k label granularity must be 114, 9 or 3, got {num_labels}")
+    label_col = FITZ_LABELS[num_labels]
+    df = _read_csv(root / FITZ_CSV, "fitzpatrick17k", ["md5hash", "fitzpatrick_scale", label_col])
+    n0 = len(df)
+    scale = pd.to_numeric(df["fitzpatrick_scale"], errors="coerce")
+    valid = scale.between(1, 6)
+    dropped = {"unknown_fitzpatrick_scale": int((~valid).sum())}
+    if not drop_unknown_scale and dropped["unknown_fitzpatrick_scale"]:
+        raise DataError("fitzpatrick17k: rows with scale -1 need a group; keep drop_unknown_scale on")
+    df = df[valid & df[label_col].notna()].copy()
+    dropped["no_label"] = n0 - dropped["unknown_fitzpatrick_scale"] - len(df)
+    if df.empty:
+        raise DataError("fitzpatrick17k: no rows left after dropping unknown Fitzpatrick scale / labels")
+    class_names = sorted(df[label_col].astype(str).unique().tolist())
+    df["_label"] = df[label_col].astype(str).map({c: i for i, c in enumerate(class_names)})
+    df["_group"] = (pd.to_numeric(df["fitzpatrick_scale"]) <= 3).astype(int)
+    paths, missing = _find_images(root / "images", df["md5hash"].astype(str).tolist(), "fitzpatrick17k")
+    return _finish("fitzpatrick17k", df, paths, missing, class_names,
+                   {0: "dark (Fitzpatrick 4-6)", 1: "light (Fitzpatrick 1-3)"}, dropped)
+
+
+def isic_table(root: Path) -> Table:
+    """ISIC-2019 index: 8 diagnostic classes (UNK dropped), group = sex (1 = male, 0 = female)."""
+    gt = _read_csv(root / ISIC_GT, "isic2019", ["image", *ISIC_CLASSES])
+    meta = _read_csv(root / ISIC_META, "isic2019", ["image", "sex"])
+    df = gt.merge(meta[["image", "sex"]], on="image", how="left")
+    onehot = df[ISIC_CLASSES].to_numpy(dtype=np.float64)
+    has_label = onehot.sum(axis=1) == 1
+    sex = df["sex"].astype(str).str.lower()
+    has_sex = sex.isin(["male", "female"])
+    dropped = {"no_single_label": int((~has_label).sum()), "no_sex": int((has_label & ~has_sex).sum())}
+    df = df[has_label & has_sex].copy()
+    if df.empty:
+        raise DataError("isic2019: no rows left after dropping images without one label and a sex")
+    df["_label"] = onehot[has_label & has_sex].argmax(axis=1)
+    df["_group"] = (sex[has_label & has_sex] == "male").astype(int).to_numpy()
+    paths, missing = _find_images(root / ISIC_IMAGES, df["image"].astype(str).tolist(), "isic2019")
+    return _finish("isic2019", df, paths, missing, list(ISIC_CLASSES), {0: "female", 1: "male"}, dropped)
+
+
+TABLES: dict[str, Callable[..., Table]] = {"fitzpatrick17k": fitzpatrick_table, "isic2019": isic_table}
+
+
+def _decode(path: Path, size: int) -> torch.Tensor | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB").resize((size, size), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except Exception:
+        return None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def _cache_key(dataset: str, table: Table, size: int) -> str:
+    h = hashlib.sha256(f"{dataset}|{size}".encode())
+    for p in table.paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    h.update(table.labels.tobytes())
+    h.update(table.groups.tobytes())
+    return h.hexdigest()[:20]
+
+
+def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
+                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, int]:
+    """Decoded uint8 images (cached on disk), labels, groups, and how many images were corrupt."""
+    path = cache_dir() / f"{dataset}-{size}px-{_cache_key(dataset, table, size)}.pt"
+    if path.is_file():
+        blob = torch.load(path, weights_only=True)
+        return blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), int(blob["corrupt"])
+    images, keep = [], []
+    for i, p in enumerate(tqdm(table.paths, desc=f"decode {dataset} @{size}px", disable=not progress,
+                               unit="img")):
+        t = _decode(p, size)
+        if t is not None:
+            images.append(t)
+            keep.append(i)
+    corrupt = len(table.paths) - len(keep)
+    if not images:
+        raise DataError(f"{dataset}: every image failed to decode ({corrupt} files); check the files")
+    idx = np.asarray(keep)
+    out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
+                "corrupt": corrupt}, tmp)
+    tmp.replace(path)  # atomic: a killed decode never leaves a half cache
+    return out

@@ -1,0 +1,18 @@
+"""User-facing errors: one line that names the problem and the fix.
+
+The CLI prints ``UserError`` messages without a traceback and exits with code 2;
+anything else is a bug and keeps its traceback under ``--debug``.
+"""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment, with the fix in the message."""
+
+
+class DataError(UserError):
+    """A dataset root, CSV or image is missing or malformed."""
+
+
+class ConfigError(UserError):
+    """A preset or study file is invalid (unknown key, bad range, unknown name)."""

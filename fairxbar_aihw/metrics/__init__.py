@@ -1,0 +1,5 @@
+"""Fairness and accuracy metrics (public: ``fx.metrics.compute``)."""
+from .core import HEADLINE, binary_auc, compute, flat_row, improvement
+from .predictions_file import metrics_from_csv
+
+__all__ = ["compute", "flat_row", "improvement", "binary_auc", "metrics_from_csv", "HEADLINE"]

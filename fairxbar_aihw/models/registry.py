@@ -1,0 +1,96 @@
+"""Model registry: torchvision ResNet-18 / VGG-11(-BN) adapted to small inputs, and a small CNN.
+
+Why the adaptations: the paper trains at 128×128 and our CPU runs at 32–64 px, so the ImageNet
+stems would shrink feature maps to nothing. For inputs ≤ 64 px ResNet-18 gets a 3×3 stride-1
+stem without max-pool (the usual CIFAR variant); VGG heads use global average pooling and a
+512-wide classifier instead of 25088×4096. Nothing is downloaded: ImageNet weights load only
+from a local file the user names.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torchvision
+
+from ..errors import UserError
+
+
+def _small_cnn(num_classes: int, image_size: int) -> nn.Module:
+    """Three conv blocks + MLP head: BackPACK-friendly (no BN, no residuals) and fast on CPU."""
+    if image_size % 8 != 0:
+        raise UserError(f"small-cnn needs an image size divisible by 8, got {image_size}")
+    feat = image_size // 8
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * feat * feat, 64), nn.ReLU(),
+        nn.Linear(64, num_classes),
+    )
+
+
+def _resnet18(num_classes: int, image_size: int) -> nn.Module:
+    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+    if image_size <= 64:
+        model.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    return model
+
+
+def _vgg(builder: Callable[..., nn.Module]) -> Callable[[int, int], nn.Module]:
+    def build(num_classes: int, image_size: int) -> nn.Module:
+        model = builder(weights=None)
+        model.avgpool = nn.AdaptiveAvgPool2d(1)
+        model.classifier = nn.Sequential(
+            nn.Linear(512, 512), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(512, num_classes)
+        )
+        return model
+
+    return build
+
+
+MODELS: dict[str, Callable[[int, int], nn.Module]] = {
+    "small-cnn": _small_cnn,
+    "resnet18": _resnet18,
+    "vgg11": _vgg(torchvision.models.vgg11),
+    "vgg11_bn": _vgg(torchvision.models.vgg11_bn),
+}
+
+
+def load_local_weights(model: nn.Module, path: str | Path) -> list[str]:
+    """Load a local state dict (e.g. ImageNet weights), skipping shape-mismatched layers.
+
+    Returns the names that were skipped so callers can report them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"pretrained weights file not found: {path} (weights are never downloaded)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"cannot read weights file {path}: {exc}") from exc
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    return sorted(set(own) - set(usable))
+
+
+def build(name: str, num_classes: int, image_size: int = 32, pretrained: str | None = None) -> nn.Module:
+    """A fresh model by registry name (``small-cnn``, ``resnet18``, ``vgg11``, ``vgg11_bn``)."""
+    if name not in MODELS:
+        raise UserError(f"unknown model '{name}'; choose one of {', '.join(MODELS)}")
+    if num_classes < 2:
+        raise UserError(f"num_classes must be at least 2, got {num_classes}")
+    model = MODELS[name](num_classes, image_size)
+    if pretrained:
+        load_local_weights(model, pretrained)
+    return model
+
+
+def analog_layer_names(model: nn.Module) -> list[str]:
+    """Conv/linear modules in order: the layers that go onto crossbars and get masks."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -1,0 +1,160 @@
+"""Per-study SQLite results store: one committed row per finished Monte-Carlo trial.
+
+Why SQLite in WAL mode: a run killed at any instant leaves every committed trial readable
+and no partial row (each trial is one transaction), and a resumed run asks the store which
+(cell, trial) pairs are done instead of trusting files on disk. Runs with different resolved
+configs get different ``run_id`` (the config hash), so their rows never mix.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ..errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    cell TEXT NOT NULL,
+    trial INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    data_json TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, cell, trial)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+"""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable short hash of a resolved config (key order does not matter)."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class ResultsStore:
+    """Results database of one study; the driver process is its only writer."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"results database {self.path} is unreadable ({exc}); "
+                            "move it aside or rerun with --fresh") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def register_run(self, name: str, config: dict[str, Any]) -> str:
+        """Record a run's resolved config; the same config always maps to the same run_id."""
+        run_id = config_hash(config)
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO runs(run_id, name, config_json, created) VALUES (?,?,?,?)",
+                (run_id, name, json.dumps(config, sort_keys=True, default=str), time.time()),
+            )
+        return run_id
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT config_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no run {run_id} in {self.path}")
+        return json.loads(row[0])
+
+    def runs(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT run_id, name, created FROM runs ORDER BY created", self.conn)
+
+    def done(self, run_id: str) -> set[tuple[str, int]]:
+        """(cell, trial) pairs already committed for this run: what a resume skips."""
+        cur = self.conn.execute("SELECT cell, trial FROM trials WHERE run_id=?", (run_id,))
+        return {(c, int(t)) for c, t in cur.fetchall()}
+
+    def write_trial(self, run_id: str, cell: str, trial: int, seed: int, data: dict[str, Any]) -> bool:
+        """Commit one finished trial atomically; returns False if it was already there."""
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO trials(run_id, cell, trial, seed, data_json, created) "
+                "VALUES (?,?,?,?,?,?)",
+                (run_id, cell, int(trial), int(seed), json.dumps(data, default=float), time.time()),
+            )
+        return cur.rowcount == 1
+
+    def write_trials(self, run_id: str, rows: Iterable[tuple[str, int, int, dict[str, Any]]]) -> int:
+        """Commit several finished trials in one transaction (used by batched backends)."""
+        now = time.time()
+        with self.conn:
+            cur = self.conn.executemany(
+                "INSERT OR IGNORE INTO trials(run_id, cell, trial, seed, data_json, created) "
+                "VALUES (?,?,?,?,?,?)",
+                [(run_id, c, int(t), int(s), json.dumps(d, default=float), now) for c, t, s, d in rows],
+            )
+        return cur.rowcount
+
+    def set_meta(self, run_id: str, key: str, value: Any) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta(run_id, key, value_json) VALUES (?,?,?)",
+                (run_id, key, json.dumps(value, default=str)),
+            )
+
+    def get_meta(self, run_id: str, key: str, default: Any = None) -> Any:
+        row = self.conn.execute(
+            "SELECT value_json FROM meta WHERE run_id=? AND key=?", (run_id, key)
+        ).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def to_frame(self, run_id: str) -> pd.DataFrame:
+        """All trials of a run as one table, ordered by cell and trial (stable for reports)."""
+        cur = self.conn.execute(
+            "SELECT cell, trial, seed, data_json FROM trials WHERE run_id=? ORDER BY cell, trial",
+            (run_id,),
+        )
+        records = []
+        for cell, trial, seed, blob in cur.fetchall():
+            rec = {"cell": cell, "trial": int(trial), "seed": int(seed)}
+            rec.update(json.loads(blob))
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
+    def export(self, run_id: str, out: str | Path) -> Path:
+        """Write a run's trials to CSV or Parquet (chosen by the file suffix)."""
+        out = Path(out)
+        df = self.to_frame(run_id)
+        if out.suffix == ".parquet":
+            try:
+                df.to_parquet(out, index=False)
+            except ImportError as exc:
+                raise UserError("Parquet export needs pyarrow: pip install pyarrow") from exc
+        elif out.suffix == ".csv":
+            df.to_csv(out, index=False)
+        else:
+            raise UserError(f"unknown export format '{out.suffix}': use .csv or .parquet")
+        return out

@@ -1,0 +1,38 @@
+"""Batched inference over a cached split and its metrics."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..data.splits import TensorSplit, to_float
+from ..metrics import compute
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, split: TensorSplit, device: str = "cpu", batch_size: int = 512
+                   ) -> torch.Tensor:
+    """Logits for every image of a split (model in eval mode; returns CPU tensor)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(split), batch_size):
+        x = to_float(split.images[i : i + batch_size]).to(device)
+        out.append(model(x).float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(model: nn.Module, split: TensorSplit, device: str = "cpu", num_classes: int | None = None
+             ) -> dict[str, Any]:
+    """All metrics of a model on a split."""
+    logits = predict_logits(model, split, device)
+    return metrics_from_logits(logits, split, num_classes)
+
+
+def metrics_from_logits(logits: torch.Tensor, split: TensorSplit, num_classes: int | None = None
+                        ) -> dict[str, Any]:
+    probs = torch.softmax(logits, dim=1).numpy()
+    return compute(split.labels.numpy(), logits.argmax(1).numpy(), split.groups.numpy(),
+                   scores=probs, num_classes=num_classes or logits.shape[1])

@@ -1,0 +1,136 @@
+"""Baseline training: Adam, best-on-val checkpoint with metadata, resumable after a kill.
+
+A partial checkpoint (model, optimiser, epoch, best so far, RNG) is written atomically after
+every epoch; a rerun with the same config and data resumes from it. The final checkpoint
+records the config hash, the dataset fingerprint and the val/test metrics by group.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..data.splits import Splits, to_float
+from ..errors import UserError
+from ..store import config_hash
+from .augment import get_augment
+from .evaluate import evaluate
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 128
+    weight_decay: float = 0.0
+    augment: str = "flip"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise UserError(f"train.epochs must be ≥ 1, got {self.epochs}")
+        if not 0 < self.lr < 1:
+            raise UserError(f"train.lr must be in (0, 1), got {self.lr}")
+        if self.batch_size < 1:
+            raise UserError(f"train.batch_size must be ≥ 1, got {self.batch_size}")
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def checkpoint_key(model_name: str, cfg: TrainConfig, fingerprint: str) -> str:
+    return config_hash({"model": model_name, "train": asdict(cfg), "data": fingerprint})
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UserError(f"checkpoint {path} is unreadable ({exc}); delete it or rerun with --fresh") from exc
+
+
+def train(
+    model: nn.Module,
+    model_name: str,
+    splits: Splits,
+    cfg: TrainConfig,
+    out: Path,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train to ``out`` (best-on-val macro-F1) and return the checkpoint dict; resumes if possible."""
+    key = checkpoint_key(model_name, cfg, splits.fingerprint())
+    if out.is_file():
+        ckpt = load_checkpoint(out)
+        if ckpt.get("key") == key:
+            model.load_state_dict(ckpt["state_dict"])
+            return ckpt
+    partial = out.with_suffix(".partial.pt")
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start_epoch, best = 0, {"f1": -1.0, "state": None, "epoch": -1}
+    history: list[dict[str, float]] = []
+    if partial.is_file():
+        state = load_checkpoint(partial)
+        if state.get("key") == key:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            gen.set_state(state["gen"])
+            start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+    augment = get_augment(cfg.augment)
+    train_split = splits.train
+    n = len(train_split)
+    t0 = time.time()
+    bar = tqdm(range(start_epoch, cfg.epochs), desc=f"train {model_name}", disable=not progress,
+               initial=start_epoch, total=cfg.epochs, unit="epoch")
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            x = to_float(augment(train_split.images[idx], gen)).to(device)
+            y = train_split.labels[idx].to(device)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        val = evaluate(model, splits.val, device, splits.num_classes)
+        history.append({"epoch": epoch, "loss": total / n, "val_f1": val["f1_macro"], "val_eodds": val["eodds"]})
+        if val["f1_macro"] > best["f1"]:
+            best = {"f1": val["f1_macro"], "epoch": epoch,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        bar.set_postfix(loss=f"{total / n:.3f}", val_f1=f"{val['f1_macro']:.3f}", eodds=f"{val['eodds']:.3f}")
+        _atomic_save({"key": key, "model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                      "epoch": epoch, "best": best, "history": history}, partial)
+    model.load_state_dict(best["state"])
+    ckpt = {
+        "key": key,
+        "model_name": model_name,
+        "num_classes": splits.num_classes,
+        "image_size": splits.image_size,
+        "train": asdict(cfg),
+        "data_fingerprint": splits.fingerprint(),
+        "best_epoch": best["epoch"],
+        "history": history,
+        "seconds": time.time() - t0,
+        "val": evaluate(model, splits.val, device, splits.num_classes),
+        "test": evaluate(model, splits.test, device, splits.num_classes),
+        "state_dict": best["state"],
+    }
+    _atomic_save(ckpt, out)
+    partial.unlink(missing_ok=True)
+    return ckpt
