@@ -1,0 +1,156 @@
+"""Device presets: a technology as a validated set of keys (``device_presets/*.yaml``).
+
+A preset is flat so that any key can be overridden from a study or the Python API
+(``load_preset("paper-variation", noise_rate=0.2)``). ``intensity_key`` names the knob that a
+study's "intensity" sweep sets; ``residual`` scales that knob for untargeted weights
+(0 = fully mitigated: untargeted weights are exact).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..errors import ConfigError
+from ..paths import presets_dir
+
+NOISE_MODELS = ("none", "paper-variation", "paper-saf", "conductance-saf", "pcm", "reram-wan2022", "reram-cmo")
+
+# key: (type, check, default, help)
+_num = (int, float)
+SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
+    "description": (str, lambda v: True, "", "one-line summary"),
+    "noise_model": (str, lambda v: v in NOISE_MODELS, "none", f"one of {', '.join(NOISE_MODELS)}"),
+    "intensity_key": (str, lambda v: True, None, "the key an intensity sweep sets"),
+    "noise_rate": (_num, lambda v: 0 <= v <= 2, 0.0, "σ'_G, paper variation, in [0, 2]"),
+    "bits_per_device": (int, lambda v: 1 <= v <= 16, 2, "N bits per device, 1..16"),
+    "devices_per_weight": (int, lambda v: 1 <= v <= 16, 4, "M devices per weight, 1..16"),
+    "weight_bits": (int, lambda v: 1 <= v <= 16, 8, "stored weight bits, 1..16"),
+    "saf_rate": (_num, lambda v: 0 <= v <= 1, 0.0, "stuck-at-fault rate p in [0, 1]"),
+    "g_max": (_num, lambda v: v > 0, 25.0, "max conductance (µS), > 0"),
+    "g_min": (_num, lambda v: v >= 0, 0.0, "min conductance (µS), ≥ 0"),
+    "prog_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "programming-noise scale in [0, 100]"),
+    "read_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "read-noise scale in [0, 100]"),
+    "drift_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "drift scale in [0, 100]"),
+    "residual": (_num, lambda v: 0 <= v <= 1, 0.0, "error level left on untargeted weights, [0, 1]"),
+    "drift_compensation": (str, lambda v: v in ("none", "global", "per-column"), "none",
+                           "none, global or per-column"),
+    "tile_rows": (int, lambda v: v >= 0, 512, "max outputs per tile (0 = one tile), ≥ 0"),
+    "tile_cols": (int, lambda v: v >= 0, 512, "max inputs per tile (0 = one tile), ≥ 0"),
+    "forward": (dict, lambda v: True, None, "aihwkit IOParameters fields; {is_perfect: true} = ideal MVM"),
+}
+MODEL_KEYS = {
+    "none": set(),
+    "paper-variation": {"noise_rate", "bits_per_device", "devices_per_weight"},
+    "paper-saf": {"saf_rate", "weight_bits"},
+    "conductance-saf": {"saf_rate", "g_max", "g_min"},
+    "pcm": {"g_max", "prog_noise_scale", "read_noise_scale", "drift_scale"},
+    "reram-wan2022": {"g_max", "prog_noise_scale"},
+    "reram-cmo": {"g_max", "g_min", "prog_noise_scale", "read_noise_scale", "drift_scale"},
+}
+DEFAULT_INTENSITY = {
+    "none": None, "paper-variation": "noise_rate", "paper-saf": "saf_rate", "conductance-saf": "saf_rate",
+    "pcm": "prog_noise_scale", "reram-wan2022": "prog_noise_scale", "reram-cmo": "prog_noise_scale",
+}
+FORWARD_KEYS = {"is_perfect", "inp_res", "out_res", "out_noise", "w_noise", "inp_bound", "out_bound",
+                "ir_drop", "bound_management", "noise_management"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A resolved, validated preset."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, key: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        if key in values:
+            return values[key]
+        raise AttributeError(key)
+
+    @property
+    def intensity(self) -> float | None:
+        key = self.values.get("intensity_key")
+        return None if key is None else float(self.values[key])
+
+    @property
+    def ideal_forward(self) -> bool:
+        fwd = self.values.get("forward") or {}
+        return bool(fwd.get("is_perfect", False)) and len(fwd) == 1
+
+    def with_intensity(self, value: float) -> "Preset":
+        key = self.values.get("intensity_key")
+        if key is None:
+            raise ConfigError(f"preset '{self.name}' has no intensity knob (noise_model none)")
+        return validate(self.name, {**self.values, key: value})
+
+    def summary(self) -> str:
+        key = self.values.get("intensity_key")
+        knob = f", {key}={self.values[key]}" if key else ""
+        fwd = "ideal MVM" if self.ideal_forward else "non-ideal MVM"
+        return f"{self.values['noise_model']}{knob}, residual={self.values['residual']}, {fwd}"
+
+
+def validate(name: str, raw: dict[str, Any]) -> Preset:
+    """Check every key, type and range; fill defaults. Errors name the key and the fix."""
+    unknown = sorted(set(raw) - set(SCHEMA))
+    if unknown:
+        raise ConfigError(f"preset '{name}': unknown key(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(SCHEMA)}")
+    values: dict[str, Any] = {}
+    for key, (typ, check, default, help_) in SCHEMA.items():
+        val = raw.get(key, default)
+        if val is None:
+            values[key] = None
+            continue
+        if typ is int and isinstance(val, float) and val.is_integer():
+            val = int(val)
+        if isinstance(val, bool) or not isinstance(val, typ):
+            raise ConfigError(f"preset '{name}': {key}={val!r} has the wrong type; expected {help_}")
+        if not check(val):
+            raise ConfigError(f"preset '{name}': {key}={val!r} is out of range; expected {help_}")
+        values[key] = val
+    model = values["noise_model"]
+    if values["intensity_key"] is None:
+        values["intensity_key"] = DEFAULT_INTENSITY[model]
+    if values["intensity_key"] is not None and values["intensity_key"] not in MODEL_KEYS[model]:
+        raise ConfigError(f"preset '{name}': intensity_key '{values['intensity_key']}' is not a parameter of "
+                          f"noise_model {model} ({', '.join(sorted(MODEL_KEYS[model])) or 'none'})")
+    if values["forward"] is None:
+        values["forward"] = {"is_perfect": True}
+    bad_fwd = sorted(set(values["forward"]) - FORWARD_KEYS)
+    if bad_fwd:
+        raise ConfigError(f"preset '{name}': unknown forward key(s) {', '.join(bad_fwd)}; "
+                          f"allowed: {', '.join(sorted(FORWARD_KEYS))}")
+    if values["g_min"] >= values["g_max"]:
+        raise ConfigError(f"preset '{name}': g_min must be below g_max")
+    return Preset(name=name, values=values)
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in presets_dir().glob("*.yaml"))
+
+
+def read_preset_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"preset file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"preset file {path} must be a mapping of keys to values")
+    return raw
+
+
+def load_preset(name: str | Path, **overrides: Any) -> Preset:
+    """A preset by name (``device_presets/NAME.yaml``) or path, with validated keyword overrides."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = presets_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset '{name}'; available: {', '.join(available())} "
+                          "(or give a path to a .yaml preset)")
+    raw = read_preset_file(path)
+    return validate(path.stem, {**raw, **overrides})
