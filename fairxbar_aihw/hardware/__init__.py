@@ -7,6 +7,7 @@ from .analog import (
     load_into_digital,
     make_noise_model,
     program,
+    program_chip,
     rpu_config,
     tile_slices,
     to_analog,
@@ -22,7 +23,7 @@ from .noise import (
 from .presets import NOISE_MODELS, Preset, available, load_preset, validate
 
 __all__ = [
-    "load_preset", "available", "validate", "Preset", "NOISE_MODELS", "to_analog", "program", "drift",
+    "load_preset", "available", "validate", "Preset", "NOISE_MODELS", "to_analog", "program", "program_chip", "drift",
     "effective_weights", "load_into_digital", "analog_layers", "tile_slices", "install_overrides",
     "make_noise_model", "rpu_config", "PaperVariationNoiseModel", "PaperSAFNoiseModel",
     "ConductanceSAFNoiseModel", "MaskedNoiseModel", "IdealNoiseModel", "variation_sigma",

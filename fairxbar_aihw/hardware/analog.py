@@ -132,16 +132,21 @@ def install_overrides(amodel: nn.Module, preset: Preset, masks: Masks | None) ->
     return counts
 
 
-def program(amodel: nn.Module, preset: Preset, masks: Masks | None = None, seed: int = 0) -> dict[str, int]:
-    """Program one chip (``seed``) through aihwkit; ``masks=None`` puts errors on every weight."""
-    install_overrides(amodel, preset, masks)
-    counts = {n: int(l.analog_module.out_size * l.analog_module.in_size) for n, l in analog_layers(amodel)}
-    if masks is not None:
-        counts = {n: int(masks[n].sum()) if n in masks else 0 for n in counts}
+def program_chip(amodel: nn.Module, seed: int) -> None:
+    """Program every tile with its installed noise model, as chip number ``seed``."""
     amodel.eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         amodel.program_analog_weights()
+
+
+def program(amodel: nn.Module, preset: Preset, masks: Masks | None = None, seed: int = 0) -> dict[str, int]:
+    """Program one chip (``seed``) through aihwkit; ``masks=None`` puts errors on every weight.
+
+    Returns the number of targeted weights per layer.
+    """
+    counts = install_overrides(amodel, preset, masks)
+    program_chip(amodel, seed)
     return counts
 
 

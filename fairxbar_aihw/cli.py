@@ -1,0 +1,260 @@
+"""The ``fairxbar-aihw`` command line.
+
+Errors the user can fix print one line on stderr and exit 2 (no traceback unless --debug);
+Ctrl-C exits 130 and keeps every finished trial.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+STATE = {"debug": False}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fairxbar-aihw")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+def cli(debug: bool) -> None:
+    """Fairness of skin-lesion classifiers on non-ideal analog in-memory-computing chips
+    (FairXbar on IBM aihwkit)."""
+    STATE["debug"] = debug
+
+
+# ---------------------------------------------------------------- listings
+@cli.command()
+def studies() -> None:
+    """List the studies in studies/*.yaml."""
+    from .study.config import available, load_study
+
+    for name in available():
+        try:
+            cfg = load_study(name)
+            desc = " ".join((cfg.get("description") or "").split())
+            click.echo(f"{name:18s} {cfg['dataset']['name']:15s} {cfg['model']['name']:10s} {desc[:90]}")
+        except UserError as exc:
+            click.echo(f"{name:18s} INVALID: {exc}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def presets(ctx: click.Context) -> None:
+    """List device presets (device_presets/*.yaml); `presets show NAME` prints one resolved."""
+    if ctx.invoked_subcommand is None:
+        from .hardware import available, load_preset
+
+        for name in available():
+            p = load_preset(name)
+            click.echo(f"{name:18s} {p.summary():60s} {p.description}")
+
+
+@presets.command("show")
+@click.argument("name")
+def presets_show(name: str) -> None:
+    """Print a preset's resolved settings."""
+    from .hardware import load_preset
+
+    p = load_preset(name)
+    import yaml
+
+    click.echo(f"# {p.name}: {p.description}")
+    click.echo(yaml.safe_dump({k: v for k, v in p.values.items() if k != "description"}, sort_keys=False).strip())
+
+
+# ---------------------------------------------------------------- metrics and data
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print every metric as JSON.")
+def metrics(file: str, as_json: bool) -> None:
+    """Fairness audit of any model from a predictions CSV (label, pred, group[, score_<k>])."""
+    from .metrics import HEADLINE, metrics_from_csv
+
+    m = metrics_from_csv(file)
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    click.echo(f"samples: {m['n']}, classes: {m['num_classes']}")
+    for key in HEADLINE + (("auc",) if m.get("auc") is not None else ()):
+        click.echo(f"{key:10s} {m[key]:.4f}")
+    for c in (0, 1):
+        g = m["per_group"][c]
+        click.echo(f"group {c} ({'unprivileged' if c == 0 else 'privileged'}): n={g['n']} accuracy={g['accuracy']:.4f} "
+                   f"f1_macro={g['f1_macro']:.4f} disparate_impact={g['disparate_impact']:.3f}")
+    for rate, cls in m["undefined"].items():
+        if cls:
+            click.echo(f"note: {rate.upper()} undefined in a group for class(es) {cls}; left out of the sums")
+
+
+@cli.group()
+def data() -> None:
+    """Dataset tools."""
+
+
+@data.command("check")
+@click.option("--dataset", required=True, help="synthderm, fitzpatrick17k or isic2019")
+@click.option("--root", default=None, help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT).")
+@click.option("--size", default=32, show_default=True, help="Decode resolution (pixels).")
+@click.option("--no-decode", is_flag=True, help="Only check the CSVs and file presence.")
+def data_check(dataset: str, root: str | None, size: int, no_decode: bool) -> None:
+    """Validate a dataset root and print counts per class × group."""
+    from .data import check
+
+    r = check(dataset, root, size=size, decode=not no_decode)
+    if r["synthetic"]:
+        click.echo("synthderm: SYNTHETIC images generated on the fly (no files needed)")
+    click.echo(f"{dataset}: {r['usable']} usable images of {r['rows']} rows")
+    click.echo(f"{'class':28s} {r['group_names'][0][:22]:>24s} {r['group_names'][1][:22]:>24s}")
+    for name, (g0, g1) in zip(r["class_names"], r["counts"]):
+        click.echo(f"{str(name)[:28]:28s} {g0:24d} {g1:24d}")
+    for p in r["problems"]:
+        click.echo(f"warning: {p}")
+
+
+# ---------------------------------------------------------------- study stages
+def study_options(f: Any) -> Any:
+    for opt in reversed([
+        click.argument("name"),
+        click.option("--preset", default=None, help="Run the whole study on this device preset."),
+        click.option("--trials", type=int, default=None, help="Monte-Carlo chips per cell (paper: 100)."),
+        click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
+        click.option("--device", default=None, help="cpu or cuda."),
+        click.option("--data-root", default=None, help="Dataset root for real datasets."),
+        click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
+        click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _run(name: str, preset: str | None, trials: int | None, quick: bool, device: str | None,
+         data_root: str | None, fresh: bool, no_progress: bool) -> Any:
+    from .hardware import load_preset
+    from .study import StudyRun, load_study
+
+    overrides: dict[str, Any] = {}
+    if trials is not None:
+        if trials < 1:
+            raise UserError(f"--trials must be ≥ 1, got {trials}")
+        overrides["sweep.trials"] = trials
+    if device:
+        overrides["device"] = device
+    if preset:
+        load_preset(preset)
+        overrides["sweep.hardware"] = [{"preset": preset, "intensities": None}]
+    cfg = load_study(name, quick=quick, **overrides)
+    if preset and cfg["drift"]["presets"]:
+        cfg["drift"]["presets"] = [preset]
+    tag = (f"-{preset}" if preset else "") + ("-quick" if quick else "")
+    if cfg["dataset"]["name"] == "synthderm":
+        click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
+    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag)
+
+
+@cli.command()
+@study_options
+def study(**kw: Any) -> None:
+    """Run every stage of a study that is not done yet, then write its report."""
+    run = _run(**kw)
+    path = run.run_all()
+    click.echo(f"report: {path}")
+
+
+@cli.command()
+@study_options
+def train(**kw: Any) -> None:
+    """Train (or load) the study's baseline model."""
+    run = _run(**kw)
+    _, ckpt = run.baseline
+    t = ckpt["test"]
+    click.echo(f"baseline: test macro-F1 {t['f1_macro']:.4f}, EOdds {t['eodds']:.4f}, accuracy by group "
+               f"0={t['per_group'][0]['accuracy']:.4f} 1={t['per_group'][1]['accuracy']:.4f}")
+
+
+@cli.command()
+@study_options
+def saliency(**kw: Any) -> None:
+    """Compute (or load) per-group curvature and the saliency ranks."""
+    run = _run(**kw)
+    s, _ = run.saliency
+    for target in run.cfg["sweep"]["targets"]:
+        m = run.masks("F+A R", target)
+        total = sum(v.numel() for v in m.values())
+        click.echo(f"F+A R at {100 * target:g}%: {sum(int(v.sum()) for v in m.values())} of {total} weights targeted")
+
+
+@cli.command()
+@study_options
+def inject(**kw: Any) -> None:
+    """Run the Monte-Carlo error-injection sweep (resumable)."""
+    run = _run(**kw)
+    _ = run.saliency
+    run.environment()
+    n = run.inject()
+    click.echo(f"{n} chips run; results in {run.store.path}")
+
+
+@cli.command()
+@study_options
+def drift(**kw: Any) -> None:
+    """Evaluate fairness over time after programming (the study's drift section)."""
+    run = _run(**kw)
+    _ = run.saliency
+    run.environment()
+    n = run.drift()
+    click.echo(f"{n} drift chips run; results in {run.store.path}")
+
+
+@cli.command()
+@study_options
+def report(**kw: Any) -> None:
+    """Regenerate the markdown report from the results database."""
+    from .report import write_report
+
+    run = _run(**kw)
+    click.echo(f"report: {write_report(run.store, run.run_id, run.report_dir(), run.cfg)}")
+
+
+@cli.command()
+@study_options
+@click.option("--out", required=True, help="Output .csv or .parquet file.")
+def export(out: str, **kw: Any) -> None:
+    """Export a study's trial rows to CSV or Parquet."""
+    run = _run(**kw)
+    click.echo(f"wrote {run.store.export(run.run_id, out)}")
+
+
+def main() -> None:
+    """Entry point: one-line errors, exit 2 for user errors, 130 for Ctrl-C."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, traceback on --debug
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

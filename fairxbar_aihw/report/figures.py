@@ -1,0 +1,154 @@
+"""Report figures (matplotlib, Agg) in the spirit of the paper's Figs. 4–8, plus drift curves."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .stats import summarise  # noqa: E402
+
+METHOD_COLORS = {"uniform": "#7f7f7f", "random": "#1f77b4", "FR": "#ff7f0e", "F+A R": "#2ca02c",
+                 "none": "#000000"}
+METHOD_ORDER = ["uniform", "random", "FR", "F+A R"]
+
+
+def _save(fig: plt.Figure, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path.name
+
+
+def rank_scatter(sal: dict[str, Any], out: Path) -> str:
+    """Fig. 4: each weight's fairness rank vs accuracy rank for the first/middle/last layer."""
+    ranks = sal["ranks"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for ax, label in zip(axes, ("first", "middle", "last")):
+        r = ranks[label]
+        ax.scatter(r["accuracy_rank"], r["fairness_rank"], s=2, alpha=0.35)
+        ax.set_title(f"{label} layer ({r['layer']})")
+        ax.set_xlabel("accuracy rank (0 = most important)")
+        ax.set_ylabel("fairness rank (0 = most negative s)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+    return _save(fig, out / "fig_ranks.png")
+
+
+def layer_fractions(sal: dict[str, Any], targets: list[float], out: Path) -> str:
+    """Fig. 5: fraction of each layer's weights targeted by FR only vs F+A R."""
+    layers = sal["layers"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(max(6, 0.6 * len(layers) + 3) * len(targets) ** 0.5, 3.8),
+                             squeeze=False)
+    x = np.arange(len(layers))
+    for ax, target in zip(axes[0], targets):
+        for i, method in enumerate(("FR", "F+A R")):
+            fr = sal["layer_fractions"][f"{method}|{target}"]
+            ax.bar(x + (i - 0.5) * 0.4, [100 * fr[layer] for layer in layers], width=0.4, label=method,
+                   color=METHOD_COLORS[method])
+        ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("targeted weights (%)")
+        ax.set_title(f"target x = {100 * target:g}%")
+        ax.legend()
+    return _save(fig, out / "fig_layer_fraction.png")
+
+
+def clouds(sweep: pd.DataFrame, base: pd.Series, target: float, out: Path) -> str:
+    """Fig. 6: F1 vs EOdds of every Monte-Carlo chip, per method, for each preset × intensity."""
+    sel = sweep[(sweep["target"].isna()) | (sweep["target"] == target)]
+    panels = sel[["preset", "intensity"]].drop_duplicates().values.tolist()
+    ncol = min(4, len(panels))
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, (preset, intensity) in zip(axes.flat, panels):
+        part = sel[(sel["preset"] == preset) & (sel["intensity"] == intensity)]
+        for method in METHOD_ORDER:
+            m = part[part["method"] == method]
+            if len(m):
+                ax.scatter(m["eodds"], m["f1_macro"], s=10, alpha=0.6, label=method, color=METHOD_COLORS[method])
+        ax.scatter([base["eodds"]], [base["f1_macro"]], marker="*", s=160, color="black", label="pre-trained")
+        ax.set_title(f"{preset}, intensity {intensity:g}, x={100 * target:g}%", fontsize=9)
+        ax.set_xlabel("EOdds (lower = fairer)")
+        ax.set_ylabel("macro-F1")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    return _save(fig, out / "fig_clouds.png")
+
+
+def intensity_sensitivity(sweep: pd.DataFrame, base: pd.Series, target: float, out: Path) -> str:
+    """Fig. 7: mean F1 and EOdds (95% CI) vs error intensity, per method and preset."""
+    sel = sweep[(sweep["target"].isna()) | (sweep["target"] == target)]
+    presets = list(dict.fromkeys(sel["preset"]))
+    fig, axes = plt.subplots(len(presets), 2, figsize=(10, 3.4 * len(presets)), squeeze=False)
+    for row, preset in zip(axes, presets):
+        part = sel[sel["preset"] == preset]
+        summ = summarise(part, ["method", "intensity"], ["f1_macro", "eodds"])
+        for method in METHOD_ORDER:
+            m = summ[summ["method"] == method].sort_values("intensity")
+            if len(m):
+                for ax, metric in zip(row, ("f1_macro", "eodds")):
+                    ax.errorbar(m["intensity"], m[metric], yerr=m[f"{metric}_ci"], marker="o", capsize=3,
+                                label=method, color=METHOD_COLORS[method])
+        for ax, metric, label in zip(row, ("f1_macro", "eodds"), ("macro-F1", "EOdds")):
+            ax.axhline(base[metric], color="black", ls="--", lw=1, label="pre-trained")
+            ax.set_xlabel(f"{preset} intensity")
+            ax.set_ylabel(label)
+            ax.set_title(f"{preset}: {label} vs intensity (x={100 * target:g}%)", fontsize=9)
+        row[0].legend(fontsize=7)
+    return _save(fig, out / "fig_intensity.png")
+
+
+def tradeoff(summary: pd.DataFrame, base: pd.Series, out: Path) -> str:
+    """Fig. 8: mean F1 vs mean EOdds (95% CI both ways) of every sweep cell, per preset."""
+    presets = list(dict.fromkeys(summary["preset"]))
+    fig, axes = plt.subplots(1, len(presets), figsize=(5.2 * len(presets), 4.2), squeeze=False)
+    for ax, preset in zip(axes[0], presets):
+        part = summary[summary["preset"] == preset]
+        for method in METHOD_ORDER:
+            m = part[part["method"] == method]
+            if len(m):
+                ax.errorbar(m["eodds"], m["f1_macro"], xerr=m["eodds_ci"], yerr=m["f1_macro_ci"], fmt="o",
+                            capsize=2, label=method, color=METHOD_COLORS[method], alpha=0.85)
+        ax.scatter([base["eodds"]], [base["f1_macro"]], marker="*", s=180, color="black", label="pre-trained",
+                   zorder=5)
+        ax.set_xlabel("EOdds (lower = fairer)")
+        ax.set_ylabel("macro-F1")
+        ax.set_title(f"{preset}: every intensity and target", fontsize=9)
+        ax.legend(fontsize=7)
+    return _save(fig, out / "fig_tradeoff.png")
+
+
+def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
+    """F1, EOdds and per-group accuracy vs time after programming, mean with 95% CI bands."""
+    presets = list(dict.fromkeys(drift["preset"]))
+    fig, axes = plt.subplots(len(presets), 3, figsize=(14, 3.6 * len(presets)), squeeze=False)
+    for row, preset in zip(axes, presets):
+        part = drift[drift["preset"] == preset]
+        summ = summarise(part, ["method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
+        for method in METHOD_ORDER:
+            m = summ[summ["method"] == method].sort_values("t_inference")
+            if not len(m):
+                continue
+            c = METHOD_COLORS[method]
+            for ax, metric in zip(row[:2], ("f1_macro", "eodds")):
+                ax.plot(m["t_inference"], m[metric], marker="o", color=c, label=method)
+                ax.fill_between(m["t_inference"], m[metric] - m[f"{metric}_ci"], m[metric] + m[f"{metric}_ci"],
+                                color=c, alpha=0.15)
+            row[2].plot(m["t_inference"], m["acc_g1"], marker="o", color=c, label=f"{method} privileged")
+            row[2].plot(m["t_inference"], m["acc_g0"], marker="s", ls="--", color=c, label=f"{method} unprivileged")
+        for ax, metric, label in zip(row, ("f1_macro", "eodds", None), ("macro-F1", "EOdds", "group accuracy")):
+            ax.set_xscale("log")
+            ax.set_xlabel("time after programming (s)")
+            ax.set_ylabel(label)
+            ax.set_title(f"{preset}: {label} vs time", fontsize=9)
+            if metric:
+                ax.axhline(base[metric], color="black", ls=":", lw=1, label="pre-trained")
+        row[0].legend(fontsize=7)
+        row[2].legend(fontsize=6, ncol=2)
+    return _save(fig, out / "fig_drift.png")

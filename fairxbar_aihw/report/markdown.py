@@ -1,0 +1,183 @@
+"""The study report: ``docs/reports/<study>/README.md`` + PNG figures, built from the DB alone.
+
+Regenerating from the same database gives the same files (no timestamps, sorted tables).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ..errors import UserError
+from ..metrics import improvement
+from ..store import ResultsStore
+from . import figures
+from .stats import paired_difference, summarise, verdict
+
+METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1"]
+
+
+def _fmt(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
+
+
+def _tgt(t: Any) -> str:
+    return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
+
+
+def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
+    lines = ["| preset | intensity | method | target | chips | macro-F1 | EOdds | EOpp0 | EOdds_nd | "
+             "acc unpriv. | acc priv. | EOdds improvement | F1 cost (pts) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in summary.iterrows():
+        imp = improvement(base["eodds"], r["eodds"])
+        cost = 100 * (base["f1_macro"] - r["f1_macro"])
+        lines.append(
+            f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {_tgt(r['target'])} | {r['n']} | "
+            f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
+            f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
+            f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {100 * imp:+.1f}% (±{100 * r['eodds_ci'] / base['eodds']:.1f}) | "
+            f"{cost:+.2f} (±{100 * r['f1_macro_ci']:.2f}) |"
+        )
+    return lines
+
+
+def _comparisons(sweep: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, int]]]:
+    lines = ["| preset | intensity | target | comparison | ΔF1 (A−B) | ΔEOdds (A−B) | verdict for A |",
+             "|---|---|---|---|---|---|---|"]
+    tally: dict[str, dict[str, int]] = {}
+    settings = sweep[sweep["method"] == "F+A R"][["preset", "intensity", "target"]].drop_duplicates()
+    for _, s in settings.iterrows():
+        cell = sweep[(sweep["preset"] == s["preset"]) & (sweep["intensity"] == s["intensity"])]
+        a = cell[(cell["method"] == "F+A R") & (cell["target"] == s["target"])]
+        for other in ("FR", "random"):
+            b = cell[(cell["method"] == other) & (cell["target"] == s["target"])]
+            if not len(b):
+                continue
+            f1 = paired_difference(a, b, "f1_macro")
+            eo = paired_difference(a, b, "eodds")
+            v = verdict(f1[:2], eo[:2])
+            key = "better" if v == "better" else "worse" if v == "worse" else "other"
+            tally.setdefault(other, {"better": 0, "worse": 0, "other": 0})[key] += 1
+            lines.append(f"| {s['preset']} | {s['intensity']:g} | {_tgt(s['target'])} | F+A R vs {other} | "
+                         f"{_fmt(f1[0], f1[1], 100, 2)} pts | {_fmt(eo[0], eo[1])} | {v} |")
+    return lines, tally
+
+
+def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd.Series) -> list[str]:
+    out = []
+    for other, t in tally.items():
+        n = sum(t.values())
+        out.append(f"- **F+A R vs {other}**: better in {t['better']} of {n} settings, worse in {t['worse']}, "
+                   f"mixed or not significant in {t['other']} (paired over identical chips, 95% CI).")
+    far = summary[summary["method"] == "F+A R"]
+    if len(far):
+        fair = far[(far["eodds"] + far["eodds_ci"] < base["eodds"]) &
+                   (100 * (base["f1_macro"] - far["f1_macro"]) < 1.0)]
+        out.append(f"- **F+A R vs the pre-trained model**: EOdds significantly below the pre-trained value with "
+                   f"< 1 F1 point lost in {len(fair)} of {len(far)} settings"
+                   + (f" (best: {100 * improvement(base['eodds'], fair['eodds'].min()):.1f}% EOdds improvement)."
+                      if len(fair) else ". The paper's effect does not appear here."))
+    return out
+
+
+def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any]) -> Path:
+    """Write README.md and figures for one run; returns the README path."""
+    df = store.to_frame(run_id)
+    if df.empty or "kind" not in df:
+        raise UserError(f"no results for study '{cfg['name']}' yet: run `fairxbar-aihw study {cfg['name']}` first")
+    out.mkdir(parents=True, exist_ok=True)
+    base_rows = df[df["kind"] == "baseline"]
+    if base_rows.empty:
+        raise UserError("the results hold no pre-trained baseline row; rerun the study")
+    base = base_rows.iloc[0]
+    sweep = df[df["kind"] == "sweep"].copy()
+    drift = df[df["kind"] == "drift"].copy()
+    meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
+                                                      "timings")}
+    ds = meta["dataset"]
+    groups = meta["groups"]
+    names = {int(k): v for k, v in (groups.get("names") or {}).items()}
+    lines = [f"# Study `{cfg['name']}`", ""]
+    if ds.get("synthetic"):
+        lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
+                  "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
+    lines += [(cfg.get("description") or "").strip(), "",
+              "## Setup", "",
+              f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
+              f"{ds.get('sizes', {}).get('train')}/{ds.get('sizes', {}).get('val')}/{ds.get('sizes', {}).get('test')}; "
+              f"{len(ds.get('class_names', []))} classes.",
+              f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
+              f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
+              f"- Model: `{cfg['model']['name']}`, trained {cfg['train']['epochs']} epochs (Adam, lr {cfg['train']['lr']}), "
+              f"best val epoch {meta['baseline'].get('best_epoch')}.",
+              f"- Saliency: `{cfg['saliency']['estimator']}` curvature on {cfg['saliency']['samples_per_group']} "
+              f"training samples per group, β = {cfg['saliency']['beta']}.",
+              f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "
+              "are shared across methods, so method differences are paired.", "",
+              "## Pre-trained model (ideal hardware), test split", "",
+              "| metric | value |", "|---|---|"]
+    for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
+                "acc_g0", "acc_g1", "f1_g0", "f1_g1"):
+        lines.append(f"| {key} | {base[key]:.4f} |")
+    lines.append("")
+    figs: list[tuple[str, str]] = []
+    if meta["saliency"]:
+        figs.append(("Fairness rank vs accuracy rank (cf. paper Fig. 4)", figures.rank_scatter(meta["saliency"], out)))
+        figs.append(("Targeted fraction per layer, FR only vs F+A R (cf. Fig. 5)",
+                     figures.layer_fractions(meta["saliency"], cfg["sweep"]["targets"], out)))
+    if len(sweep):
+        summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS)
+        summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
+        comp_lines, tally = _comparisons(sweep)
+        lines += ["## Does steering errors make the model fairer?", ""]
+        lines += _statement(tally, summary, base)
+        lines += ["", "Improvement = (EOdds_pre − EOdds)/EOdds_pre; cost = F1_pre − F1 in points; "
+                  "± = 95% t-interval over chips.", "", "### Every sweep cell", ""]
+        lines += _results_table(summary, base)
+        lines += ["", "### Paired comparisons (same chips)", ""] + comp_lines + [""]
+        main_target = max(cfg["sweep"]["targets"])
+        figs.append(("F1 vs EOdds of every chip (cf. Fig. 6)", figures.clouds(sweep, base, main_target, out)))
+        figs.append(("Sensitivity to error intensity (cf. Fig. 7)",
+                     figures.intensity_sensitivity(sweep, base, main_target, out)))
+        figs.append(("Accuracy-fairness trade-off summary (cf. Fig. 8)", figures.tradeoff(summary, base, out)))
+    lines += ["## Figures", ""]
+    for title, name in figs:
+        lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    if len(drift):
+        lines += _drift_section(drift, base, out)
+    lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg['name']}` (resumes; `--fresh` starts over).", "",
+              "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
+              "Stage timings (s, first computation): " + ", ".join(
+                  f"{k} {v}" for k, v in sorted(meta["timings"].items())), "",
+              "<details><summary>Resolved config</summary>", "", "```yaml",
+              yaml.safe_dump({k: v for k, v in cfg.items() if k != "quick"}, sort_keys=True).strip(), "```", "",
+              "</details>", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]:
+    name = figures.drift_curves(drift, base, out)
+    lines = ["## Fairness over time (drift)", "",
+             "Each chip is programmed once and read at every time; mean ± 95% CI over chips.", "",
+             f"![drift]({name})", "",
+             "| preset | method | time | macro-F1 | EOdds | acc unpriv. | acc priv. |", "|---|---|---|---|---|---|---|"]
+    summ = summarise(drift, ["preset", "method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
+    for _, r in summ.sort_values(["preset", "method", "t_inference"]).iterrows():
+        lines.append(f"| {r['preset']} | {r['method']} | {_time(r['t_inference'])} | "
+                     f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
+                     f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} |")
+    return lines + [""]
+
+
+def _time(t: float) -> str:
+    for unit, sec in (("y", 31536000), ("mo", 2592000), ("d", 86400), ("h", 3600)):
+        if t >= sec:
+            return f"{t / sec:g} {unit}"
+    return f"{t:g} s"

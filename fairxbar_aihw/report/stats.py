@@ -1,0 +1,73 @@
+"""Summary statistics for reports: means with 95% t-intervals and paired method comparisons."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_T975 = [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (6, 2.447), (7, 2.365), (8, 2.306),
+         (9, 2.262), (10, 2.228), (12, 2.179), (15, 2.131), (20, 2.086), (25, 2.060), (30, 2.042),
+         (40, 2.021), (60, 2.000), (120, 1.980)]
+
+
+def t_crit(df: int) -> float:
+    """Two-sided 95% Student-t critical value (table, conservative between entries)."""
+    if df < 1:
+        return math.nan
+    best = 1.96
+    for d, t in reversed(_T975):
+        if df >= d:
+            return t if df < 1000 else best
+    return _T975[0][1]
+
+
+def mean_ci(values: np.ndarray | pd.Series) -> tuple[float, float]:
+    """(mean, half-width of the 95% CI); half-width 0 for a single value."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return math.nan, math.nan
+    if v.size == 1:
+        return float(v[0]), 0.0
+    return float(v.mean()), float(t_crit(v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+
+
+def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Per group of ``by``: n, and mean / ci for each metric."""
+    rows = []
+    for key, part in df.groupby(by, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(by, key))
+        row["n"] = len(part)
+        for m in metrics:
+            row[m], row[f"{m}_ci"] = mean_ci(part[m])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> tuple[float, float, int]:
+    """Mean and CI of (a − b) over trials present in both (same chip seeds)."""
+    merged = a[["trial", metric]].merge(b[["trial", metric]], on="trial", suffixes=("_a", "_b"))
+    mean, ci = mean_ci(merged[f"{metric}_a"] - merged[f"{metric}_b"])
+    return mean, ci, len(merged)
+
+
+def verdict(d_f1: tuple[float, float], d_eodds: tuple[float, float]) -> str:
+    """Plain-language comparison from paired ΔF1 and ΔEOdds (mean, CI half-width) of A − B.
+
+    'better' = A lowers EOdds or raises F1 significantly and is significantly worse at neither.
+    """
+    f1_up = d_f1[0] - d_f1[1] > 0
+    f1_down = d_f1[0] + d_f1[1] < 0
+    eo_down = d_eodds[0] + d_eodds[1] < 0
+    eo_up = d_eodds[0] - d_eodds[1] > 0
+    if (f1_up or eo_down) and not (f1_down or eo_up):
+        return "better"
+    if (f1_down or eo_up) and not (f1_up or eo_down):
+        return "worse"
+    if not (f1_up or f1_down or eo_up or eo_down):
+        return "no significant difference"
+    return "trade-off (" + ("fairer" if eo_down else "less fair") + ", " + (
+        "more accurate" if f1_up else "less accurate") + ")"

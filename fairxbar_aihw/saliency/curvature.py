@@ -1,0 +1,172 @@
+"""Per-group diagonal curvature of the mean cross-entropy (paper §IV-A: h_ii per group).
+
+Estimators (DESIGN): ``hutchinson`` (torch.func forward-over-reverse HVPs with Rademacher
+probes; any model), ``hessian-exact`` / ``ggn-exact`` / ``ggn-mc`` (BackPACK, where its
+extensions support the model) and ``fisher`` (mean squared per-sample gradients).
+A BackPACK estimator that cannot handle a model falls back to Hutchinson with a warning.
+
+The curvature of the mean loss over all of a group's samples is the sample-weighted sum of
+the per-batch curvatures of batch-mean losses, so batches can be any size.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import UserError
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+Curvature = dict[str, torch.Tensor]
+ESTIMATORS = ("hutchinson", "hessian-exact", "ggn-exact", "ggn-mc", "fisher")
+_BACKPACK_ATTR = {"hessian-exact": "diag_h", "ggn-exact": "diag_ggn_exact", "ggn-mc": "diag_ggn_mc"}
+
+
+class CurvatureFallback(UserWarning):
+    """An exact estimator could not handle the model; Hutchinson was used instead."""
+
+
+def weight_param_names(model: nn.Module) -> list[str]:
+    """``<module>.weight`` of every conv/linear layer: the weights that sit on crossbars."""
+    return [f"{n}.weight" for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def _weighted_sum(per_batch: Callable[[torch.Tensor, torch.Tensor], Curvature], batches: Batches,
+                  names: list[str]) -> Curvature:
+    total: Curvature = {}
+    count = 0
+    for x, y in batches:
+        h = per_batch(x, y)
+        n = int(y.shape[0])
+        for k in names:
+            total[k] = total.get(k, 0) + h[k].detach() * n
+        count += n
+    if count == 0:
+        raise UserError("curvature needs at least one sample per group")
+    return {k: v / count for k, v in total.items()}
+
+
+def _hutchinson(model: nn.Module, names: list[str], probes: int, seed: int
+                ) -> Callable[[torch.Tensor, torch.Tensor], Curvature]:
+    from torch.func import functional_call, grad, jvp
+
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    fixed = {k: v.detach() for k, v in params.items() if k not in names}
+    gen = torch.Generator().manual_seed(seed)
+
+    def per_batch(x: torch.Tensor, y: torch.Tensor) -> Curvature:
+        w = {k: params[k].detach() for k in names}
+
+        def loss(wd: dict[str, torch.Tensor]) -> torch.Tensor:
+            return F.cross_entropy(functional_call(model, ({**fixed, **wd}, buffers), (x,)), y)
+
+        grad_fn = grad(loss)
+        est = {k: torch.zeros_like(v) for k, v in w.items()}
+        for _ in range(probes):
+            v = {k: (torch.randint(0, 2, t.shape, generator=gen).to(t) * 2 - 1) for k, t in w.items()}
+            _, hv = jvp(grad_fn, (w,), (v,))
+            for k in names:
+                est[k] += v[k] * hv[k]
+        return {k: e / probes for k, e in est.items()}
+
+    return per_batch
+
+
+def _fisher(model: nn.Module, names: list[str], chunk: int = 32) -> Callable[[torch.Tensor, torch.Tensor], Curvature]:
+    from torch.func import functional_call, grad, vmap
+
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    fixed = {k: v.detach() for k, v in params.items() if k not in names}
+
+    def sample_loss(wd: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = functional_call(model, ({**fixed, **wd}, buffers), (x.unsqueeze(0),))
+        return F.cross_entropy(out, y.unsqueeze(0))
+
+    per_sample = vmap(grad(sample_loss), in_dims=(None, 0, 0))
+
+    def per_batch(x: torch.Tensor, y: torch.Tensor) -> Curvature:
+        w = {k: params[k].detach() for k in names}
+        acc = {k: torch.zeros_like(v) for k, v in w.items()}
+        for i in range(0, x.shape[0], chunk):
+            g = per_sample(w, x[i : i + chunk], y[i : i + chunk])
+            for k in names:
+                acc[k] += (g[k] ** 2).sum(0)
+        return {k: a / x.shape[0] for k, a in acc.items()}
+
+    return per_batch
+
+
+def _backpack(model: nn.Module, names: list[str], estimator: str) -> Callable[[torch.Tensor, torch.Tensor], Curvature]:
+    from backpack import backpack, extend
+    from backpack.extensions import DiagGGNExact, DiagGGNMC, DiagHessian
+
+    ext = {"hessian-exact": DiagHessian, "ggn-exact": DiagGGNExact, "ggn-mc": DiagGGNMC}[estimator]
+    sequential = isinstance(model, nn.Sequential)
+    bp_model = extend(copy.deepcopy(model), use_converter=not sequential)
+    bp_model.eval()
+    lossfunc = extend(nn.CrossEntropyLoss())
+    # Map our names to the (possibly converted) model's parameters by value identity of shapes/order.
+    src = dict(model.named_parameters())
+    dst = list(bp_model.parameters())
+    order = [k for k, _ in model.named_parameters()]
+    if len(dst) != len(order) or any(src[k].shape != p.shape for k, p in zip(order, dst)):
+        raise RuntimeError("BackPACK's converted model does not mirror the original parameters")
+    by_name = dict(zip(order, dst))
+    attr = _BACKPACK_ATTR[estimator]
+
+    def per_batch(x: torch.Tensor, y: torch.Tensor) -> Curvature:
+        bp_model.zero_grad()
+        loss = lossfunc(bp_model(x), y)
+        with backpack(ext()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Full backward hook")
+            loss.backward()
+        return {k: getattr(by_name[k], attr).detach().clone() for k in names}
+
+    return per_batch
+
+
+def curvature(
+    model: nn.Module,
+    batches_by_group: dict[int, list[tuple[torch.Tensor, torch.Tensor]]],
+    estimator: str = "hessian-exact",
+    probes: int = 8,
+    seed: int = 0,
+) -> dict[int, Curvature]:
+    """{group: {param_name: diag curvature}} of each group's mean CE loss (BN in eval mode)."""
+    if estimator not in ESTIMATORS:
+        raise UserError(f"unknown curvature estimator '{estimator}'; choose one of {', '.join(ESTIMATORS)}")
+    if probes < 1:
+        raise UserError(f"probes must be ≥ 1, got {probes}")
+    was_training = model.training
+    model.eval()
+    names = weight_param_names(model)
+    out: dict[int, Curvature] = {}
+    try:
+        for c, batches in sorted(batches_by_group.items()):
+            if estimator == "hutchinson":
+                fn = _hutchinson(model, names, probes, seed + 7919 * c)
+            elif estimator == "fisher":
+                fn = _fisher(model, names)
+            else:
+                try:
+                    fn = _backpack(model, names, estimator)
+                    out[c] = _weighted_sum(fn, batches, names)
+                    continue
+                except Exception as exc:  # BackPACK raises many types for unsupported layers
+                    warnings.warn(
+                        f"BackPACK cannot compute {estimator} for this model ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:120]}); falling back to hutchinson with {probes} probes",
+                        CurvatureFallback, stacklevel=2,
+                    )
+                    estimator = "hutchinson"
+                    fn = _hutchinson(model, names, probes, seed + 7919 * c)
+            out[c] = _weighted_sum(fn, batches, names)
+    finally:
+        model.train(was_training)
+    return out

@@ -1,0 +1,112 @@
+"""Fairness / accuracy saliency, per-layer ranks and weight masks (paper §IV-B/C, eqs. 7–10).
+
+s_i = ½ h⁰_ii θ_i² − β·½ h¹_ii θ_i²   (fairness: most negative = matters to the privileged
+                                       group, not to the unprivileged one)
+a_i = ½ h⁰_ii θ_i² + ½ h¹_ii θ_i²     (accuracy: smallest = matters least overall)
+
+Masks are per layer in aihwkit's ``get_weights()`` layout (out, in·kh·kw), keyed by module name.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..errors import UserError
+
+METHODS = ("none", "uniform", "random", "FR", "F+A R")
+Masks = dict[str, torch.Tensor]
+
+
+def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def saliencies(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], beta: float = 1.0
+               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(fairness s, accuracy a) per module name, each (out, in·kh·kw)."""
+    if 0 not in curv or 1 not in curv:
+        raise UserError("curvature must hold both groups 0 and 1")
+    s, a = {}, {}
+    for name, mod in _layers(model):
+        key = f"{name}.weight"
+        if key not in curv[0] or key not in curv[1]:
+            raise UserError(f"curvature lacks {key}: compute it for this model")
+        theta2 = mod.weight.detach().float().cpu() ** 2
+        h0 = curv[0][key].float().cpu()
+        h1 = curv[1][key].float().cpu()
+        rows = mod.weight.shape[0]
+        s[name] = (0.5 * h0 * theta2 - beta * 0.5 * h1 * theta2).reshape(rows, -1)
+        a[name] = (0.5 * h0 * theta2 + 0.5 * h1 * theta2).reshape(rows, -1)
+    return s, a
+
+
+def _lowest(values: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Boolean mask of the ⌈fraction·n⌉ smallest values (stable: ties broken by position)."""
+    flat = values.flatten()
+    k = min(flat.numel(), math.ceil(fraction * flat.numel() - 1e-9))
+    mask = torch.zeros(flat.numel(), dtype=torch.bool)
+    if k > 0:
+        order = torch.argsort(flat, stable=True)
+        mask[order[:k]] = True
+    return mask.reshape(values.shape)
+
+
+def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], method: str, target: float,
+                        seed: int = 0) -> Masks:
+    """Masks for ``method`` at ``target`` (fraction in (0, 1]) from precomputed saliencies."""
+    if method not in METHODS:
+        raise UserError(f"unknown targeting method '{method}'; choose one of {', '.join(METHODS)}")
+    if not 0 < target <= 1:
+        raise UserError(f"target must be a fraction in (0, 1] (0.05 = 5%), got {target}")
+    out: Masks = {}
+    rng = np.random.default_rng(seed)
+    for name in s:
+        shape = s[name].shape
+        if method == "none":
+            out[name] = torch.zeros(shape, dtype=torch.bool)
+        elif method == "uniform":
+            out[name] = torch.ones(shape, dtype=torch.bool)
+        elif method == "FR":
+            out[name] = _lowest(s[name], target)
+        else:
+            fa = _lowest(s[name], target) & _lowest(a[name], target)
+            if method == "F+A R":
+                out[name] = fa
+            else:  # random: same count per layer as F+A R, uniformly placed
+                flat = torch.zeros(fa.numel(), dtype=torch.bool)
+                flat[torch.as_tensor(rng.choice(fa.numel(), size=int(fa.sum()), replace=False))] = True
+                out[name] = flat.reshape(shape)
+    return out
+
+
+def masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], method: str = "F+A R",
+          target: float = 0.05, beta: float = 1.0, seed: int = 0) -> Masks:
+    """Public entry point: curvature → saliency → per-layer masks."""
+    s, a = saliencies(model, curv, beta)
+    return masks_from_saliency(s, a, method, target, seed)
+
+
+def layer_fractions(m: Masks) -> dict[str, float]:
+    """Fraction of each layer's weights that are targeted (paper Fig. 5)."""
+    return {name: float(v.float().mean()) for name, v in m.items()}
+
+
+def rank_pairs(s: torch.Tensor, a: torch.Tensor, max_points: int = 4000, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised ranks (0 = most important) by fairness and by accuracy for one layer (Fig. 4).
+
+    Importance: for fairness the most negative s first; for accuracy the largest a first.
+    """
+    fs = s.flatten().numpy()
+    fa = a.flatten().numpy()
+    r_s = np.empty(fs.size)
+    r_s[np.argsort(fs, kind="stable")] = np.arange(fs.size)
+    r_a = np.empty(fa.size)
+    r_a[np.argsort(-fa, kind="stable")] = np.arange(fa.size)
+    idx = np.arange(fs.size)
+    if fs.size > max_points:
+        idx = np.random.default_rng(seed).choice(fs.size, size=max_points, replace=False)
+    return r_s[idx] / max(fs.size - 1, 1), r_a[idx] / max(fa.size - 1, 1)

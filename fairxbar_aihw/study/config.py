@@ -1,0 +1,126 @@
+"""Study files (``studies/*.yaml``): load, fill defaults, validate with errors that name the key.
+
+A study = dataset + model + training recipe + saliency settings + a sweep
+(methods × hardware presets × intensities × targets) + Monte-Carlo trials (+ drift times).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from ..hardware.presets import load_preset
+from ..models import MODELS
+from ..paths import studies_dir
+from ..saliency import ESTIMATORS, METHODS
+
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "seed": 0,
+    "device": "cpu",
+    "dataset": {"name": "synthderm", "size": 32, "params": {}, "balance": True, "unprivileged": "auto",
+                "root": None},
+    "model": {"name": "small-cnn", "pretrained": None},
+    "train": {"epochs": 10, "lr": 1e-3, "batch_size": 128, "weight_decay": 0.0, "augment": "flip"},
+    "saliency": {"estimator": "hessian-exact", "samples_per_group": 512, "batch_size": 128, "probes": 8,
+                 "beta": 1.0},
+    "sweep": {"methods": ["uniform", "random", "FR", "F+A R"], "targets": [0.05],
+              "hardware": [{"preset": "paper-variation", "intensities": None}], "trials": 30},
+    "drift": {"times": [], "presets": [], "methods": None, "target": None, "trials": None},
+    "quick": {},
+}
+SECTIONS = set(DEFAULTS)
+DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, val in over.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key '{key}'; allowed: {', '.join(base)}")
+        if isinstance(base[key], dict) and key not in ("params",) and isinstance(val, dict) and base[key]:
+            out[key] = _merge(base[key], val, f"{where}.{key}")
+        else:
+            out[key] = val
+    return out
+
+
+def _need(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """Range and name checks on a merged config; returns it unchanged if valid."""
+    w = f"study '{name}'"
+    ds = cfg["dataset"]
+    _need(ds["name"] in ("synthderm", "fitzpatrick17k", "isic2019"),
+          f"{w}: dataset.name '{ds['name']}' is unknown; use synthderm, fitzpatrick17k or isic2019")
+    _need(isinstance(ds["size"], int) and 8 <= ds["size"] <= 512, f"{w}: dataset.size must be 8..512 pixels")
+    _need(ds["unprivileged"] in ("auto", 0, 1), f"{w}: dataset.unprivileged must be auto, 0 or 1")
+    _need(cfg["model"]["name"] in MODELS, f"{w}: model.name '{cfg['model']['name']}' is unknown; "
+          f"choose one of {', '.join(MODELS)}")
+    tr = cfg["train"]
+    _need(isinstance(tr["epochs"], int) and tr["epochs"] >= 1, f"{w}: train.epochs must be an integer ≥ 1")
+    _need(0 < float(tr["lr"]) < 1, f"{w}: train.lr must be in (0, 1)")
+    sal = cfg["saliency"]
+    _need(sal["estimator"] in ESTIMATORS, f"{w}: saliency.estimator '{sal['estimator']}' is unknown; "
+          f"choose one of {', '.join(ESTIMATORS)}")
+    _need(int(sal["samples_per_group"]) >= 1, f"{w}: saliency.samples_per_group must be ≥ 1")
+    _need(float(sal["beta"]) >= 0, f"{w}: saliency.beta must be ≥ 0")
+    sw = cfg["sweep"]
+    for m in sw["methods"]:
+        _need(m in METHODS, f"{w}: sweep.methods has unknown method '{m}'; choose from {', '.join(METHODS)}")
+    for t in sw["targets"]:
+        _need(isinstance(t, (int, float)) and 0 < t <= 1, f"{w}: sweep.targets must be fractions in (0, 1]; got {t}")
+    _need(isinstance(sw["trials"], int) and 1 <= sw["trials"] <= 100000, f"{w}: sweep.trials must be 1..100000")
+    _need(isinstance(sw["hardware"], list) and sw["hardware"], f"{w}: sweep.hardware must list at least one preset")
+    for hw in sw["hardware"]:
+        _need(isinstance(hw, dict) and "preset" in hw, f"{w}: each sweep.hardware entry needs a 'preset'")
+        extra = set(hw) - {"preset", "intensities", "overrides"}
+        _need(not extra, f"{w}: sweep.hardware entry has unknown key(s) {', '.join(sorted(extra))}")
+        preset = load_preset(hw["preset"], **(hw.get("overrides") or {}))
+        for x in hw.get("intensities") or []:
+            preset.with_intensity(x)  # validates the range through the preset schema
+    dr = cfg["drift"]
+    for t in dr["times"]:
+        _need(isinstance(t, (int, float)) and t >= 0, f"{w}: drift.times must be seconds ≥ 0; got {t}")
+    for p in dr["presets"]:
+        load_preset(p)
+    return cfg
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in studies_dir().glob("*.yaml"))
+
+
+def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> dict[str, Any]:
+    """A resolved study config by name or path. ``quick`` applies the study's ``quick`` overrides."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = studies_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown study '{name}'; available: {', '.join(available())} "
+                          "(or give a path to a study .yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"study file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {path} must be a mapping")
+    cfg = _merge(DEFAULTS, raw, f"study '{path.stem}'")
+    if quick and cfg["quick"]:
+        q = {k: v for k, v in cfg["quick"].items()}
+        cfg = _merge(cfg, q, f"study '{path.stem}'.quick")
+    for key, val in overrides.items():  # dotted overrides, e.g. sweep.trials=5
+        node = cfg
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = val
+    cfg["name"] = path.stem
+    cfg["quick_mode"] = bool(quick)
+    return validate(cfg, path.stem)

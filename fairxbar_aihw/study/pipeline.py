@@ -1,0 +1,276 @@
+"""A study run: every stage cached and resumable (train → saliency → inject sweep → drift → report).
+
+Stage outputs live under ``runs/<study>/``: the best-on-val checkpoint, the curvature cache and
+``results.sqlite``. The run id is the hash of the resolved config minus the trial counts and
+the device, so asking for more trials later extends a run instead of starting over.
+"""
+from __future__ import annotations
+
+import copy
+import platform
+import shutil
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..data import Splits, load, to_float
+from ..errors import UserError
+from ..hardware import Preset, load_preset
+from ..models import build
+from ..paths import reports_dir, runs_dir
+from ..saliency import curvature, layer_fractions, masks_from_saliency, rank_pairs, saliencies
+from ..store import ResultsStore, config_hash
+from ..training import TrainConfig, evaluate, predict_logits, train
+from .montecarlo import Cell, ChipEvaluator, run_cells
+
+HASH_EXCLUDE = ("device", "description", "quick")
+
+
+def run_config_for_hash(cfg: dict[str, Any]) -> dict[str, Any]:
+    c = copy.deepcopy(cfg)
+    for key in HASH_EXCLUDE:
+        c.pop(key, None)
+    c["sweep"].pop("trials", None)
+    c["drift"].pop("trials", None)
+    return c
+
+
+def resolve_device(device: str) -> str:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UserError(f"unknown device '{device}'; use cpu or cuda")
+    return device
+
+
+class StudyRun:
+    """One resolved study: lazily computes and caches each stage."""
+
+    def __init__(self, cfg: dict[str, Any], data_root: str | None = None, progress: bool = True,
+                 fresh: bool = False, tag: str = ""):
+        self.cfg = cfg
+        self.name = cfg["name"] + tag
+        self.device = resolve_device(cfg["device"])
+        self.progress = progress
+        self.data_root = data_root or cfg["dataset"].get("root")
+        self.workdir = runs_dir() / self.name
+        if fresh and self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.store = ResultsStore(self.workdir / "results.sqlite")
+        self.run_id = self.store.register_run(self.name, run_config_for_hash(cfg))
+        self.timings: dict[str, float] = dict(self.store.get_meta(self.run_id, "timings", {}) or {})
+
+    def _timed(self, stage: str, t0: float) -> None:
+        self.timings[stage] = round(time.time() - t0, 2)
+        self.store.set_meta(self.run_id, "timings", self.timings)
+
+    # ---- data and baseline -------------------------------------------------------------
+    @cached_property
+    def splits(self) -> Splits:
+        ds = self.cfg["dataset"]
+        t0 = time.time()
+        splits = load(ds["name"], seed=self.cfg["seed"], size=ds["size"], root=self.data_root,
+                      balance=ds["balance"], progress=self.progress, **(ds["params"] or {}))
+        self._timed("data", t0)
+        return splits
+
+    @cached_property
+    def baseline(self) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """The pre-trained model (trained once, then loaded) with its checkpoint metadata."""
+        s = self.splits
+        m = self.cfg["model"]
+        model = build(m["name"], s.num_classes, s.image_size, pretrained=m.get("pretrained"))
+        tc = TrainConfig(**self.cfg["train"], seed=self.cfg["seed"])
+        t0 = time.time()
+        ckpt = train(model, m["name"], s, tc, self.workdir / "model.pt", self.device, self.progress)
+        self._timed("train", t0)
+        model.to(self.device).eval()
+        self._choose_unprivileged(ckpt)
+        return model, ckpt
+
+    def _choose_unprivileged(self, ckpt: dict[str, Any]) -> None:
+        """``unprivileged: auto`` = the group with the lower baseline val F1 becomes group 0."""
+        setting = self.cfg["dataset"]["unprivileged"]
+        f1 = {c: ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)}
+        swap = (setting == 1) or (setting == "auto" and f1[1] < f1[0])
+        names = dict(self.splits.group_names)
+        if swap:
+            for split in (self.splits.train, self.splits.val, self.splits.test):
+                split.groups = 1 - split.groups
+            names = {0: names[1], 1: names[0]}
+        self.splits.group_names = names
+        self.store.set_meta(self.run_id, "groups", {
+            "unprivileged_setting": setting, "swapped": bool(swap), "names": names,
+            "baseline_val_f1_by_dataset_group": f1,
+        })
+
+    # ---- saliency ----------------------------------------------------------------------
+    def _group_batches(self) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        sal = self.cfg["saliency"]
+        train_split = self.splits.train
+        gen = torch.Generator().manual_seed(self.cfg["seed"] + 17)
+        out = {}
+        for c in (0, 1):
+            idx = torch.nonzero(train_split.groups == c).flatten()
+            idx = idx[torch.randperm(len(idx), generator=gen)][: int(sal["samples_per_group"])]
+            out[c] = [(to_float(train_split.images[idx[i : i + sal["batch_size"]]]).to(self.device),
+                       train_split.labels[idx[i : i + sal["batch_size"]]].to(self.device))
+                      for i in range(0, len(idx), sal["batch_size"])]
+        return out
+
+    @cached_property
+    def curvature(self) -> dict[int, dict[str, torch.Tensor]]:
+        model, ckpt = self.baseline
+        sal = self.cfg["saliency"]
+        key = config_hash({"ckpt": ckpt["key"], "sal": {k: sal[k] for k in ("estimator", "samples_per_group",
+                           "batch_size", "probes")}, "swap": self.store.get_meta(self.run_id, "groups")["swapped"],
+                           "seed": self.cfg["seed"]})
+        path = self.workdir / f"curvature-{key}.pt"
+        if path.is_file():
+            return torch.load(path, weights_only=True)
+        t0 = time.time()
+        curv = curvature(model, self._group_batches(), sal["estimator"], probes=sal["probes"], seed=self.cfg["seed"])
+        curv = {c: {k: v.cpu() for k, v in h.items()} for c, h in curv.items()}
+        tmp = path.with_suffix(".tmp")
+        torch.save(curv, tmp)
+        tmp.replace(path)
+        self._timed("saliency", t0)
+        return curv
+
+    @cached_property
+    def saliency(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        model, _ = self.baseline
+        s, a = saliencies(model, self.curvature, float(self.cfg["saliency"]["beta"]))
+        self._record_saliency(s, a)
+        return s, a
+
+    def _record_saliency(self, s: dict[str, torch.Tensor], a: dict[str, torch.Tensor]) -> None:
+        """Figure data for the report (Figs. 4 and 5), kept in the DB so reports need only the DB."""
+        names = list(s)
+        picks = {"first": names[0], "middle": names[len(names) // 2], "last": names[-1]}
+        ranks = {}
+        for label, name in picks.items():
+            r_s, r_a = rank_pairs(s[name], a[name], max_points=3000, seed=self.cfg["seed"])
+            ranks[label] = {"layer": name, "fairness_rank": r_s.round(4).tolist(), "accuracy_rank": r_a.round(4).tolist()}
+        fractions = {}
+        for target in self.cfg["sweep"]["targets"]:
+            for method in ("FR", "F+A R"):
+                fractions[f"{method}|{target}"] = layer_fractions(self.masks(method, target, s, a))
+        self.store.set_meta(self.run_id, "saliency", {"ranks": ranks, "layer_fractions": fractions,
+                                                      "layers": names})
+
+    def masks(self, method: str, target: float | None, s: dict | None = None, a: dict | None = None
+              ) -> dict[str, torch.Tensor] | None:
+        if method == "uniform":
+            return None
+        if s is None or a is None:
+            s, a = self.saliency
+        return masks_from_saliency(s, a, method, float(target or 0.05), seed=self.cfg["seed"])
+
+    # ---- Monte-Carlo sweep ---------------------------------------------------------------
+    @cached_property
+    def evaluator(self) -> ChipEvaluator:
+        model, _ = self.baseline
+        return ChipEvaluator(model, self.splits.test, self.splits.num_classes, self.device)
+
+    def hardware(self) -> list[tuple[Preset, list[float | None]]]:
+        out = []
+        for hw in self.cfg["sweep"]["hardware"]:
+            preset = load_preset(hw["preset"], **(hw.get("overrides") or {}))
+            intensities = hw.get("intensities") or [preset.intensity]
+            out.append((preset, intensities))
+        return out
+
+    def sweep_jobs(self) -> list[tuple[Cell, Preset, Any]]:
+        jobs = []
+        sw = self.cfg["sweep"]
+        for preset, intensities in self.hardware():
+            for x in intensities:
+                p = preset if x is None else preset.with_intensity(x)
+                for method in sw["methods"]:
+                    if method == "none":
+                        continue
+                    targets = [None] if method == "uniform" else sw["targets"]
+                    for target in targets:
+                        cell = Cell("sweep", preset.name, x, method, target)
+                        jobs.append((cell, p, self.masks(method, target)))
+        return jobs
+
+    def record_baseline(self) -> None:
+        model, ckpt = self.baseline
+        row = self.evaluator.row(predict_logits(model, self.splits.test, self.device))
+        self.store.write_trial(self.run_id, "baseline", 0, self.cfg["seed"],
+                               {"kind": "baseline", "preset": "ideal", "intensity": None, "method": "none",
+                                "target": None, "t_inference": None, "targeted_fraction": 0.0, **row})
+        self.store.set_meta(self.run_id, "baseline", {
+            "best_epoch": ckpt["best_epoch"], "history": ckpt["history"], "train_seconds": ckpt["seconds"],
+            "val": {k: v for k, v in evaluate(model, self.splits.val, self.device, self.splits.num_classes).items()
+                    if k not in ("undefined",)},
+        })
+
+    def inject(self) -> int:
+        self.record_baseline()
+        t0 = time.time()
+        n = run_cells(self.evaluator, self.sweep_jobs(), self.store, self.run_id, self.cfg["sweep"]["trials"],
+                      self.cfg["seed"], progress=self.progress, desc=f"{self.name}: Monte-Carlo chips")
+        if n:
+            self._timed("inject", t0)
+        return n
+
+    def drift_jobs(self) -> list[tuple[Cell, Preset, Any]]:
+        dr = self.cfg["drift"]
+        methods = dr["methods"] or self.cfg["sweep"]["methods"]
+        target = dr["target"] or self.cfg["sweep"]["targets"][0]
+        jobs = []
+        for name in dr["presets"]:
+            preset = load_preset(name)
+            for method in methods:
+                if method == "none":
+                    continue
+                t = None if method == "uniform" else target
+                jobs.append((Cell("drift", preset.name, preset.intensity, method, t), preset, self.masks(method, t)))
+        return jobs
+
+    def drift(self) -> int:
+        dr = self.cfg["drift"]
+        if not dr["times"] or not dr["presets"]:
+            return 0
+        t0 = time.time()
+        n = run_cells(self.evaluator, self.drift_jobs(), self.store, self.run_id,
+                      dr["trials"] or self.cfg["sweep"]["trials"], self.cfg["seed"],
+                      drift_times=[float(t) for t in dr["times"]], progress=self.progress,
+                      desc=f"{self.name}: drift chips")
+        if n:
+            self._timed("drift", t0)
+        return n
+
+    def environment(self) -> dict[str, Any]:
+        import aihwkit
+
+        info = {"fairxbar_aihw": __version__, "torch": torch.__version__, "aihwkit": aihwkit.__version__,
+                "python": platform.python_version(), "device": self.device}
+        self.store.set_meta(self.run_id, "environment", info)
+        self.store.set_meta(self.run_id, "dataset", {
+            "name": self.splits.name, "synthetic": self.splits.synthetic, "class_names": self.splits.class_names,
+            "sizes": {k: len(getattr(self.splits, k)) for k in ("train", "val", "test")},
+            "image_size": self.splits.image_size, "info": self.splits.info,
+            "fingerprint": self.splits.fingerprint()})
+        return info
+
+    def report_dir(self) -> Path:
+        return reports_dir() / self.name
+
+    def run_all(self) -> Path:
+        from ..report import write_report
+
+        _ = self.baseline
+        self.environment()
+        _ = self.saliency
+        self.inject()
+        self.drift()
+        return write_report(self.store, self.run_id, self.report_dir(), self.cfg)
