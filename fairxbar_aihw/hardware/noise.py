@@ -85,7 +85,8 @@ class PaperSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):
         bits = (q.unsqueeze(-1) // bit_vals) % 2
         bits = torch.where(faulty, stuck_one.to(torch.int64), bits)
         q_faulty = (bits * bit_vals).sum(-1)
-        return torch.sign(weights) * q_faulty.to(weights.dtype) / levels * w_max, [None]
+        sign = torch.where(weights < 0, -1.0, 1.0).to(weights.dtype)  # a zero weight can still fault upward
+        return sign * q_faulty.to(weights.dtype) / levels * w_max, [None]
 
 
 class ConductanceSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):

@@ -1,0 +1,165 @@
+"""Datasets: synthderm determinism, split protocol, real-dataset roots and every error path."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+import fairxbar_aihw as fx
+from fairxbar_aihw.data import balance_groups, check, stratified_split
+from fairxbar_aihw.errors import DataError, UserError
+
+
+def test_synthderm_is_seeded_and_shaped():
+    a = fx.data.load("synthderm", seed=3, size=16, n=400, num_classes=3)
+    b = fx.data.load("synthderm", seed=3, size=16, n=400, num_classes=3)
+    c = fx.data.load("synthderm", seed=4, size=16, n=400, num_classes=3)
+    assert torch.equal(a.train.images, b.train.images)
+    assert not torch.equal(a.train.images[:10], c.train.images[:10])
+    assert a.train.images.shape[1:] == (3, 16, 16) and a.train.images.dtype == torch.uint8
+    assert a.synthetic and a.num_classes == 3
+    x, y, g = a.train[0]
+    assert x.dtype == torch.float32 and 0 <= y < 3 and g in (0, 1)
+
+
+def test_darker_skin_has_lower_lesion_contrast():
+    from fairxbar_aihw.data.synthderm import generate
+
+    images, labels, groups, fitz = generate(n=600, size=32, seed=0)
+    img = images.float()
+    centre = img[:, :, 12:20, 12:20].mean((2, 3))
+    corner = img[:, :, :4, :4].mean((2, 3))
+    contrast = (centre - corner).abs().sum(1).numpy()
+    assert contrast[fitz <= 3].mean() > 1.5 * contrast[fitz >= 4].mean()
+
+
+def test_split_is_disjoint_deterministic_and_stratified():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 1000)
+    groups = rng.integers(0, 2, 1000)
+    tr, va, te = stratified_split(labels, groups, seed=1)
+    tr2, _, _ = stratified_split(labels, groups, seed=1)
+    assert np.array_equal(tr, tr2)
+    assert len(set(tr) & set(va)) == len(set(tr) & set(te)) == len(set(va) & set(te)) == 0
+    assert len(tr) + len(va) + len(te) == 1000
+    assert abs(len(tr) / 1000 - 0.6) < 0.02 and abs(len(te) / 1000 - 0.2) < 0.02
+    for s in range(8):  # each label×group stratum keeps its proportion
+        members = np.flatnonzero(labels * 2 + groups == s)
+        assert abs(np.isin(members, tr).mean() - 0.6) < 0.05
+
+
+def test_balance_gives_equal_groups():
+    groups = np.array([0] * 30 + [1] * 70)
+    keep = balance_groups(np.zeros(100, int), groups, seed=0)
+    assert (groups[keep] == 0).sum() == (groups[keep] == 1).sum() == 30
+    s = fx.data.load("synthderm", seed=0, size=16, n=600, light_fraction=0.8)
+    all_groups = torch.cat([s.train.groups, s.val.groups, s.test.groups])
+    assert (all_groups == 0).sum() == (all_groups == 1).sum()
+
+
+def test_synthderm_bad_parameters():
+    with pytest.raises(UserError, match="num_classes"):
+        fx.data.load("synthderm", num_classes=9)
+    with pytest.raises(UserError, match="light_fraction"):
+        fx.data.load("synthderm", light_fraction=1.5)
+    with pytest.raises(UserError, match="unknown synthderm parameter"):
+        fx.data.load("synthderm", colour=3)
+    with pytest.raises(UserError, match="unknown dataset"):
+        fx.data.load("mnist")
+
+
+def _image(path, colour=(120, 80, 60)):
+    Image.new("RGB", (20, 24), colour).save(path)
+
+
+@pytest.fixture
+def fitz_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRXBAR_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "fitz"
+    (root / "images").mkdir(parents=True)
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        h = f"{i:032x}"
+        scale = [-1, 1, 2, 3, 4, 5, 6][i % 7]
+        rows.append({"md5hash": h, "fitzpatrick_scale": scale, "label": ["acne", "psoriasis", "melanoma"][i % 3],
+                     "nine_partition_label": ["a", "b"][i % 2], "three_partition_label": "x" if i % 2 else "y"})
+        _image(root / "images" / f"{h}.jpg", tuple(int(v) for v in rng.integers(0, 255, 3)))
+    pd.DataFrame(rows).to_csv(root / "fitzpatrick17k.csv", index=False)
+    return root
+
+
+def test_fitzpatrick_loads_with_groups_and_granularity(fitz_root):
+    s = fx.data.load("fitzpatrick17k", root=fitz_root, size=16, balance=False)
+    n = len(s.train) + len(s.val) + len(s.test)
+    assert n == 60 - 9  # scale -1 rows dropped (i % 7 == 0)
+    assert s.class_names == ["acne", "melanoma", "psoriasis"]
+    assert not s.synthetic and s.info["dropped_rows"]["unknown_fitzpatrick_scale"] == 9
+    s9 = fx.data.load("fitzpatrick17k", root=fitz_root, size=16, num_labels=9)
+    assert s9.num_classes == 2
+
+
+def test_fitzpatrick_error_paths(fitz_root, tmp_path):
+    with pytest.raises(DataError, match="needs a data root"):
+        fx.data.load("fitzpatrick17k")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="missing fitzpatrick17k.csv"):
+        fx.data.load("fitzpatrick17k", root=empty)
+    df = pd.read_csv(fitz_root / "fitzpatrick17k.csv")
+    df.drop(columns=["fitzpatrick_scale"]).to_csv(fitz_root / "fitzpatrick17k.csv", index=False)
+    with pytest.raises(DataError, match="lacks column.*fitzpatrick_scale"):
+        fx.data.load("fitzpatrick17k", root=fitz_root)
+    df.assign(fitzpatrick_scale=-1).to_csv(fitz_root / "fitzpatrick17k.csv", index=False)
+    with pytest.raises(DataError, match="no rows left"):
+        fx.data.load("fitzpatrick17k", root=fitz_root)
+
+
+def test_missing_and_corrupt_images_are_counted_and_skipped(fitz_root):
+    imgs = sorted((fitz_root / "images").iterdir())
+    imgs[1].unlink()
+    imgs[2].write_bytes(b"not a jpeg")
+    r = check("fitzpatrick17k", fitz_root, size=8)
+    text = " ".join(r["problems"])
+    assert "1 image(s) listed in the CSV are missing" in text
+    assert "1 image(s) are corrupt" in text
+    assert r["usable"] == 51 - 2
+    assert np.array(r["counts"]).sum() == r["usable"]
+
+
+def test_cache_is_reused_and_invalidated(fitz_root, tmp_path):
+    fx.data.load("fitzpatrick17k", root=fitz_root, size=8)
+    cached = list((tmp_path / "cache").glob("*.pt"))
+    assert len(cached) == 1
+    fx.data.load("fitzpatrick17k", root=fitz_root, size=8)
+    assert list((tmp_path / "cache").glob("*.pt")) == cached
+    img = sorted((fitz_root / "images").iterdir())[3]
+    _image(img, (1, 2, 3))
+    import os
+
+    os.utime(img, ns=(1, 1))
+    fx.data.load("fitzpatrick17k", root=fitz_root, size=8)
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
+
+
+def test_isic_layout_and_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRXBAR_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "isic"
+    (root / "ISIC_2019_Training_Input").mkdir(parents=True)
+    classes = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
+    gt, meta = [], []
+    for i in range(40):
+        name = f"ISIC_{i:07d}"
+        onehot = {c: 0.0 for c in classes}
+        onehot[classes[i % 8]] = 1.0
+        gt.append({"image": name, **onehot})
+        meta.append({"image": name, "age_approx": 50, "sex": ["male", "female", None][i % 3] if i < 39 else "male"})
+        _image(root / "ISIC_2019_Training_Input" / f"{name}.jpg")
+    pd.DataFrame(gt).to_csv(root / "ISIC_2019_Training_GroundTruth.csv", index=False)
+    pd.DataFrame(meta).to_csv(root / "ISIC_2019_Training_Metadata.csv", index=False)
+    s = fx.data.load("isic2019", root=root, size=8, balance=False)
+    assert s.num_classes == 8 and s.group_names == {0: "female", 1: "male"}
+    assert len(s.train) + len(s.val) + len(s.test) == 40 - 13  # rows without sex dropped
+    pd.DataFrame(meta).drop(columns=["sex"]).to_csv(root / "ISIC_2019_Training_Metadata.csv", index=False)
+    with pytest.raises(DataError, match="lacks column.*sex"):
+        fx.data.load("isic2019", root=root)

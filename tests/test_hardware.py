@@ -1,0 +1,175 @@
+"""Hardware layer: noise statistics, per-tile masks, ideal equivalence, aihwkit's own path."""
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+import fairxbar_aihw as fx
+from fairxbar_aihw.errors import ConfigError, UserError
+from fairxbar_aihw.hardware import (
+    PaperSAFNoiseModel,
+    PaperVariationNoiseModel,
+    analog_layers,
+    effective_weights,
+    load_into_digital,
+    tile_slices,
+    variation_sigma,
+)
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 7, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(7 * 6 * 6, 5)).eval()
+
+
+def _ref_weights(model):
+    return {n: m.weight.detach().reshape(m.weight.shape[0], -1) for n, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))}
+
+
+def test_variation_sigma_matches_eq5():
+    assert variation_sigma(0.1, 2, 4) == pytest.approx(0.1 * math.sqrt(1 + 2 ** (2 * (0.5 - 1))))
+    w = torch.zeros(400, 500)
+    w[0, 0] = 2.0  # w_max = 2
+    model = PaperVariationNoiseModel(0.1, bits_per_device=4, devices_per_weight=2)
+    torch.manual_seed(0)
+    noisy, _ = model.apply_programming_noise(w)
+    delta = (noisy - w).flatten()[1:]
+    expected = 0.1 * math.sqrt(1 + 2 ** (2 * (2 - 1))) * 2.0
+    # std of a 200k-sample std estimate is ~ sigma/sqrt(2n): allow 5 of those
+    assert delta.std().item() == pytest.approx(expected, rel=5 / math.sqrt(2 * delta.numel()))
+    assert abs(delta.mean().item()) < 5 * expected / math.sqrt(delta.numel())
+
+
+def test_saf_fault_rate_and_balance():
+    bits, p = 6, 0.2
+    levels = 2**bits - 1
+    w = torch.ones(300, 300)  # all bit cells 1
+    w[150:] = 1e-6  # all bit cells 0
+    torch.manual_seed(1)
+    out, _ = PaperSAFNoiseModel(p, bits).apply_programming_noise(w)
+    q = torch.round(out.abs() / 1.0 * levels).long()
+    bit_vals = 2 ** torch.arange(bits)
+    b = (q.unsqueeze(-1) // bit_vals) % 2
+    to_zero = 1 - b[:150].float().mean().item()  # ones that became zero: stuck-at-0 = p/2
+    to_one = b[150:].float().mean().item()  # zeros that became one: stuck-at-1 = p/2
+    n = 150 * 300 * bits
+    tol = 5 * math.sqrt(p / 2 * (1 - p / 2) / n)
+    assert to_zero == pytest.approx(p / 2, abs=tol)
+    assert to_one == pytest.approx(p / 2, abs=tol)
+
+
+def test_same_seed_same_chip_different_seed_different_chip():
+    model = _net()
+    preset = fx.hardware.load_preset("paper-variation", noise_rate=0.2)
+    am = fx.hardware.to_analog(model, preset)
+    fx.hardware.program(am, preset, seed=5)
+    a = effective_weights(am)
+    fx.hardware.program(am, preset, seed=6)
+    b = effective_weights(am)
+    fx.hardware.program(am, preset, seed=5)
+    c = effective_weights(am)
+    for k in a:
+        assert torch.equal(a[k], c[k])
+        assert not torch.equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("preset_name", ["paper-variation", "paper-saf", "conductance-saf"])
+def test_masked_override_leaves_untargeted_weights_bit_identical(preset_name):
+    model = _net()
+    preset = fx.hardware.load_preset(preset_name, tile_rows=3, tile_cols=40)  # uneven multi-tile split
+    am = fx.hardware.to_analog(model, preset)
+    layers = dict(analog_layers(am))
+    assert all(len(list(tile_slices(layer))) > 2 for layer in layers.values())
+    gen = torch.Generator().manual_seed(0)
+    ref = _ref_weights(model)
+    masks = {n: torch.rand(ref[n].shape, generator=gen) < 0.3 for n in ref}
+    counts = fx.hardware.program(am, preset, masks=masks, seed=3)
+    w = effective_weights(am)
+    for n in ref:
+        assert counts[n] == int(masks[n].sum())
+        assert torch.equal(w[n][~masks[n]], ref[n][~masks[n]])
+        changed = (w[n][masks[n]] != ref[n][masks[n]]).float().mean()
+        assert changed > 0.01
+
+
+def test_mask_shape_errors():
+    model = _net()
+    preset = fx.hardware.load_preset("paper-variation")
+    am = fx.hardware.to_analog(model, preset)
+    with pytest.raises(UserError, match="shape"):
+        fx.hardware.program(am, preset, masks={"0": torch.ones(2, 2, dtype=torch.bool)})
+    with pytest.raises(UserError, match="not analog layers"):
+        fx.hardware.program(am, preset, masks={"nope": torch.ones(2, 2, dtype=torch.bool)})
+
+
+def test_ideal_preset_equals_digital_model():
+    model = _net()
+    preset = fx.hardware.load_preset("ideal", tile_rows=4, tile_cols=50)
+    am = fx.hardware.to_analog(model, preset)
+    fx.hardware.program(am, preset, seed=0)
+    x = torch.randn(6, 3, 6, 6)
+    assert torch.allclose(am(x), model(x), atol=1e-5)
+    fx.hardware.drift(am, preset, t_inference=3.15e7)
+    assert torch.allclose(am(x), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("preset_name", ["paper-variation", "pcm-ibm", "reram-cmo"])
+def test_fast_path_shadow_equals_aihwkit_forward(preset_name):
+    model = _net()
+    preset = fx.hardware.load_preset(preset_name, tile_rows=4, tile_cols=50)
+    am = fx.hardware.to_analog(model, preset)
+    fx.hardware.program(am, preset, seed=2)
+    fx.hardware.drift(am, preset, t_inference=86400.0, seed=2)
+    shadow = load_into_digital(copy.deepcopy(model), effective_weights(am))
+    x = torch.randn(6, 3, 6, 6)
+    assert torch.allclose(shadow(x), am(x), atol=1e-4)
+    assert not torch.allclose(shadow(x), model(x), atol=1e-3)
+
+
+def test_programming_goes_through_aihwkit(monkeypatch):
+    """Chips are programmed by aihwkit's tile.program_weights with our noise model installed."""
+    from aihwkit.simulator.tiles.inference import InferenceTileWithPeriphery
+
+    calls = []
+    original = InferenceTileWithPeriphery.program_weights
+
+    def spy(self, *a, **k):
+        calls.append(type(self.rpu_config.noise_model).__name__)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(InferenceTileWithPeriphery, "program_weights", spy)
+    model = _net()
+    preset = fx.hardware.load_preset("paper-saf", tile_rows=4)
+    am = fx.hardware.to_analog(model, preset)
+    n_tiles = sum(len(list(tile_slices(l))) for _, l in analog_layers(am))
+    fx.hardware.program(am, preset, masks={n: torch.ones(w.shape, dtype=torch.bool)
+                                           for n, w in _ref_weights(model).items()})
+    assert calls == ["MaskedNoiseModel"] * n_tiles
+
+
+def test_preset_validation_errors():
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        fx.hardware.load_preset("nope")
+    with pytest.raises(ConfigError, match="unknown key.*bogus"):
+        fx.hardware.load_preset("paper-variation", bogus=1)
+    with pytest.raises(ConfigError, match="noise_rate=-0.1 is out of range"):
+        fx.hardware.load_preset("paper-variation", noise_rate=-0.1)
+    with pytest.raises(ConfigError, match="saf_rate=2 is out of range"):
+        fx.hardware.load_preset("paper-saf", saf_rate=2)
+    with pytest.raises(ConfigError, match="noise_model='magic'"):
+        fx.hardware.load_preset("paper-saf", noise_model="magic")
+    with pytest.raises(ConfigError, match="unknown forward key"):
+        fx.hardware.load_preset("ideal", forward={"adc_bits": 8})
+
+
+def test_every_bundled_preset_loads_and_programs():
+    model = _net()
+    x = torch.randn(2, 3, 6, 6)
+    for name in fx.hardware.available():
+        preset = fx.hardware.load_preset(name)
+        am = fx.hardware.to_analog(model, preset)
+        fx.hardware.program(am, preset, seed=1)
+        assert torch.isfinite(am(x)).all(), name
