@@ -84,6 +84,7 @@ class StudyRun:
         """The pre-trained model (trained once, then loaded) with its checkpoint metadata."""
         s = self.splits
         m = self.cfg["model"]
+        torch.manual_seed(self.cfg["seed"])  # weight init is part of the experiment: seed it
         model = build(m["name"], s.num_classes, s.image_size, pretrained=m.get("pretrained"))
         tc = TrainConfig(**self.cfg["train"], seed=self.cfg["seed"])
         t0 = time.time()
