@@ -1,0 +1,77 @@
+"""Models and baseline training: registry, shapes, best-on-val checkpoint, resume after a kill."""
+import pytest
+import torch
+
+import fairxbar_aihw as fx
+from fairxbar_aihw.errors import UserError
+from fairxbar_aihw.training import TrainConfig, train
+import importlib
+
+train_module = importlib.import_module("fairxbar_aihw.training.train")
+
+
+@pytest.mark.parametrize("name,size", [("small-cnn", 16), ("resnet18", 16), ("vgg11", 32), ("vgg11_bn", 32),
+                                       ("resnet18", 128)])
+def test_models_build_for_size_and_classes(name, size):
+    model = fx.models.build(name, num_classes=7, image_size=size).eval()
+    assert model(torch.randn(2, 3, size, size)).shape == (2, 7)
+
+
+def test_model_registry_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown model"):
+        fx.models.build("alexnet", 3)
+    with pytest.raises(UserError, match="weights file not found"):
+        fx.models.build("small-cnn", 3, 16, pretrained=str(tmp_path / "none.pt"))
+
+
+def test_local_pretrained_weights_load_and_skip_mismatched_head(tmp_path):
+    src = fx.models.build("small-cnn", 5, 16)
+    torch.save(src.state_dict(), tmp_path / "w.pt")
+    dst = fx.models.build("small-cnn", 3, 16, pretrained=str(tmp_path / "w.pt"))
+    assert torch.equal(dst[0].weight, src[0].weight)
+    assert dst[-1].weight.shape[0] == 3
+
+
+def _splits():
+    return fx.data.load("synthderm", seed=0, size=16, n=300, num_classes=3)
+
+
+def test_training_resumes_after_a_kill_and_matches_uninterrupted(tmp_path, monkeypatch):
+    splits = _splits()
+    cfg = TrainConfig(epochs=3, lr=2e-3, batch_size=64, augment="flip")
+    torch.manual_seed(0)
+    clean = train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, tmp_path / "a" / "m.pt",
+                  progress=False)
+    real_eval = train_module.evaluate
+    calls = {"n": 0}
+
+    def dying_eval(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed during epoch 1's validation: epoch 0 is saved
+            raise KeyboardInterrupt
+        return real_eval(*a, **k)
+
+    monkeypatch.setattr(train_module, "evaluate", dying_eval)
+    out = tmp_path / "b" / "m.pt"
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, out, progress=False)
+    assert out.with_suffix(".partial.pt").is_file() and not out.is_file()
+    monkeypatch.setattr(train_module, "evaluate", real_eval)
+    torch.manual_seed(123)  # a different init: the partial checkpoint must override it
+    resumed = train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, out, progress=False)
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
+    for k in clean["state_dict"]:
+        assert torch.allclose(clean["state_dict"][k], resumed["state_dict"][k], atol=1e-6), k
+    assert resumed["best_epoch"] == clean["best_epoch"]
+    assert resumed["test"]["per_group"][0]["n"] + resumed["test"]["per_group"][1]["n"] == len(splits.test)
+
+
+def test_checkpoint_is_reused_when_config_matches(tmp_path):
+    splits = _splits()
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    first = train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, tmp_path / "m.pt", progress=False)
+    again = train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, tmp_path / "m.pt", progress=False)
+    assert again["seconds"] == first["seconds"]  # loaded, not retrained
+    with pytest.raises(UserError, match="epochs"):
+        TrainConfig(epochs=0)
