@@ -201,6 +201,17 @@ def inject(**kw: Any) -> None:
 
 @cli.command()
 @study_options
+def retrain(**kw: Any) -> None:
+    """Run the study's mitigation arms (VA/VFA retraining, HWA, boundary, pruning) and their chips."""
+    run = _run(**kw)
+    _ = run.saliency
+    run.environment()
+    n = run.retrain() + run.prune()
+    click.echo(f"{n} arm chips/rows run; results in {run.store.path}")
+
+
+@cli.command()
+@study_options
 def drift(**kw: Any) -> None:
     """Evaluate fairness over time after programming (the study's drift section)."""
     run = _run(**kw)
@@ -214,10 +225,8 @@ def drift(**kw: Any) -> None:
 @study_options
 def report(**kw: Any) -> None:
     """Regenerate the markdown report from the results database."""
-    from .report import write_report
-
     run = _run(**kw)
-    click.echo(f"report: {write_report(run.store, run.run_id, run.report_dir(), run.cfg)}")
+    click.echo(f"report: {run.write_report()}")
 
 
 @cli.command()

@@ -20,6 +20,8 @@ TINY = {
     "sweep": {"methods": ["uniform", "random", "FR", "F+A R"], "targets": [0.5],
               "hardware": [{"preset": "paper-variation", "intensities": [0.2]}], "trials": 4},
     "drift": {"times": [1.0, 86400.0], "presets": ["pcm-ibm"], "methods": ["uniform", "F+A R"], "trials": 2},
+    "retrain": {"arms": ["va", "vfa"], "steps": 3, "refresh_every": 2, "samples_per_group": 16, "trials": 2},
+    "prune": {"kinds": ["magnitude"], "sparsities": [0.5]},
 }
 
 
@@ -61,7 +63,9 @@ def test_tiny_study_end_to_end(study_dir):
         assert (report.parent / fig).stat().st_size > 5000
     df = _table(study_dir / "runs" / "tiny" / "results.sqlite")
     # 1 baseline + uniform + 3 targeted methods × 4 trials + drift 2 methods × 2 trials × 2 times
-    assert len(df) == 1 + 4 * 4 + 2 * 2 * 2
+    # + 2 retrained arms × (1 ideal row + 2 chips) + 1 pruning row
+    assert len(df) == 1 + 4 * 4 + 2 * 2 * 2 + 2 * 3 + 1
+    assert "VA-Retrain vs F+A R" in text and "Pruning arms" in text
     # the report's numbers come from the DB: regenerating gives the same file
     first = report.read_bytes()
     _cli(study_dir, "report", "tiny")

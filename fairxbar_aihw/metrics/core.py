@@ -210,11 +210,18 @@ HEADLINE = (
 
 
 def flat_row(m: dict[str, Any]) -> dict[str, float]:
-    """Scalar columns for a results table: headline metrics plus per-group accuracy/F1."""
+    """Scalar columns for a results table: headline metrics plus per-group accuracy, F1, macro
+    FPR/FNR/PPV (over classes where defined) and disparate impact."""
     row = {key: float(m[key]) for key in HEADLINE}
     for c in GROUPS:
-        row[f"acc_g{c}"] = float(m["per_group"][c]["accuracy"])
-        row[f"f1_g{c}"] = float(m["per_group"][c]["f1_macro"])
+        pg = m["per_group"][c]
+        row[f"acc_g{c}"] = float(pg["accuracy"])
+        row[f"f1_g{c}"] = float(pg["f1_macro"])
+        row[f"ppv_g{c}"] = float(pg["ppv_macro"])
+        row[f"di_g{c}"] = float(pg["disparate_impact"])
+        for rate in ("fpr", "fnr"):
+            vals = [v for v in pg[rate] if v is not None]
+            row[f"{rate}_g{c}"] = float(np.mean(vals)) if vals else 0.0
     if m.get("auc") is not None:
         row["auc"] = float(m["auc"])
     return row

@@ -14,8 +14,10 @@ import pandas as pd  # noqa: E402
 from .stats import summarise  # noqa: E402
 
 METHOD_COLORS = {"uniform": "#7f7f7f", "random": "#1f77b4", "FR": "#ff7f0e", "F+A R": "#2ca02c",
-                 "none": "#000000"}
-METHOD_ORDER = ["uniform", "random", "FR", "F+A R"]
+                 "none": "#000000", "VA-Retrain": "#d62728", "VFA-Retrain": "#9467bd", "HWA (aihwkit)": "#8c564b",
+                 "Fair-loss FT": "#e377c2", "Boundary-reg FT": "#17becf"}
+METHOD_ORDER = ["uniform", "random", "FR", "F+A R", "VA-Retrain", "VFA-Retrain", "HWA (aihwkit)", "Fair-loss FT",
+                "Boundary-reg FT"]
 
 
 def _save(fig: plt.Figure, path: Path) -> str:

@@ -48,34 +48,35 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
 
 
 def _comparisons(sweep: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """Paired A-vs-B rows: F+A R vs FR and random, and every retraining arm vs F+A R."""
     lines = ["| preset | intensity | target | comparison | ΔF1 (A−B) | ΔEOdds (A−B) | verdict for A |",
              "|---|---|---|---|---|---|---|"]
     tally: dict[str, dict[str, int]] = {}
+    arms = [m for m in dict.fromkeys(sweep.loc[sweep["kind"] == "retrain", "method"])]
+    pairs = [("F+A R", "FR"), ("F+A R", "random")] + [(arm, "F+A R") for arm in arms]
     settings = sweep[sweep["method"] == "F+A R"][["preset", "intensity", "target"]].drop_duplicates()
     for _, s in settings.iterrows():
-        cell = sweep[(sweep["preset"] == s["preset"]) & (sweep["intensity"] == s["intensity"])]
-        a = cell[(cell["method"] == "F+A R") & (cell["target"] == s["target"])]
-        if a["targeted_fraction"].max() == 0:
-            continue  # F+A R left the model untouched here: comparing it would flatter it
-        for other in ("FR", "random"):
-            b = cell[(cell["method"] == other) & (cell["target"] == s["target"])]
-            if not len(b):
-                continue
+        cell = sweep[(sweep["preset"] == s["preset"]) & (sweep["intensity"] == s["intensity"])
+                     & (sweep["target"] == s["target"])]
+        for name_a, name_b in pairs:
+            a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
+            if not len(a) or not len(b) or cell.loc[cell["method"] == "F+A R", "targeted_fraction"].max() == 0:
+                continue  # F+A R left the model untouched here: comparing it would flatter it
             f1 = paired_difference(a, b, "f1_macro")
             eo = paired_difference(a, b, "eodds")
             v = verdict(f1[:2], eo[:2])
             key = "better" if v == "better" else "worse" if v == "worse" else "other"
-            tally.setdefault(other, {"better": 0, "worse": 0, "other": 0})[key] += 1
-            lines.append(f"| {s['preset']} | {s['intensity']:g} | {_tgt(s['target'])} | F+A R vs {other} | "
+            tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
+            lines.append(f"| {s['preset']} | {s['intensity']:g} | {_tgt(s['target'])} | {name_a} vs {name_b} | "
                          f"{_fmt(f1[0], f1[1], 100, 2)} pts | {_fmt(eo[0], eo[1])} | {v} |")
     return lines, tally
 
 
 def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd.Series) -> list[str]:
     out = []
-    for other, t in tally.items():
+    for pair, t in tally.items():
         n = sum(t.values())
-        out.append(f"- **F+A R vs {other}**: better in {t['better']} of {n} settings, worse in {t['worse']}, "
+        out.append(f"- **{pair}**: better in {t['better']} of {n} settings, worse in {t['worse']}, "
                    f"mixed or not significant in {t['other']} (paired over identical chips, 95% CI).")
     empty = summary[(summary["targeted_fraction"] == 0) & (summary["method"] == "F+A R")]
     for (method, target), _ in empty.groupby(["method", "target"], sort=True):
@@ -93,9 +94,12 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
     return out
 
 
-def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any]) -> Path:
-    """Write README.md and figures for one run; returns the README path."""
+def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any],
+                 cells: set[str] | None = None) -> Path:
+    """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path."""
     df = store.to_frame(run_id)
+    if cells is not None and not df.empty:
+        df = df[df["cell"].isin(cells)].reset_index(drop=True)
     if df.empty or "kind" not in df:
         raise UserError(f"no results for study '{cfg['name']}' yet: run `fairxbar-aihw study {cfg['name']}` first")
     out.mkdir(parents=True, exist_ok=True)
@@ -103,10 +107,10 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
     if base_rows.empty:
         raise UserError("the results hold no pre-trained baseline row; rerun the study")
     base = base_rows.iloc[0]
-    sweep = df[df["kind"] == "sweep"].copy()
+    sweep = df[df["kind"].isin(["sweep", "retrain"])].copy()
     drift = df[df["kind"] == "drift"].copy()
     meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
-                                                      "timings")}
+                                                      "timings", "diagnostics")}
     ds = meta["dataset"]
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
@@ -153,6 +157,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
         figs.append(("Sensitivity to error intensity (cf. Fig. 7)",
                      figures.intensity_sensitivity(sweep, base, main_target, out)))
         figs.append(("Accuracy-fairness trade-off summary (cf. Fig. 8)", figures.tradeoff(summary, base, out)))
+    lines += _arms_section(df, base, meta["diagnostics"])
     lines += ["## Figures", ""]
     for title, name in figs:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
@@ -181,7 +186,50 @@ def _drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]
         lines.append(f"| {r['preset']} | {r['method']} | {_time(r['t_inference'])} | "
                      f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
                      f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} |")
+    lines += ["", "### Technologies side by side (mean over chips)", "",
+              "| preset | method | F1 @ 1 day | EOdds @ 1 day | F1 @ 1 year | EOdds @ 1 year |", "|---|---|---|---|---|---|"]
+    for (preset, method), part in summ.groupby(["preset", "method"], sort=True):
+        cells = []
+        for t in (86400.0, 31536000.0):
+            row = part[part["t_inference"] == t]
+            cells += ["n/a", "n/a"] if row.empty else [f"{row['f1_macro'].iloc[0]:.3f}", f"{row['eodds'].iloc[0]:.3f}"]
+        lines.append(f"| {preset} | {method} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict[str, float]]) -> list[str]:
+    """Retrained arms on ideal hardware, per-group diagnostics, and the pruning arms."""
+    lines: list[str] = []
+    ideal = df[df["kind"] == "retrain-ideal"]
+    if len(ideal) or diagnostics:
+        lines += ["## Mitigation arms on ideal hardware", "",
+                  "Each arm fine-tunes the pre-trained model (VA/VFA with the preset's errors emulated on their "
+                  "refreshed masks; HWA with aihwkit's weight-noise training; fairness-loss and boundary "
+                  "regulariser without errors). Their chip results are in the tables above.", "",
+                  "| arm | macro-F1 | EOdds | acc unpriv. | acc priv. | ‖∇L‖ unpriv. | ‖∇L‖ priv. | "
+                  "λmax(H) unpriv. | λmax(H) priv. |", "|---|---|---|---|---|---|---|---|---|"]
+        rows = [("pre-trained", base)] + [(r["method"], r) for _, r in ideal.iterrows()]
+        for label, r in rows:
+            d = diagnostics.get(label, {})
+            diag = " | ".join(f"{d[k]:.4g}" if k in d else "n/a" for k in (
+                "grad_norm_g0", "grad_norm_g1", "hessian_top_eig_g0", "hessian_top_eig_g1"))
+            lines.append(f"| {label} | {r['f1_macro']:.4f} | {r['eodds']:.4f} | {r['acc_g0']:.4f} | "
+                         f"{r['acc_g1']:.4f} | {diag} |")
+        lines.append("")
+    prune = df[df["kind"] == "prune"]
+    if len(prune):
+        lines += ["## Pruning arms (stuck-at-zero), ideal hardware", "",
+                  "| kind | sparsity | accuracy | macro-F1 | EOdds | EOpp0 | FPR unpriv./priv. | FNR unpriv./priv. | "
+                  "PPV unpriv./priv. | disparate impact unpriv./priv. | kappa |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for _, r in prune.sort_values(["method", "target"]).iterrows():
+            lines.append(
+                f"| {r['method']} | {100 * r['target']:g}% | {r['accuracy']:.4f} | {r['f1_macro']:.4f} | "
+                f"{r['eodds']:.4f} | {r['eopp0']:.4f} | {r['fpr_g0']:.3f}/{r['fpr_g1']:.3f} | "
+                f"{r['fnr_g0']:.3f}/{r['fnr_g1']:.3f} | {r['ppv_g0']:.3f}/{r['ppv_g1']:.3f} | "
+                f"{r['di_g0']:.3f}/{r['di_g1']:.3f} | {r['kappa']:.4f} |")
+        lines.append("")
+    return lines
 
 
 def _time(t: float) -> str:

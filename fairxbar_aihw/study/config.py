@@ -17,6 +17,8 @@ from ..models import MODELS
 from ..paths import studies_dir
 from ..saliency import ESTIMATORS, METHODS
 
+RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
+
 DEFAULTS: dict[str, Any] = {
     "description": "",
     "seed": 0,
@@ -30,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "sweep": {"methods": ["uniform", "random", "FR", "F+A R"], "targets": [0.05],
               "hardware": [{"preset": "paper-variation", "intensities": None}], "trials": 30},
     "drift": {"times": [], "presets": [], "methods": None, "target": None, "trials": None},
+    "retrain": {"arms": [], "steps": 150, "lr": 5e-4, "batch_size": 128, "refresh_every": 50, "chip": "fresh",
+                "preset": None, "intensity": None, "alpha": 0.5, "lam": 0.1, "hwa_noise": 0.05,
+                "method": "F+A R", "target": None, "trials": None, "samples_per_group": 256, "presets": None},
+    "prune": {"kinds": [], "sparsities": [0.5, 0.7, 0.9], "finetune_steps": 0, "lr": 5e-4, "beta": 1.0},
     "quick": {},
 }
 SECTIONS = set(DEFAULTS)
@@ -90,6 +96,23 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
         _need(isinstance(t, (int, float)) and t >= 0, f"{w}: drift.times must be seconds ≥ 0; got {t}")
     for p in dr["presets"]:
         load_preset(p)
+    rt = cfg["retrain"]
+    for arm in rt["arms"]:
+        _need(arm in RETRAIN_ARMS, f"{w}: retrain.arms has unknown arm '{arm}'; choose from {', '.join(RETRAIN_ARMS)}")
+    _need(rt["method"] in METHODS, f"{w}: retrain.method '{rt['method']}' is unknown")
+    _need(isinstance(rt["steps"], int) and rt["steps"] >= 1, f"{w}: retrain.steps must be an integer ≥ 1")
+    _need(0 <= float(rt["alpha"]) <= 1, f"{w}: retrain.alpha must be in [0, 1]")
+    _need(rt["chip"] in ("fresh", "fixed"), f"{w}: retrain.chip must be fresh or fixed")
+    if rt["preset"]:
+        load_preset(rt["preset"])
+    sweep_presets = {hw["preset"] for hw in sw["hardware"]}
+    for name in rt["presets"] or []:
+        _need(name in sweep_presets, f"{w}: retrain.presets entry '{name}' is not in sweep.hardware")
+    pr = cfg["prune"]
+    for kind in pr["kinds"]:
+        _need(kind in ("magnitude", "fairprune"), f"{w}: prune.kinds has unknown kind '{kind}'; use magnitude or fairprune")
+    for sp in pr["sparsities"]:
+        _need(isinstance(sp, (int, float)) and 0 <= sp < 1, f"{w}: prune.sparsities must be in [0, 1); got {sp}")
     return cfg
 
 

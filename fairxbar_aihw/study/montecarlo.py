@@ -37,9 +37,11 @@ class Cell:
     intensity: float | None
     method: str
     target: float | None
+    tag: str = ""  # hash of what else the rows depend on (resolved preset, retraining config)
 
     def key(self) -> str:
-        return f"{self.kind}|{self.preset}|{self.intensity}|{self.method}|{self.target}"
+        base = f"{self.kind}|{self.preset}|{self.intensity}|{self.method}|{self.target}"
+        return f"{base}|{self.tag}" if self.tag else base
 
 
 def chip_seed(study_seed: int, preset: str, intensity: float | None, trial: int) -> int:
@@ -97,7 +99,7 @@ def run_cells(
     todo = []
     for cell, preset, masks in jobs:
         missing = [t for t in range(trials) if not all(
-            (_cell_key(cell, tt), t) in done for tt in times)]
+            (cell_key(cell, tt), t) in done for tt in times)]
         if missing:
             todo.append((cell, preset, masks, missing))
     total = sum(len(m) for *_, m in todo)
@@ -114,16 +116,17 @@ def run_cells(
             for t in times:
                 if t is not None:
                     drift(amodel, preset, t, seed)
-                data: dict[str, Any] = {**asdict(cell), "t_inference": t,
+                data: dict[str, Any] = {**{k: v for k, v in asdict(cell).items() if k != "tag"}, "t_inference": t,
                                         "targeted_fraction": 1.0 if n_targeted is None else n_targeted / n_total}
                 data.update(evaluator.row(evaluator.logits(amodel, preset)))
-                rows.append((_cell_key(cell, t), trial, seed, data))
+                rows.append((cell_key(cell, t), trial, seed, data))
             store.write_trials(run_id, rows)
             bar.update(1)
     bar.close()
     return total
 
 
-def _cell_key(cell: Cell, t: float | None) -> str:
+def cell_key(cell: Cell, t: float | None = None) -> str:
+    """Store key of a cell's rows (drift rows carry their time)."""
     return cell.key() if t is None else f"{cell.key()}|t={t:g}"
 

@@ -17,26 +17,32 @@ from typing import Any
 import torch
 
 from .. import __version__
-from ..data import Splits, load, to_float
+from ..data import Splits, load
 from ..errors import UserError
 from ..hardware import Preset, load_preset
 from ..models import build
 from ..paths import reports_dir, runs_dir
-from ..saliency import curvature, layer_fractions, masks_from_saliency, rank_pairs, saliencies
+from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
 from ..store import ResultsStore, config_hash
+from ..retrain import (ARM_LABELS, RetrainConfig, fairprune_masks, finetune, group_diagnostics, hwa_train,
+                       magnitude_prune_masks, prune_and_finetune, refresh_masks)
 from ..training import TrainConfig, evaluate, predict_logits, train
-from .montecarlo import Cell, ChipEvaluator, run_cells
+from .montecarlo import Cell, ChipEvaluator, cell_key, run_cells
 
-HASH_EXCLUDE = ("device", "description", "quick")
+RUN_KEYS = ("seed", "dataset", "model", "train", "saliency")
 
 
 def run_config_for_hash(cfg: dict[str, Any]) -> dict[str, Any]:
-    c = copy.deepcopy(cfg)
-    for key in HASH_EXCLUDE:
-        c.pop(key, None)
-    c["sweep"].pop("trials", None)
-    c["drift"].pop("trials", None)
-    return c
+    """What every row of a run depends on: the data, the pre-trained model and its saliency.
+
+    Sweep, drift, retraining and pruning entries only add cells (each cell key carries a hash of
+    its resolved preset or arm config), so extending a study extends its run.
+    """
+    return {k: copy.deepcopy(cfg[k]) for k in RUN_KEYS}
+
+
+def preset_tag(preset: Preset) -> str:
+    return config_hash(preset.values)[:8]
 
 
 def resolve_device(device: str) -> str:
@@ -113,16 +119,8 @@ class StudyRun:
     # ---- saliency ----------------------------------------------------------------------
     def _group_batches(self) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
         sal = self.cfg["saliency"]
-        train_split = self.splits.train
-        gen = torch.Generator().manual_seed(self.cfg["seed"] + 17)
-        out = {}
-        for c in (0, 1):
-            idx = torch.nonzero(train_split.groups == c).flatten()
-            idx = idx[torch.randperm(len(idx), generator=gen)][: int(sal["samples_per_group"])]
-            out[c] = [(to_float(train_split.images[idx[i : i + sal["batch_size"]]]).to(self.device),
-                       train_split.labels[idx[i : i + sal["batch_size"]]].to(self.device))
-                      for i in range(0, len(idx), sal["batch_size"])]
-        return out
+        return group_batches(self.splits.train, int(sal["samples_per_group"]), int(sal["batch_size"]),
+                             self.cfg["seed"] + 17, self.device)
 
     @cached_property
     def curvature(self) -> dict[int, dict[str, torch.Tensor]]:
@@ -187,8 +185,8 @@ class StudyRun:
             out.append((preset, intensities))
         return out
 
-    def sweep_jobs(self) -> list[tuple[Cell, Preset, Any]]:
-        jobs = []
+    def sweep_cells(self) -> list[tuple[Cell, Preset]]:
+        cells = []
         sw = self.cfg["sweep"]
         for preset, intensities in self.hardware():
             for x in intensities:
@@ -196,11 +194,12 @@ class StudyRun:
                 for method in sw["methods"]:
                     if method == "none":
                         continue
-                    targets = [None] if method == "uniform" else sw["targets"]
-                    for target in targets:
-                        cell = Cell("sweep", preset.name, x, method, target)
-                        jobs.append((cell, p, self.masks(method, target)))
-        return jobs
+                    for target in [None] if method == "uniform" else sw["targets"]:
+                        cells.append((Cell("sweep", preset.name, x, method, target, preset_tag(p)), p))
+        return cells
+
+    def sweep_jobs(self) -> list[tuple[Cell, Preset, Any]]:
+        return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in self.sweep_cells()]
 
     def record_baseline(self) -> None:
         model, ckpt = self.baseline
@@ -223,19 +222,21 @@ class StudyRun:
             self._timed("inject", t0)
         return n
 
-    def drift_jobs(self) -> list[tuple[Cell, Preset, Any]]:
+    def drift_cells(self) -> list[tuple[Cell, Preset]]:
         dr = self.cfg["drift"]
         methods = dr["methods"] or self.cfg["sweep"]["methods"]
         target = dr["target"] or self.cfg["sweep"]["targets"][0]
-        jobs = []
+        cells = []
         for name in dr["presets"]:
             preset = load_preset(name)
             for method in methods:
-                if method == "none":
-                    continue
-                t = None if method == "uniform" else target
-                jobs.append((Cell("drift", preset.name, preset.intensity, method, t), preset, self.masks(method, t)))
-        return jobs
+                if method != "none":
+                    t = None if method == "uniform" else target
+                    cells.append((Cell("drift", preset.name, preset.intensity, method, t, preset_tag(preset)), preset))
+        return cells
+
+    def drift_jobs(self) -> list[tuple[Cell, Preset, Any]]:
+        return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in self.drift_cells()]
 
     def drift(self) -> int:
         dr = self.cfg["drift"]
@@ -248,6 +249,135 @@ class StudyRun:
                       desc=f"{self.name}: drift chips")
         if n:
             self._timed("drift", t0)
+        return n
+
+    # ---- mitigation arms (issue: retraining, HWA, boundary, pruning) --------------------------
+    def retrain_config(self) -> RetrainConfig:
+        rt = self.cfg["retrain"]
+        sal = self.cfg["saliency"]
+        return RetrainConfig(
+            steps=rt["steps"], lr=float(rt["lr"]), batch_size=rt["batch_size"], refresh_every=rt["refresh_every"],
+            method=rt["method"], target=float(rt["target"] or max(self.cfg["sweep"]["targets"])),
+            alpha=float(rt["alpha"]), lam=float(rt["lam"]), chip=rt["chip"], estimator=sal["estimator"],
+            samples_per_group=int(rt["samples_per_group"]), probes=int(sal["probes"]), beta=float(sal["beta"]),
+            hwa_noise=float(rt["hwa_noise"]))
+
+    def retrain_preset(self) -> Preset:
+        """The technology whose errors VA/VFA emulate: retrain.preset, else the first sweep hardware."""
+        rt = self.cfg["retrain"]
+        if rt["preset"]:
+            preset = load_preset(rt["preset"])
+            return preset if rt["intensity"] is None else preset.with_intensity(rt["intensity"])
+        preset, intensities = self.hardware()[0]
+        x = rt["intensity"] if rt["intensity"] is not None else intensities[0]
+        return preset if x is None else preset.with_intensity(x)
+
+    def arm_key(self, arm: str) -> str:
+        """Hash of everything an arm's retrained model depends on besides the run itself."""
+        return config_hash({"arm": arm, "cfg": self.retrain_config().__dict__, "preset": self.retrain_preset().values})
+
+    def retrain_cells(self, arm: str) -> list[tuple[Cell, Preset]]:
+        cfg = self.retrain_config()
+        only = self.cfg["retrain"]["presets"]
+        cells = []
+        for preset, intensities in self.hardware():
+            if only and preset.name not in only:
+                continue
+            for x in intensities:
+                p = preset if x is None else preset.with_intensity(x)
+                tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
+                cells.append((Cell("retrain", preset.name, x, ARM_LABELS[arm], cfg.target, tag), p))
+        return cells
+
+    def prune_cell(self, kind: str, sparsity: float) -> str:
+        pr = self.cfg["prune"]
+        return f"prune|{kind}|{sparsity}|" + config_hash({k: pr[k] for k in ("finetune_steps", "lr", "beta")})[:8]
+
+    def expected_cells(self) -> set[str]:
+        """Every row key the current config asks for: reports show exactly these."""
+        keys = {"baseline"}
+        keys |= {cell_key(c) for c, _ in self.sweep_cells()}
+        keys |= {cell_key(c, float(t)) for c, _ in self.drift_cells() for t in self.cfg["drift"]["times"]}
+        for arm in self.cfg["retrain"]["arms"]:
+            keys.add(f"retrain-ideal|{ARM_LABELS[arm]}|{self.arm_key(arm)[:8]}")
+            keys |= {cell_key(c) for c, _ in self.retrain_cells(arm)}
+        keys |= {self.prune_cell(k, s) for k in self.cfg["prune"]["kinds"] for s in self.cfg["prune"]["sparsities"]}
+        return keys
+
+    def arm_model(self, arm: str) -> torch.nn.Module:
+        """A retrained copy of the baseline for one arm (cached on disk by config)."""
+        model, ckpt = self.baseline
+        cfg = self.retrain_config()
+        preset = self.retrain_preset()
+        path = self.workdir / f"arm-{arm}-{config_hash({'ckpt': ckpt['key'], 'arm': self.arm_key(arm)})}.pt"
+        arm_model = copy.deepcopy(model)
+        if path.is_file():
+            arm_model.load_state_dict(torch.load(path, weights_only=True))
+            return arm_model.to(self.device).eval()
+        t0 = time.time()
+        if arm == "hwa":
+            arm_model = hwa_train(model, self.splits, preset, cfg, self.device, self.cfg["seed"], self.progress)
+        else:
+            arm_model, _ = finetune(model, self.splits, arm, cfg, preset, self.device, self.cfg["seed"], self.progress)
+        tmp = path.with_suffix(".tmp")
+        torch.save({k: v.cpu() for k, v in arm_model.state_dict().items()}, tmp)
+        tmp.replace(path)
+        self._timed(f"retrain {arm}", t0)
+        return arm_model.eval()
+
+    def retrain(self) -> int:
+        """Evaluate every retraining arm on the sweep's hardware with the arm's own refreshed masks."""
+        rt = self.cfg["retrain"]
+        if not rt["arms"]:
+            return 0
+        cfg = self.retrain_config()
+        trials = rt["trials"] or self.cfg["sweep"]["trials"]
+        batches = self._group_batches()
+        model, _ = self.baseline
+        diagnostics = {"pre-trained": group_diagnostics(model, batches)}
+        total = 0
+        for arm in rt["arms"]:
+            arm_model = self.arm_model(arm)
+            label = ARM_LABELS[arm]
+            diagnostics[label] = group_diagnostics(arm_model, batches)
+            evaluator = ChipEvaluator(arm_model, self.splits.test, self.splits.num_classes, self.device)
+            ideal = evaluator.row(predict_logits(arm_model, self.splits.test, self.device))
+            self.store.write_trial(self.run_id, f"retrain-ideal|{label}|{self.arm_key(arm)[:8]}", 0, self.cfg["seed"],
+                                   {"kind": "retrain-ideal", "preset": "ideal", "intensity": None, "method": label,
+                                    "target": None, "t_inference": None, "targeted_fraction": 0.0, **ideal})
+            arm_masks = refresh_masks(arm_model, self.splits.train, cfg, self.cfg["seed"], self.device)
+            jobs = [(cell, p, arm_masks) for cell, p in self.retrain_cells(arm)]
+            t0 = time.time()
+            n = run_cells(evaluator, jobs, self.store, self.run_id, trials, self.cfg["seed"],
+                          progress=self.progress, desc=f"{self.name}: {label} chips")
+            if n:
+                self._timed(f"evaluate {arm}", t0)
+            total += n
+        self.store.set_meta(self.run_id, "diagnostics", diagnostics)
+        return total
+
+    def prune(self) -> int:
+        """Pruning arms (stuck-at-zero) on ideal hardware: one deterministic row per kind × sparsity."""
+        pr = self.cfg["prune"]
+        if not pr["kinds"]:
+            return 0
+        model, _ = self.baseline
+        done = self.store.done(self.run_id)
+        n = 0
+        for kind in pr["kinds"]:
+            for sparsity in pr["sparsities"]:
+                cell = self.prune_cell(kind, sparsity)
+                if (cell, 0) in done:
+                    continue
+                masks = (magnitude_prune_masks(model, sparsity) if kind == "magnitude"
+                         else fairprune_masks(model, self.curvature, sparsity, float(pr["beta"])))
+                pruned = prune_and_finetune(model, masks, self.splits, int(pr["finetune_steps"]), float(pr["lr"]),
+                                            device=self.device, seed=self.cfg["seed"], progress=False)
+                row = self.evaluator.row(predict_logits(pruned, self.splits.test, self.device))
+                self.store.write_trial(self.run_id, cell, 0, self.cfg["seed"], {
+                    "kind": "prune", "preset": "ideal", "intensity": None, "method": kind, "target": sparsity,
+                    "t_inference": None, "targeted_fraction": float(sparsity), **row})
+                n += 1
         return n
 
     def environment(self) -> dict[str, Any]:
@@ -267,11 +397,16 @@ class StudyRun:
         return reports_dir() / self.name
 
     def run_all(self) -> Path:
-        from ..report import write_report
-
         _ = self.baseline
         self.environment()
         _ = self.saliency
         self.inject()
+        self.retrain()
+        self.prune()
         self.drift()
-        return write_report(self.store, self.run_id, self.report_dir(), self.cfg)
+        return self.write_report()
+
+    def write_report(self) -> Path:
+        from ..report import write_report
+
+        return write_report(self.store, self.run_id, self.report_dir(), self.cfg, self.expected_cells())
