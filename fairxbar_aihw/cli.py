@@ -127,13 +127,17 @@ def study_options(f: Any) -> Any:
         click.option("--data-root", default=None, help="Dataset root for real datasets."),
         click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
         click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+        click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where Monte-Carlo cells run."),
+        click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
     ]):
         f = opt(f)
     return f
 
 
 def _run(name: str, preset: str | None, trials: int | None, quick: bool, device: str | None,
-         data_root: str | None, fresh: bool, no_progress: bool) -> Any:
+         data_root: str | None, fresh: bool, no_progress: bool, backend: str = "local",
+         address: str | None = None) -> Any:
     from .hardware import load_preset
     from .study import StudyRun, load_study
 
@@ -153,7 +157,8 @@ def _run(name: str, preset: str | None, trials: int | None, quick: bool, device:
     tag = (f"-{preset}" if preset else "") + ("-quick" if quick else "")
     if cfg["dataset"]["name"] == "synthderm":
         click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
-    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag)
+    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag, backend=backend,
+                    address=address)
 
 
 @cli.command()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 import torch.nn as nn
 from tqdm import tqdm
 
 from ..data.splits import TensorSplit
+from ..errors import UserError
 from ..hardware import (Preset, analog_layers, drift, effective_weights, install_overrides, load_into_digital,
                         program_chip, to_analog)
 from ..hardware.analog import Masks
@@ -77,9 +78,47 @@ class ChipEvaluator:
         return flat_row(metrics_from_logits(logits, self.test, self.num_classes))
 
 
+Job = tuple[Cell, Preset, "Masks | None"]
+Row = tuple[str, int, int, dict[str, Any]]
+
+
+def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks | None, trials: list[int],
+              study_seed: int, times: list[float | None]) -> Iterator[list[Row]]:
+    """Program and evaluate the given chips of one cell; yields each chip's rows (one per time)."""
+    amodel = evaluator.analog(preset)
+    install_overrides(amodel, preset, masks)
+    n_targeted = None if masks is None else sum(int(m.sum()) for m in masks.values())
+    n_total = sum(l.analog_module.out_size * l.analog_module.in_size for _, l in analog_layers(amodel))
+    fields = {k: v for k, v in asdict(cell).items() if k != "tag"}
+    fraction = 1.0 if n_targeted is None else n_targeted / n_total
+    for trial in trials:
+        seed = chip_seed(study_seed, cell.preset, cell.intensity, trial)
+        program_chip(amodel, seed)
+        rows = []
+        for t in times:
+            if t is not None:
+                drift(amodel, preset, t, seed)
+            data: dict[str, Any] = {**fields, "t_inference": t, "targeted_fraction": fraction}
+            data.update(evaluator.row(evaluator.logits(amodel, preset)))
+            rows.append((cell_key(cell, t), trial, seed, data))
+        yield rows
+
+
+def missing_work(jobs: Iterable[Job], store: ResultsStore, run_id: str, trials: int,
+                 times: list[float | None]) -> list[tuple[Cell, Preset, Masks | None, list[int]]]:
+    """The (cell, trials) still to run: a chip counts as done only when all its time rows are stored."""
+    done = store.done(run_id)
+    todo = []
+    for cell, preset, masks in jobs:
+        missing = [t for t in range(trials) if not all((cell_key(cell, tt), t) in done for tt in times)]
+        if missing:
+            todo.append((cell, preset, masks, missing))
+    return todo
+
+
 def run_cells(
     evaluator: ChipEvaluator,
-    jobs: Iterable[tuple[Cell, Preset, Masks | None]],
+    jobs: Iterable[Job],
     store: ResultsStore,
     run_id: str,
     trials: int,
@@ -87,41 +126,32 @@ def run_cells(
     drift_times: list[float] | None = None,
     progress: bool = True,
     desc: str = "chips",
+    backend: str = "local",
+    address: str | None = None,
 ) -> int:
     """Run every missing (cell, trial); each finished chip is one committed transaction.
 
     With ``drift_times`` a chip is programmed once and evaluated at each time (one row per time,
-    all committed together). Returns the number of chips run now.
+    all committed together). ``backend="ray"`` runs cells as Ray tasks; this driver alone writes
+    the store either way. Returns the number of chips run now.
     """
-    jobs = list(jobs)
-    done = store.done(run_id)
-    times = drift_times or [None]
-    todo = []
-    for cell, preset, masks in jobs:
-        missing = [t for t in range(trials) if not all(
-            (cell_key(cell, tt), t) in done for tt in times)]
-        if missing:
-            todo.append((cell, preset, masks, missing))
+    times: list[float | None] = list(drift_times) if drift_times else [None]
+    todo = missing_work(jobs, store, run_id, trials, times)
     total = sum(len(m) for *_, m in todo)
     bar = tqdm(total=total, desc=desc, disable=not progress or total == 0, unit="chip")
-    for cell, preset, masks, missing in todo:
-        amodel = evaluator.analog(preset)
-        install_overrides(amodel, preset, masks)
-        n_targeted = None if masks is None else sum(int(m.sum()) for m in masks.values())
-        n_total = sum(l.analog_module.out_size * l.analog_module.in_size for _, l in analog_layers(amodel))
-        for trial in missing:
-            seed = chip_seed(study_seed, cell.preset, cell.intensity, trial)
-            program_chip(amodel, seed)
-            rows = []
-            for t in times:
-                if t is not None:
-                    drift(amodel, preset, t, seed)
-                data: dict[str, Any] = {**{k: v for k, v in asdict(cell).items() if k != "tag"}, "t_inference": t,
-                                        "targeted_fraction": 1.0 if n_targeted is None else n_targeted / n_total}
-                data.update(evaluator.row(evaluator.logits(amodel, preset)))
-                rows.append((cell_key(cell, t), trial, seed, data))
+    if backend == "ray":
+        from .ray_backend import run_on_ray
+
+        for rows in run_on_ray(evaluator, todo, study_seed, times, address):
             store.write_trials(run_id, rows)
-            bar.update(1)
+            bar.update(len({r[1] for r in rows}))
+    elif backend == "local":
+        for cell, preset, masks, missing in todo:
+            for rows in chip_rows(evaluator, cell, preset, masks, missing, study_seed, times):
+                store.write_trials(run_id, rows)
+                bar.update(1)
+    else:
+        raise UserError(f"unknown backend '{backend}'; use local or ray")
     bar.close()
     return total
 

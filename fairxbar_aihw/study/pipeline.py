@@ -57,7 +57,11 @@ class StudyRun:
     """One resolved study: lazily computes and caches each stage."""
 
     def __init__(self, cfg: dict[str, Any], data_root: str | None = None, progress: bool = True,
-                 fresh: bool = False, tag: str = ""):
+                 fresh: bool = False, tag: str = "", backend: str = "local", address: str | None = None):
+        if backend not in ("local", "ray"):
+            raise UserError(f"unknown backend '{backend}'; use local or ray")
+        self.backend = backend
+        self.address = address
         self.cfg = cfg
         self.name = cfg["name"] + tag
         self.device = resolve_device(cfg["device"])
@@ -93,9 +97,9 @@ class StudyRun:
         torch.manual_seed(self.cfg["seed"])  # weight init is part of the experiment: seed it
         model = build(m["name"], s.num_classes, s.image_size, pretrained=m.get("pretrained"))
         tc = TrainConfig(**self.cfg["train"], seed=self.cfg["seed"])
-        t0 = time.time()
         ckpt = train(model, m["name"], s, tc, self.workdir / "model.pt", self.device, self.progress)
-        self._timed("train", t0)
+        self.timings["train"] = round(float(ckpt["seconds"]), 2)  # the training itself, also when loaded
+        self.store.set_meta(self.run_id, "timings", self.timings)
         model.to(self.device).eval()
         self._choose_unprivileged(ckpt)
         return model, ckpt
@@ -217,7 +221,8 @@ class StudyRun:
         self.record_baseline()
         t0 = time.time()
         n = run_cells(self.evaluator, self.sweep_jobs(), self.store, self.run_id, self.cfg["sweep"]["trials"],
-                      self.cfg["seed"], progress=self.progress, desc=f"{self.name}: Monte-Carlo chips")
+                      self.cfg["seed"], progress=self.progress, desc=f"{self.name}: Monte-Carlo chips",
+                      backend=self.backend, address=self.address)
         if n:
             self._timed("inject", t0)
         return n
@@ -246,7 +251,7 @@ class StudyRun:
         n = run_cells(self.evaluator, self.drift_jobs(), self.store, self.run_id,
                       dr["trials"] or self.cfg["sweep"]["trials"], self.cfg["seed"],
                       drift_times=[float(t) for t in dr["times"]], progress=self.progress,
-                      desc=f"{self.name}: drift chips")
+                      desc=f"{self.name}: drift chips", backend=self.backend, address=self.address)
         if n:
             self._timed("drift", t0)
         return n
@@ -349,7 +354,8 @@ class StudyRun:
             jobs = [(cell, p, arm_masks) for cell, p in self.retrain_cells(arm)]
             t0 = time.time()
             n = run_cells(evaluator, jobs, self.store, self.run_id, trials, self.cfg["seed"],
-                          progress=self.progress, desc=f"{self.name}: {label} chips")
+                          progress=self.progress, desc=f"{self.name}: {label} chips", backend=self.backend,
+                          address=self.address)
             if n:
                 self._timed(f"evaluate {arm}", t0)
             total += n

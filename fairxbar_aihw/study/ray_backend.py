@@ -1,0 +1,58 @@
+"""Ray backend: sweep cells (in chunks of chips) run as Ray tasks; the driver writes the store.
+
+A worker that dies has its task retried by Ray (``max_retries``); rows are only written by the
+driver when a task returns, and the store ignores a (cell, trial) it already holds, so nothing is
+lost or duplicated. Needs the optional extra: ``pip install 'fairxbar-aihw[ray]'``.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Iterator
+
+from ..errors import UserError
+from .montecarlo import Cell, ChipEvaluator, Row, chip_rows
+
+CHIPS_PER_TASK = 8
+KILL_ONCE_ENV = "FAIRXBAR_RAY_KILL_ONCE"  # test hook: the first task to see this file missing dies
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise UserError("the ray backend needs Ray: pip install 'fairxbar-aihw[ray]'") from exc
+    return ray
+
+
+def _task(payload: tuple, cell: Cell, preset: Any, masks: Any, trials: list[int], seed: int,
+          times: list[float | None]) -> list[Row]:
+    marker = os.environ.get(KILL_ONCE_ENV)
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)  # simulate a worker crash mid-task
+    model, test, num_classes = payload
+    evaluator = ChipEvaluator(model, test, num_classes, "cpu")
+    return [row for rows in chip_rows(evaluator, cell, preset, masks, trials, seed, times) for row in rows]
+
+
+def run_on_ray(evaluator: ChipEvaluator, todo: list, seed: int, times: list[float | None],
+               address: str | None) -> Iterator[list[Row]]:
+    """Yield each finished task's rows as soon as it returns."""
+    ray = _import_ray()
+    if not ray.is_initialized():
+        env = {KILL_ONCE_ENV: os.environ[KILL_ONCE_ENV]} if KILL_ONCE_ENV in os.environ else {}
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": env} if env else None)
+        except Exception as exc:
+            raise UserError(f"cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
+    task = ray.remote(max_retries=3, retry_exceptions=False)(_task)
+    payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes))
+    futures = []
+    for cell, preset, masks, missing in todo:
+        for i in range(0, len(missing), CHIPS_PER_TASK):
+            futures.append(task.remote(payload, cell, preset, masks, missing[i : i + CHIPS_PER_TASK], seed, times))
+    while futures:
+        ready, futures = ray.wait(futures, num_returns=1)
+        yield ray.get(ready[0])
