@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from ..errors import ConfigError
 from ..paths import presets_dir
+from ..yaml_files import read_mapping
 
 NOISE_MODELS = ("none", "paper-variation", "paper-saf", "conductance-saf", "pcm", "reram-wan2022", "reram-cmo")
 
@@ -134,16 +133,6 @@ def available() -> list[str]:
     return sorted(p.stem for p in presets_dir().glob("*.yaml"))
 
 
-def read_preset_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"preset file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"preset file {path} must be a mapping of keys to values")
-    return raw
-
-
 def load_preset(name: str | Path, **overrides: Any) -> Preset:
     """A preset by name (``device_presets/NAME.yaml``) or path, with validated keyword overrides."""
     path = Path(name)
@@ -152,5 +141,5 @@ def load_preset(name: str | Path, **overrides: Any) -> Preset:
     if not path.is_file():
         raise ConfigError(f"unknown preset '{name}'; available: {', '.join(available())} "
                           "(or give a path to a .yaml preset)")
-    raw = read_preset_file(path)
+    raw = read_mapping(path, "preset")
     return validate(path.stem, {**raw, **overrides})

@@ -91,6 +91,10 @@ def build(name: str, num_classes: int, image_size: int = 32, pretrained: str | N
     return model
 
 
+def crossbar_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Conv/linear modules by name, in order: the layers that go onto crossbars and get masks."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+
+
 def analog_layer_names(model: nn.Module) -> list[str]:
-    """Conv/linear modules in order: the layers that go onto crossbars and get masks."""
-    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return list(crossbar_layers(model))

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..data.splits import Splits, TensorSplit, to_float
 from ..errors import UserError
+from ..models import crossbar_layers
 from ..hardware import Preset, make_noise_model
 from ..saliency import curvature, group_batches, masks_from_saliency, saliencies
 from .objectives import boundary_loss, vfa_loss
@@ -62,15 +63,11 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-def _layers(model: nn.Module) -> dict[str, nn.Module]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
-
-
 class ErrorEmulator:
     """Software emulation of a preset's programming errors on the targeted weights of a model."""
 
     def __init__(self, model: nn.Module, preset: Preset):
-        self.layers = _layers(model)
+        self.layers = crossbar_layers(model)
         self.noise = make_noise_model(preset)
 
     @contextlib.contextmanager

@@ -17,13 +17,10 @@ from tqdm import tqdm
 
 from ..data.splits import Splits, to_float
 from ..errors import UserError
+from ..models import crossbar_layers
 from ..saliency import saliencies
 
 PRUNE_KINDS = ("magnitude", "fairprune")
-
-
-def _layers(model: nn.Module) -> dict[str, nn.Module]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
 
 
 def _check(sparsity: float) -> None:
@@ -34,7 +31,7 @@ def _check(sparsity: float) -> None:
 def magnitude_prune_masks(model: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
     """{module: bool mask of pruned weights}, global over layers, exactly round(s·N) pruned."""
     _check(sparsity)
-    layers = _layers(model)
+    layers = crossbar_layers(model)
     flat = torch.cat([m.weight.detach().abs().flatten().cpu() for m in layers.values()])
     k = int(round(sparsity * flat.numel()))
     pruned = torch.zeros(flat.numel(), dtype=torch.bool)
@@ -54,7 +51,7 @@ def fairprune_masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], 
     _check(sparsity)
     s, _ = saliencies(model, curv, beta)
     out = {}
-    for name, m in _layers(model).items():
+    for name, m in crossbar_layers(model).items():
         flat = s[name].flatten()
         k = math.ceil(sparsity * flat.numel() - 1e-9)
         pruned = torch.zeros(flat.numel(), dtype=torch.bool)
@@ -67,7 +64,7 @@ def fairprune_masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], 
 @torch.no_grad()
 def apply_pruning(model: nn.Module, pruned: dict[str, torch.Tensor]) -> nn.Module:
     """Zero the pruned weights in place (stuck at zero)."""
-    for name, m in _layers(model).items():
+    for name, m in crossbar_layers(model).items():
         m.weight[pruned[name].to(m.weight.device)] = 0.0
     return model
 

@@ -15,13 +15,10 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
+from ..models import crossbar_layers
 
 METHODS = ("none", "uniform", "random", "FR", "F+A R")
 Masks = dict[str, torch.Tensor]
-
-
-def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def saliencies(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], beta: float = 1.0
@@ -30,7 +27,7 @@ def saliencies(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], beta:
     if 0 not in curv or 1 not in curv:
         raise UserError("curvature must hold both groups 0 and 1")
     s, a = {}, {}
-    for name, mod in _layers(model):
+    for name, mod in crossbar_layers(model).items():
         key = f"{name}.weight"
         if key not in curv[0] or key not in curv[1]:
             raise UserError(f"curvature lacks {key}: compute it for this model")

@@ -9,12 +9,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
 from ..hardware.presets import load_preset
 from ..models import MODELS
 from ..paths import studies_dir
+from ..yaml_files import read_mapping
 from ..saliency import ESTIMATORS, METHODS
 
 RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
@@ -128,12 +127,7 @@ def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> dict[
     if not path.is_file():
         raise ConfigError(f"unknown study '{name}'; available: {', '.join(available())} "
                           "(or give a path to a study .yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"study file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"study file {path} must be a mapping")
+    raw = read_mapping(path, "study")
     cfg = _merge(DEFAULTS, raw, f"study '{path.stem}'")
     if quick and cfg["quick"]:
         q = {k: v for k, v in cfg["quick"].items()}
