@@ -151,6 +151,8 @@ def _run(name: str, preset: str | None, trials: int | None, quick: bool, device:
     if preset:
         load_preset(preset)
         overrides["sweep.hardware"] = [{"preset": preset, "intensities": None}]
+        overrides["retrain.presets"] = None  # the arms run on the swapped technology too
+        overrides["retrain.preset"] = None
     cfg = load_study(name, quick=quick, **overrides)
     if preset and cfg["drift"]["presets"]:
         cfg["drift"]["presets"] = [preset]

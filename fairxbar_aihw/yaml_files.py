@@ -18,3 +18,18 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} file {path} must be a mapping of keys to values")
     return raw
+
+
+def named_yaml_files(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_named(name: str | Path, folder: Path, what: str) -> tuple[Path, dict[str, Any]]:
+    """``folder/NAME.yaml`` (or a path to a .yaml) and its mapping; an unknown name lists the known ones."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = folder / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown {what} '{name}'; available: {', '.join(named_yaml_files(folder))} "
+                          f"(or give a path to a {what} .yaml)")
+    return path, read_mapping(path, what)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..paths import presets_dir
-from ..yaml_files import read_mapping
+from ..yaml_files import load_named, named_yaml_files
 
 NOISE_MODELS = ("none", "paper-variation", "paper-saf", "conductance-saf", "pcm", "reram-wan2022", "reram-cmo")
 
@@ -130,16 +130,10 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in presets_dir().glob("*.yaml"))
+    return named_yaml_files(presets_dir())
 
 
 def load_preset(name: str | Path, **overrides: Any) -> Preset:
     """A preset by name (``device_presets/NAME.yaml``) or path, with validated keyword overrides."""
-    path = Path(name)
-    if path.suffix not in (".yaml", ".yml"):
-        path = presets_dir() / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"unknown preset '{name}'; available: {', '.join(available())} "
-                          "(or give a path to a .yaml preset)")
-    raw = read_mapping(path, "preset")
+    path, raw = load_named(name, presets_dir(), "preset")
     return validate(path.stem, {**raw, **overrides})

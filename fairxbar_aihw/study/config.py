@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..hardware.presets import load_preset
 from ..models import MODELS
 from ..paths import studies_dir
-from ..yaml_files import read_mapping
+from ..yaml_files import load_named, named_yaml_files
 from ..saliency import ESTIMATORS, METHODS
 
 RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
@@ -116,18 +116,12 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in studies_dir().glob("*.yaml"))
+    return named_yaml_files(studies_dir())
 
 
 def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> dict[str, Any]:
     """A resolved study config by name or path. ``quick`` applies the study's ``quick`` overrides."""
-    path = Path(name)
-    if path.suffix not in (".yaml", ".yml"):
-        path = studies_dir() / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"unknown study '{name}'; available: {', '.join(available())} "
-                          "(or give a path to a study .yaml)")
-    raw = read_mapping(path, "study")
+    path, raw = load_named(name, studies_dir(), "study")
     cfg = _merge(DEFAULTS, raw, f"study '{path.stem}'")
     if quick and cfg["quick"]:
         q = {k: v for k, v in cfg["quick"].items()}

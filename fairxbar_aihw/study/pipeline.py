@@ -45,6 +45,11 @@ def preset_tag(preset: Preset) -> str:
     return config_hash(preset.values)[:8]
 
 
+def knob(x: float | None) -> float:
+    """A cell's intensity: 0 for presets without an intensity knob (e.g. ``ideal``)."""
+    return 0.0 if x is None else float(x)
+
+
 def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
@@ -199,7 +204,7 @@ class StudyRun:
                     if method == "none":
                         continue
                     for target in [None] if method == "uniform" else sw["targets"]:
-                        cells.append((Cell("sweep", preset.name, x, method, target, preset_tag(p)), p))
+                        cells.append((Cell("sweep", preset.name, knob(x), method, target, preset_tag(p)), p))
         return cells
 
     def sweep_jobs(self) -> list[tuple[Cell, Preset, Any]]:
@@ -237,7 +242,8 @@ class StudyRun:
             for method in methods:
                 if method != "none":
                     t = None if method == "uniform" else target
-                    cells.append((Cell("drift", preset.name, preset.intensity, method, t, preset_tag(preset)), preset))
+                    cells.append((Cell("drift", preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
+                                  preset))
         return cells
 
     def drift_jobs(self) -> list[tuple[Cell, Preset, Any]]:
@@ -291,7 +297,7 @@ class StudyRun:
             for x in intensities:
                 p = preset if x is None else preset.with_intensity(x)
                 tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
-                cells.append((Cell("retrain", preset.name, x, ARM_LABELS[arm], cfg.target, tag), p))
+                cells.append((Cell("retrain", preset.name, knob(x), ARM_LABELS[arm], cfg.target, tag), p))
         return cells
 
     def prune_cell(self, kind: str, sparsity: float) -> str:
