@@ -74,3 +74,17 @@ def test_masked_drift_keeps_untargeted_weights_for_paper_models():
     after = effective_weights(am)
     for n in before:
         assert torch.equal(before[n], after[n])
+
+
+def test_tabulated_technology_rejects_untabulated_times():
+    from fairxbar_aihw.errors import UserError
+
+    preset = fx.hardware.load_preset("reram-wan2022")
+    assert fx.hardware.supported_drift_times(preset) == [1.0, 86400.0, 172800.0]
+    am = fx.hardware.to_analog(_net(), preset)
+    fx.hardware.program(am, preset, seed=0)
+    fx.hardware.drift(am, preset, t_inference=86400.0)
+    import pytest
+
+    with pytest.raises(UserError, match="can only drift to"):
+        fx.hardware.drift(am, preset, t_inference=3.15e7)

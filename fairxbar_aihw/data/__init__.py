@@ -76,9 +76,9 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     """Validate a dataset root: counts per class × group and every non-fatal problem found."""
     if name == "synthderm":
         splits = load(name, size=size, **params)
-        images, labels, groups = splits.train.images, np.concatenate(
-            [s.labels.numpy() for s in (splits.train, splits.val, splits.test)]), np.concatenate(
-            [s.groups.numpy() for s in (splits.train, splits.val, splits.test)])
+        parts = (splits.train, splits.val, splits.test)
+        labels = np.concatenate([s.labels.numpy() for s in parts])
+        groups = np.concatenate([s.groups.numpy() for s in parts])
         return {"dataset": name, "rows": len(labels), "usable": len(labels), "problems": [],
                 "class_names": splits.class_names, "group_names": splits.group_names,
                 "counts": np.bincount(labels * 2 + groups, minlength=2 * splits.num_classes)

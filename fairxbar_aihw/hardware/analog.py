@@ -63,6 +63,15 @@ def make_noise_model(preset: Preset, scale: float = 1.0) -> BaseNoiseModel | Non
     raise UserError(f"unknown noise model '{model}'")
 
 
+def supported_drift_times(preset: Preset) -> list[float] | None:
+    """Inference times a technology model can evaluate (None = any). aihwkit's Wan-2022 ReRAM
+    model is tabulated at fixed times only."""
+    model = make_noise_model(preset)
+    if isinstance(model, ReRamWan2022NoiseModel):
+        return sorted(float(t) for t in model.coeff_dic)
+    return None
+
+
 def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:
     """aihwkit config of a preset: pure-PyTorch inference tiles (the C++ tiles fail on this torch)."""
     cfg = TorchInferenceRPUConfig()
@@ -154,6 +163,10 @@ def drift(amodel: nn.Module, preset: Preset, t_inference: float, seed: int = 0) 
     """Drift the programmed chip to ``t_inference`` seconds (read noise seeded by ``seed``)."""
     if t_inference < 0:
         raise UserError(f"t_inference must be ≥ 0 seconds, got {t_inference}")
+    allowed = supported_drift_times(preset)
+    if allowed is not None and t_inference > 0 and float(t_inference) not in allowed:
+        raise UserError(f"preset '{preset.name}' can only drift to t = {allowed} s (aihwkit tabulates it "
+                        f"there), not {t_inference:g} s")
     amodel.eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) * 1_000_003 + int(t_inference) % 1_000_003)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..hardware import supported_drift_times
 from ..hardware.presets import load_preset
 from ..models import MODELS
 from ..paths import studies_dir
@@ -94,7 +95,9 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     for t in dr["times"]:
         _need(isinstance(t, (int, float)) and t >= 0, f"{w}: drift.times must be seconds ≥ 0; got {t}")
     for p in dr["presets"]:
-        load_preset(p)
+        allowed = supported_drift_times(load_preset(p))
+        bad = [t for t in dr["times"] if allowed is not None and t > 0 and float(t) not in allowed]
+        _need(not bad, f"{w}: drift preset '{p}' only supports times {allowed} s; drift.times has {bad}")
     rt = cfg["retrain"]
     for arm in rt["arms"]:
         _need(arm in RETRAIN_ARMS, f"{w}: retrain.arms has unknown arm '{arm}'; choose from {', '.join(RETRAIN_ARMS)}")
