@@ -109,8 +109,12 @@ def intensity_sensitivity(sweep: pd.DataFrame, base: pd.Series, target: float, o
 def tradeoff(summary: pd.DataFrame, base: pd.Series, out: Path) -> str:
     """Fig. 8: mean F1 vs mean EOdds (95% CI both ways) of every sweep cell, per preset."""
     presets = list(dict.fromkeys(summary["preset"]))
-    fig, axes = plt.subplots(1, len(presets), figsize=(5.2 * len(presets), 4.2), squeeze=False)
-    for ax, preset in zip(axes[0], presets):
+    ncol = min(3, len(presets))
+    nrow = int(np.ceil(len(presets) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.2 * nrow), squeeze=False)
+    for ax in list(axes.flat)[len(presets):]:
+        ax.axis("off")
+    for ax, preset in zip(axes.flat, presets):
         part = summary[summary["preset"] == preset]
         for method in METHOD_ORDER:
             m = part[part["method"] == method]
