@@ -173,3 +173,15 @@ def test_every_bundled_preset_loads_and_programs():
         am = fx.hardware.to_analog(model, preset)
         fx.hardware.program(am, preset, seed=1)
         assert torch.isfinite(am(x)).all(), name
+
+
+def test_digital_layers_stay_exact_and_unknown_names_are_rejected():
+    model = _net()
+    preset = fx.hardware.load_preset("paper-variation", noise_rate=0.3)
+    am = fx.hardware.to_analog(model, preset, digital_layers=["3"])
+    assert [n for n, _ in analog_layers(am)] == ["0"]
+    fx.hardware.program(am, preset, seed=0)
+    assert torch.equal(am[3].weight, model[3].weight)
+    assert "3" not in effective_weights(am)
+    with pytest.raises(UserError, match="not conv/linear layers"):
+        fx.hardware.to_analog(model, preset, digital_layers=["2"])

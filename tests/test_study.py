@@ -14,7 +14,7 @@ import yaml
 TINY = {
     "description": "tiny test study",
     "dataset": {"name": "synthderm", "size": 16, "params": {"n": 240, "num_classes": 3}},
-    "model": {"name": "small-cnn"},
+    "model": {"name": "small-cnn", "digital_layers": ["0"]},
     "train": {"epochs": 1, "batch_size": 64},
     "saliency": {"estimator": "hessian-exact", "samples_per_group": 32, "batch_size": 32},
     "sweep": {"methods": ["uniform", "random", "FR", "F+A R"], "targets": [0.5],

@@ -20,6 +20,7 @@ from aihwkit.simulator.configs import TorchInferenceRPUConfig
 from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError
+from ..models import crossbar_layers
 from .noise import (
     ConductanceSAFNoiseModel,
     IdealNoiseModel,
@@ -87,9 +88,15 @@ def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:
     return cfg
 
 
-def to_analog(model: nn.Module, preset: Preset) -> nn.Module:
-    """An analog copy of ``model`` (conv and linear layers on crossbars), in eval mode."""
-    analog = convert_to_analog(copy.deepcopy(model).cpu(), rpu_config(preset))
+def to_analog(model: nn.Module, preset: Preset, digital_layers: list[str] | None = None) -> nn.Module:
+    """An analog copy of ``model`` in eval mode: conv and linear layers on crossbars, except the
+    ``digital_layers`` (module names) that stay digital and exact."""
+    digital = list(digital_layers or [])
+    unknown = sorted(set(digital) - set(crossbar_layers(model)))
+    if unknown:
+        raise UserError(f"digital_layers {', '.join(unknown)} are not conv/linear layers of this model; "
+                        f"choose from {', '.join(crossbar_layers(model))}")
+    analog = convert_to_analog(copy.deepcopy(model).cpu(), rpu_config(preset), exclude_modules=digital)
     device = next(model.parameters()).device
     return analog.to(device).eval()
 

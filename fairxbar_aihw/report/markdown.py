@@ -125,6 +125,8 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
               f"{len(ds.get('class_names', []))} classes.",
               f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
               f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
+              f"- Layers kept digital (exact): {', '.join(cfg['model'].get('digital_layers') or []) or 'none'}; "
+              "every other conv/linear layer is on crossbars.",
               f"- Model: `{cfg['model']['name']}`, trained {cfg['train']['epochs']} epochs (Adam, lr {cfg['train']['lr']}), "
               f"best val epoch {meta['baseline'].get('best_epoch')}.",
               f"- Saliency: `{cfg['saliency']['estimator']}` curvature on {cfg['saliency']['samples_per_group']} "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import torch
@@ -49,6 +49,7 @@ class RetrainConfig:
     probes: int = 8
     beta: float = 1.0
     hwa_noise: float = 0.05
+    digital_layers: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.refresh_every < 1:
@@ -66,8 +67,8 @@ def _seed(*parts: Any) -> int:
 class ErrorEmulator:
     """Software emulation of a preset's programming errors on the targeted weights of a model."""
 
-    def __init__(self, model: nn.Module, preset: Preset):
-        self.layers = crossbar_layers(model)
+    def __init__(self, model: nn.Module, preset: Preset, digital_layers: list[str] | None = None):
+        self.layers = {n: m for n, m in crossbar_layers(model).items() if n not in set(digital_layers or [])}
         self.noise = make_noise_model(preset)
 
     @contextlib.contextmanager
@@ -119,7 +120,7 @@ def finetune(model: nn.Module, splits: Splits, arm: str, cfg: RetrainConfig, pre
         raise UserError(f"arm {arm} needs a preset whose errors it emulates")
     model = copy.deepcopy(model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    emulator = ErrorEmulator(model, preset) if errors else None
+    emulator = ErrorEmulator(model, preset, cfg.digital_layers) if errors else None
     train = splits.train
     gen = torch.Generator().manual_seed(_seed(seed, arm))
     idx_by_group = [torch.nonzero(train.groups == c).flatten() for c in (0, 1)]

@@ -39,7 +39,7 @@ def hwa_train(model: nn.Module, splits: Splits, preset: Preset, cfg: RetrainConf
     rc.modifier.type = WeightModifierType.ADD_NORMAL
     rc.modifier.std_dev = cfg.hwa_noise
     rc.modifier.rel_to_actual_wmax = True
-    amodel = convert_to_analog(copy.deepcopy(model).cpu(), rc).to(device)
+    amodel = convert_to_analog(copy.deepcopy(model).cpu(), rc, exclude_modules=list(cfg.digital_layers)).to(device)
     amodel.train()
     opt = AnalogAdam(amodel.parameters(), lr=cfg.lr)
     opt.regroup_param_groups(amodel)

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "cpu",
     "dataset": {"name": "synthderm", "size": 32, "params": {}, "balance": True, "unprivileged": "auto",
                 "root": None},
-    "model": {"name": "small-cnn", "pretrained": None},
+    "model": {"name": "small-cnn", "pretrained": None, "digital_layers": []},
     "train": {"epochs": 10, "lr": 1e-3, "batch_size": 128, "weight_decay": 0.0, "augment": "flip"},
     "saliency": {"estimator": "hessian-exact", "samples_per_group": 512, "batch_size": 128, "probes": 8,
                  "beta": 1.0},

@@ -53,8 +53,10 @@ def chip_seed(study_seed: int, preset: str, intensity: float | None, trial: int)
 class ChipEvaluator:
     """Holds one analog model per preset and a digital shadow for the fast path."""
 
-    def __init__(self, model: nn.Module, test: TensorSplit, num_classes: int, device: str = "cpu"):
+    def __init__(self, model: nn.Module, test: TensorSplit, num_classes: int, device: str = "cpu",
+                 digital_layers: list[str] | None = None):
         self.model = model.eval()
+        self.digital_layers = list(digital_layers or [])
         self.test = test
         self.num_classes = num_classes
         self.device = device
@@ -65,7 +67,7 @@ class ChipEvaluator:
         key = repr(sorted(preset.values.items(), key=lambda kv: kv[0]))
         key = f"{preset.name}:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
         if key not in self._analog:
-            self._analog[key] = to_analog(self.model, preset).to(self.device)
+            self._analog[key] = to_analog(self.model, preset, self.digital_layers).to(self.device)
         return self._analog[key]
 
     def logits(self, amodel: nn.Module, preset: Preset) -> torch.Tensor:
@@ -86,6 +88,9 @@ def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks
               study_seed: int, times: list[float | None]) -> Iterator[list[Row]]:
     """Program and evaluate the given chips of one cell; yields each chip's rows (one per time)."""
     amodel = evaluator.analog(preset)
+    if masks is not None:  # layers kept digital carry no errors
+        analog_names = {name for name, _ in analog_layers(amodel)}
+        masks = {name: m for name, m in masks.items() if name in analog_names}
     install_overrides(amodel, preset, masks)
     n_targeted = None if masks is None else sum(int(m.sum()) for m in masks.values())
     n_total = sum(l.analog_module.out_size * l.analog_module.in_size for _, l in analog_layers(amodel))

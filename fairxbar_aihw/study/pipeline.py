@@ -184,7 +184,8 @@ class StudyRun:
     @cached_property
     def evaluator(self) -> ChipEvaluator:
         model, _ = self.baseline
-        return ChipEvaluator(model, self.splits.test, self.splits.num_classes, self.device)
+        return ChipEvaluator(model, self.splits.test, self.splits.num_classes, self.device,
+                             self.cfg["model"]["digital_layers"])
 
     def hardware(self) -> list[tuple[Preset, list[float | None]]]:
         out = []
@@ -271,7 +272,7 @@ class StudyRun:
             method=rt["method"], target=float(rt["target"] or max(self.cfg["sweep"]["targets"])),
             alpha=float(rt["alpha"]), lam=float(rt["lam"]), chip=rt["chip"], estimator=sal["estimator"],
             samples_per_group=int(rt["samples_per_group"]), probes=int(sal["probes"]), beta=float(sal["beta"]),
-            hwa_noise=float(rt["hwa_noise"]))
+            hwa_noise=float(rt["hwa_noise"]), digital_layers=list(self.cfg["model"]["digital_layers"]))
 
     def retrain_preset(self) -> Preset:
         """The technology whose errors VA/VFA emulate: retrain.preset, else the first sweep hardware."""
@@ -351,7 +352,8 @@ class StudyRun:
             arm_model = self.arm_model(arm)
             label = ARM_LABELS[arm]
             diagnostics[label] = group_diagnostics(arm_model, batches)
-            evaluator = ChipEvaluator(arm_model, self.splits.test, self.splits.num_classes, self.device)
+            evaluator = ChipEvaluator(arm_model, self.splits.test, self.splits.num_classes, self.device,
+                                      self.cfg["model"]["digital_layers"])
             ideal = evaluator.row(predict_logits(arm_model, self.splits.test, self.device))
             self.store.write_trial(self.run_id, f"retrain-ideal|{label}|{self.arm_key(arm)[:8]}", 0, self.cfg["seed"],
                                    {"kind": "retrain-ideal", "preset": "ideal", "intensity": None, "method": label,

@@ -31,8 +31,8 @@ def _task(payload: tuple, cell: Cell, preset: Any, masks: Any, trials: list[int]
     if marker and not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(1)  # simulate a worker crash mid-task
-    model, test, num_classes = payload
-    evaluator = ChipEvaluator(model, test, num_classes, "cpu")
+    model, test, num_classes, digital_layers = payload
+    evaluator = ChipEvaluator(model, test, num_classes, "cpu", digital_layers)
     return [row for rows in chip_rows(evaluator, cell, preset, masks, trials, seed, times) for row in rows]
 
 
@@ -48,7 +48,8 @@ def run_on_ray(evaluator: ChipEvaluator, todo: list, seed: int, times: list[floa
         except Exception as exc:
             raise UserError(f"cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
     task = ray.remote(max_retries=3, retry_exceptions=False)(_task)
-    payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes))
+    payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes,
+                       evaluator.digital_layers))
     futures = []
     for cell, preset, masks, missing in todo:
         for i in range(0, len(missing), CHIPS_PER_TASK):
