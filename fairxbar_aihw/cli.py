@@ -200,8 +200,7 @@ def saliency(**kw: Any) -> None:
 def inject(**kw: Any) -> None:
     """Run the Monte-Carlo error-injection sweep (resumable)."""
     run = _run(**kw)
-    _ = run.saliency
-    run.environment()
+    run.prepare()
     n = run.inject()
     click.echo(f"{n} chips run; results in {run.store.path}")
 
@@ -211,8 +210,7 @@ def inject(**kw: Any) -> None:
 def retrain(**kw: Any) -> None:
     """Run the study's mitigation arms (VA/VFA retraining, HWA, boundary, pruning) and their chips."""
     run = _run(**kw)
-    _ = run.saliency
-    run.environment()
+    run.prepare()
     n = run.retrain() + run.prune()
     click.echo(f"{n} arm chips/rows run; results in {run.store.path}")
 
@@ -222,8 +220,7 @@ def retrain(**kw: Any) -> None:
 def drift(**kw: Any) -> None:
     """Evaluate fairness over time after programming (the study's drift section)."""
     run = _run(**kw)
-    _ = run.saliency
-    run.environment()
+    run.prepare()
     n = run.drift()
     click.echo(f"{n} drift chips run; results in {run.store.path}")
 

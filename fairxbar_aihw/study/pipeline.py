@@ -410,10 +410,14 @@ class StudyRun:
     def report_dir(self) -> Path:
         return reports_dir() / self.name
 
-    def run_all(self) -> Path:
+    def prepare(self) -> None:
+        """Everything the chip stages need: trained baseline, saliency, recorded environment."""
         _ = self.baseline
         self.environment()
         _ = self.saliency
+
+    def run_all(self) -> Path:
+        self.prepare()
         self.inject()
         self.retrain()
         self.prune()
