@@ -9,6 +9,7 @@ from .analog import (
     program,
     program_chip,
     rpu_config,
+    seeded_rng,
     supported_drift_times,
     tile_slices,
     to_analog,
@@ -26,6 +27,6 @@ from .presets import NOISE_MODELS, Preset, available, load_preset, validate
 __all__ = [
     "load_preset", "available", "validate", "Preset", "NOISE_MODELS", "to_analog", "program", "program_chip", "drift",
     "effective_weights", "load_into_digital", "analog_layers", "tile_slices", "install_overrides",
-    "make_noise_model", "rpu_config", "supported_drift_times", "PaperVariationNoiseModel", "PaperSAFNoiseModel",
+    "make_noise_model", "rpu_config", "seeded_rng", "supported_drift_times", "PaperVariationNoiseModel", "PaperSAFNoiseModel",
     "ConductanceSAFNoiseModel", "MaskedNoiseModel", "IdealNoiseModel", "variation_sigma",
 ]

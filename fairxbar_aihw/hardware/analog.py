@@ -20,6 +20,7 @@ from aihwkit.simulator.configs import TorchInferenceRPUConfig
 from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError
+from ..rng import seeded_rng
 from ..models import crossbar_layers
 from .noise import (
     ConductanceSAFNoiseModel,
@@ -88,17 +89,17 @@ def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:
     return cfg
 
 
-def to_analog(model: nn.Module, preset: Preset, digital_layers: list[str] | None = None) -> nn.Module:
-    """An analog copy of ``model`` in eval mode: conv and linear layers on crossbars, except the
-    ``digital_layers`` (module names) that stay digital and exact."""
+def to_analog(model: nn.Module, preset: Preset, digital_layers: list[str] | None = None,
+              device: str | torch.device | None = None) -> nn.Module:
+    """An analog copy of ``model`` in eval mode on ``device`` (default: the model's): conv and
+    linear layers on crossbars, except the ``digital_layers`` (module names) that stay digital."""
     digital = list(digital_layers or [])
     unknown = sorted(set(digital) - set(crossbar_layers(model)))
     if unknown:
         raise UserError(f"digital_layers {', '.join(unknown)} are not conv/linear layers of this model; "
                         f"choose from {', '.join(crossbar_layers(model))}")
     analog = convert_to_analog(copy.deepcopy(model).cpu(), rpu_config(preset), exclude_modules=digital)
-    device = next(model.parameters()).device
-    return analog.to(device).eval()
+    return analog.to(device or next(model.parameters()).device).eval()
 
 
 def analog_layers(amodel: nn.Module) -> Iterator[tuple[str, nn.Module]]:
@@ -148,11 +149,14 @@ def install_overrides(amodel: nn.Module, preset: Preset, masks: Masks | None) ->
     return counts
 
 
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 def program_chip(amodel: nn.Module, seed: int) -> None:
     """Program every tile with its installed noise model, as chip number ``seed``."""
     amodel.eval()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+    with seeded_rng(seed, _device_of(amodel)):
         amodel.program_analog_weights()
 
 
@@ -175,8 +179,7 @@ def drift(amodel: nn.Module, preset: Preset, t_inference: float, seed: int = 0) 
         raise UserError(f"preset '{preset.name}' can only drift to t = {allowed} s (aihwkit tabulates it "
                         f"there), not {t_inference:g} s")
     amodel.eval()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed) * 1_000_003 + int(t_inference) % 1_000_003)
+    with seeded_rng(int(seed) * 1_000_003 + int(t_inference) % 1_000_003, _device_of(amodel)):
         amodel.drift_analog_weights(t_inference)
 
 

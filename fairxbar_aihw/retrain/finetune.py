@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..data.splits import Splits, TensorSplit, to_float
 from ..errors import UserError
 from ..models import crossbar_layers
-from ..hardware import Preset, make_noise_model
+from ..hardware import Preset, make_noise_model, seeded_rng
 from ..saliency import curvature, group_batches, masks_from_saliency, saliencies
 from .objectives import boundary_loss, vfa_loss
 
@@ -78,8 +78,7 @@ class ErrorEmulator:
             yield
             return
         saved = {}
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch.no_grad(), seeded_rng(seed):  # the noise is drawn on the CPU
             for name, layer in self.layers.items():
                 w = layer.weight
                 flat = w.detach().reshape(w.shape[0], -1)

@@ -14,7 +14,7 @@ from aihwkit.simulator.parameters.enums import WeightModifierType
 from tqdm import tqdm
 
 from ..data.splits import Splits, to_float
-from ..hardware import Preset, analog_layers, rpu_config
+from ..hardware import Preset, analog_layers, rpu_config, seeded_rng
 from .finetune import RetrainConfig
 
 
@@ -45,8 +45,7 @@ def hwa_train(model: nn.Module, splits: Splits, preset: Preset, cfg: RetrainConf
     opt.regroup_param_groups(amodel)
     gen = torch.Generator().manual_seed(seed)
     train = splits.train
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_rng(seed, device):
         for _ in tqdm(range(cfg.steps), desc="retrain HWA (aihwkit)", disable=not progress, unit="step"):
             idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen)
             x = to_float(train.images[idx]).to(device)

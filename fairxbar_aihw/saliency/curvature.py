@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..rng import seeded_rng
 from ..models import crossbar_layers
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -29,6 +30,10 @@ _BACKPACK_ATTR = {"hessian-exact": "diag_h", "ggn-exact": "diag_ggn_exact", "ggn
 
 class CurvatureFallback(UserWarning):
     """An exact estimator could not handle the model; Hutchinson was used instead."""
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def weight_param_names(model: nn.Module) -> list[str]:
@@ -154,7 +159,8 @@ def curvature(
             else:
                 try:
                     fn = _backpack(model, names, estimator)
-                    out[c] = _weighted_sum(fn, batches, names)
+                    with seeded_rng(seed + 7919 * c, _device_of(model)):  # ggn-mc samples labels
+                        out[c] = _weighted_sum(fn, batches, names)
                     continue
                 except Exception as exc:  # BackPACK raises many types for unsupported layers
                     warnings.warn(

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..data.splits import TensorSplit
 from ..errors import UserError
 from ..hardware import (Preset, analog_layers, drift, effective_weights, install_overrides, load_into_digital,
-                        program_chip, to_analog)
+                        program_chip, seeded_rng, to_analog)
 from ..hardware.analog import Masks
 from ..metrics import flat_row
 from ..store import ResultsStore
@@ -50,8 +50,19 @@ def chip_seed(study_seed: int, preset: str, intensity: float | None, trial: int)
     return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
 
 
+def read_seed(chip_seed: int, t_inference: float | None) -> int:
+    """Seed of the forward-pass noise when chip ``chip_seed`` is read at ``t_inference``."""
+    return (chip_seed * 1_000_003 + 7 + int(t_inference or 0)) % (2**63 - 1)
+
+
 class ChipEvaluator:
-    """Holds one analog model per preset and a digital shadow for the fast path."""
+    """Holds one analog model per preset and a digital shadow for the fast path.
+
+    On the fast path chips are programmed (and drifted) on the CPU from CPU-seeded noise and
+    only the forward pass runs on `device`: the same seed gives the same chip on any device,
+    and programming (elementwise, ~1 ms) is never the bottleneck. Presets whose forward pass
+    itself is non-ideal (DAC/ADC, output noise) keep their aihwkit model on `device`.
+    """
 
     def __init__(self, model: nn.Module, test: TensorSplit, num_classes: int, device: str = "cpu",
                  digital_layers: list[str] | None = None):
@@ -67,14 +78,18 @@ class ChipEvaluator:
         key = repr(sorted(preset.values.items(), key=lambda kv: kv[0]))
         key = f"{preset.name}:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
         if key not in self._analog:
-            self._analog[key] = to_analog(self.model, preset, self.digital_layers).to(self.device)
+            home = "cpu" if preset.ideal_forward else self.device
+            self._analog[key] = to_analog(self.model, preset, self.digital_layers, device=home)
         return self._analog[key]
 
-    def logits(self, amodel: nn.Module, preset: Preset) -> torch.Tensor:
+    def logits(self, amodel: nn.Module, preset: Preset, read_seed: int) -> torch.Tensor:
+        """Test-set logits of the programmed chip; a non-ideal forward (output noise) draws its
+        noise from ``read_seed``, so a chip reads the same in a resumed run as in an unbroken one."""
         if preset.ideal_forward:
             load_into_digital(self.shadow, effective_weights(amodel))
             return predict_logits(self.shadow, self.test, self.device)
-        return predict_logits(amodel, self.test, self.device)
+        with seeded_rng(read_seed, self.device):
+            return predict_logits(amodel, self.test, self.device)
 
     def row(self, logits: torch.Tensor) -> dict[str, float]:
         return flat_row(metrics_from_logits(logits, self.test, self.num_classes))
@@ -104,7 +119,7 @@ def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks
             if t is not None:
                 drift(amodel, preset, t, seed)
             data: dict[str, Any] = {**fields, "t_inference": t, "targeted_fraction": fraction}
-            data.update(evaluator.row(evaluator.logits(amodel, preset)))
+            data.update(evaluator.row(evaluator.logits(amodel, preset, read_seed(seed, t))))
             rows.append((cell_key(cell, t), trial, seed, data))
         yield rows
 

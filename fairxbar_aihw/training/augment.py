@@ -36,7 +36,7 @@ def _paper() -> Augment:
 
     def apply(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(devices=[]):  # the images are still on the CPU here
             torch.manual_seed(seed)
             return torch.stack([pipeline(img) for img in x])
 

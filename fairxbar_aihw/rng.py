@@ -1,0 +1,19 @@
+"""Seeded random streams that leave the global ones untouched."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Seed the generators a computation draws from (the CPU's, and ``device``'s if it is a GPU),
+    restoring them afterwards: the computation gives the same result whenever it runs, and running
+    it never shifts the random stream of anything else (so a resumed study matches an unbroken one)."""
+    dev = torch.device(device)
+    gpus = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus, device_type="cuda"):
+        torch.manual_seed(int(seed))
+        yield
