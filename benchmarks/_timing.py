@@ -5,6 +5,14 @@ import statistics
 import time
 from typing import Callable
 
+import torch
+
+
+def _sync() -> None:
+    """GPU work is asynchronous: wait for it before reading the clock."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
 
 def interleaved(variants: dict[str, Callable[[], object]], repeats: int = 5) -> dict[str, float]:
     """Median seconds per call of each variant, measured round-robin in one run."""
@@ -13,8 +21,10 @@ def interleaved(variants: dict[str, Callable[[], object]], repeats: int = 5) -> 
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
         for name, fn in variants.items():
+            _sync()
             t = time.perf_counter()
             fn()
+            _sync()
             samples[name].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in samples.items()}
 

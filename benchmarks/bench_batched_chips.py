@@ -34,7 +34,7 @@ def main() -> None:
     x = to_float(torch.randint(0, 256, (args.n_test, 3, args.size, args.size), dtype=torch.uint8)).to(args.device)
     model = fx.models.build("small-cnn", 4, args.size).to(args.device).eval()
     preset = fx.hardware.load_preset("paper-variation")
-    am = fx.hardware.to_analog(model, preset).to(args.device)
+    am = fx.hardware.to_analog(model, preset, device="cpu")  # chips are programmed on the CPU, as in studies
     fx.hardware.install_overrides(am, preset, None)
     shadows = [copy.deepcopy(model) for _ in range(args.chips)]
 

@@ -27,12 +27,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--probes", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--estimators", default="hutchinson,ggn-exact,ggn-mc,fisher,hessian-exact")
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = fx.models.build(args.model, 8, args.size).eval()
-    x = torch.randn(args.samples, 3, args.size, args.size)
-    y = torch.randint(0, 8, (args.samples,))
+    model = fx.models.build(args.model, 8, args.size).to(args.device).eval()
+    x = torch.randn(args.samples, 3, args.size, args.size).to(args.device)
+    y = torch.randint(0, 8, (args.samples,)).to(args.device)
     batches = [(x[i : i + args.batch], y[i : i + args.batch]) for i in range(0, args.samples, args.batch)]
 
     def backward() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
         variants[f"{est}" + (f" ({args.probes} probes)" if est == "hutchinson" else "")] = run
     times = interleaved(variants, args.repeats)
     print_ratios(f"curvature for one group: {args.model} @ {args.size}px, {args.samples} samples, "
-                 f"torch threads {torch.get_num_threads()}", times, "one backward pass")
+                 f"{args.device}, torch threads {torch.get_num_threads()}", times, "one backward pass")
 
 
 if __name__ == "__main__":

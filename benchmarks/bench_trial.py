@@ -9,7 +9,6 @@ aihwkit analog forward with the IO-realistic PCM periphery.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -19,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fairxbar_aihw as fx  # noqa: E402
 from _timing import interleaved, print_ratios  # noqa: E402
 from fairxbar_aihw.data.splits import TensorSplit  # noqa: E402
-from fairxbar_aihw.hardware import effective_weights, load_into_digital, program_chip  # noqa: E402
+from fairxbar_aihw.hardware import program_chip  # noqa: E402
+from fairxbar_aihw.study.montecarlo import ChipEvaluator  # noqa: E402
 from fairxbar_aihw.training.evaluate import predict_logits  # noqa: E402
 
 
@@ -35,18 +35,18 @@ def main() -> None:
     test = TensorSplit(torch.randint(0, 256, (args.n_test, 3, args.size, args.size), dtype=torch.uint8),
                        torch.randint(0, 4, (args.n_test,)), torch.randint(0, 2, (args.n_test,)))
     model = fx.models.build(args.model, 4, args.size).to(args.device).eval()
-    shadow = copy.deepcopy(model)
     ideal = fx.hardware.load_preset("paper-variation")
     io = fx.hardware.load_preset("pcm-io-realistic")
-    am = fx.hardware.to_analog(model, ideal).to(args.device)
-    am_io = fx.hardware.to_analog(model, io).to(args.device)
-    fx.hardware.install_overrides(am, ideal, None)
-    fx.hardware.install_overrides(am_io, io, None)
+    engine = ChipEvaluator(model, test, 4, args.device)  # the study's own path
+    am_fast = engine.analog(ideal)  # programmed on the CPU, read back into a shadow on the device
+    am = fx.hardware.to_analog(model, ideal, device=args.device)
+    am_io = fx.hardware.to_analog(model, io, device=args.device)
+    for m, p in ((am_fast, ideal), (am, ideal), (am_io, io)):
+        fx.hardware.install_overrides(m, p, None)
 
     def fast() -> None:
-        program_chip(am, 1)
-        load_into_digital(shadow, effective_weights(am))
-        predict_logits(shadow, test, args.device)
+        program_chip(am_fast, 1)
+        engine.logits(am_fast, ideal, read_seed=1)
 
     def analog() -> None:
         program_chip(am, 1)
