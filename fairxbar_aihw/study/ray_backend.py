@@ -14,6 +14,7 @@ from ..errors import UserError
 from .montecarlo import Cell, ChipEvaluator, Row, chip_rows
 
 CHIPS_PER_TASK = 8
+GPU_SHARE = 0.25  # with --device cuda each task asks Ray for this much of a GPU: 4 tasks share one
 KILL_ONCE_ENV = "FAIRXBAR_RAY_KILL_ONCE"  # test hook: the first task to see this file missing dies
 
 
@@ -25,14 +26,20 @@ def _import_ray() -> Any:
     return ray
 
 
+def task_options(device: str) -> dict[str, float]:
+    """Ray resources of one task: a share of a GPU when the study runs on one, else one CPU."""
+    return {"num_gpus": GPU_SHARE} if device.startswith("cuda") else {"num_cpus": 1}
+
+
 def _task(payload: tuple, cell: Cell, preset: Any, masks: Any, trials: list[int], seed: int,
           times: list[float | None]) -> list[Row]:
     marker = os.environ.get(KILL_ONCE_ENV)
     if marker and not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(1)  # simulate a worker crash mid-task
-    model, test, num_classes, digital_layers = payload
-    evaluator = ChipEvaluator(model, test, num_classes, "cpu", digital_layers)
+    model, test, num_classes, digital_layers, device = payload
+    evaluator = ChipEvaluator(model, test, num_classes, "cuda" if device.startswith("cuda") else "cpu",
+                              digital_layers)  # Ray's CUDA_VISIBLE_DEVICES picks the worker's GPU
     return [row for rows in chip_rows(evaluator, cell, preset, masks, trials, seed, times) for row in rows]
 
 
@@ -47,9 +54,9 @@ def run_on_ray(evaluator: ChipEvaluator, todo: list, seed: int, times: list[floa
                      runtime_env={"env_vars": env} if env else None)
         except Exception as exc:
             raise UserError(f"cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
-    task = ray.remote(max_retries=3, retry_exceptions=False)(_task)
+    task = ray.remote(max_retries=3, retry_exceptions=False, **task_options(evaluator.device))(_task)
     payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes,
-                       evaluator.digital_layers))
+                       evaluator.digital_layers, evaluator.device))
     futures = []
     for cell, preset, masks, missing in todo:
         for i in range(0, len(missing), CHIPS_PER_TASK):
