@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=1200)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--variants", default="fast,analog,io",
+                    help="which MC-trial variants to time next to the digital eval (analog/io are slow on CPU)")
     args = ap.parse_args()
     torch.manual_seed(0)
     test = TensorSplit(torch.randint(0, 256, (args.n_test, 3, args.size, args.size), dtype=torch.uint8),
@@ -56,9 +58,14 @@ def main() -> None:
         program_chip(am_io, 1)
         predict_logits(am_io, test, args.device)
 
-    times = interleaved({"digital eval": lambda: predict_logits(model, test, args.device),
-                         "MC trial, fast path": fast, "MC trial, aihwkit forward (ideal MVM)": analog,
-                         "MC trial, aihwkit forward (IO-realistic)": analog_io}, args.repeats)
+    chosen = args.variants.split(",")
+    variants = {"digital eval": lambda: predict_logits(model, test, args.device)}
+    for key, name, fn in (("fast", "MC trial, fast path", fast),
+                          ("analog", "MC trial, aihwkit forward (ideal MVM)", analog),
+                          ("io", "MC trial, aihwkit forward (IO-realistic)", analog_io)):
+        if key in chosen:
+            variants[name] = fn
+    times = interleaved(variants, args.repeats)
     print_ratios(f"MC trial vs digital eval: {args.model} @ {args.size}px, {args.n_test} test images, "
                  f"{args.device}, torch threads {torch.get_num_threads()}", times, "digital eval")
 

@@ -8,6 +8,10 @@ cuda and cpu tensors except 0-dim cpu scalars, cpu indices for indexing, and cro
 would raise "Expected all tensors to be on the same device" on a GPU raises here too, and a
 path that passes computes exactly what the CPU path computes (same kernels), which lets tests
 compare the two bit for bit. It does not model CUDA numerics, kernels or memory.
+
+Limits: torch.func transforms (vmap, grad) cannot see through the wrapper; a device move of a
+non-leaf tensor is not differentiated through; genuine `meta` tensors count as simulated ones.
+Each of these fails loudly (an error or a missing gradient), never silently passes.
 """
 from __future__ import annotations
 
