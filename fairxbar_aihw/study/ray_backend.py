@@ -54,7 +54,11 @@ def run_on_ray(evaluator: ChipEvaluator, todo: list, seed: int, times: list[floa
                      runtime_env={"env_vars": env} if env else None)
         except Exception as exc:
             raise UserError(f"cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
-    task = ray.remote(max_retries=3, retry_exceptions=False, **task_options(evaluator.device))(_task)
+    options = task_options(evaluator.device)
+    if "num_gpus" in options and not ray.cluster_resources().get("GPU", 0):
+        raise UserError("--device cuda with --backend ray, but the Ray cluster has no GPUs (its tasks would "
+                        "wait forever); add GPU nodes or use --device cpu")
+    task = ray.remote(max_retries=3, retry_exceptions=False, **options)(_task)
     payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes,
                        evaluator.digital_layers, evaluator.device))
     futures = []
