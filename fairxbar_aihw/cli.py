@@ -123,6 +123,8 @@ def study_options(f: Any) -> Any:
         click.option("--preset", default=None, help="Run the whole study on this device preset."),
         click.option("--trials", type=int, default=None, help="Monte-Carlo chips per cell (paper: 100)."),
         click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
+        click.option("--seed", type=int, default=None,
+                     help="Replicate the study with another seed (data, init, chips); results go to NAME-seedN."),
         click.option("--device", default=None, help="cpu or cuda."),
         click.option("--data-root", default=None, help="Dataset root for real datasets."),
         click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
@@ -137,7 +139,7 @@ def study_options(f: Any) -> Any:
 
 def _run(name: str, preset: str | None, trials: int | None, quick: bool, device: str | None,
          data_root: str | None, fresh: bool, no_progress: bool, backend: str = "local",
-         address: str | None = None) -> Any:
+         address: str | None = None, seed: int | None = None) -> Any:
     from .hardware import load_preset
     from .study import StudyRun, load_study
 
@@ -154,13 +156,49 @@ def _run(name: str, preset: str | None, trials: int | None, quick: bool, device:
         overrides["retrain.presets"] = None  # the arms run on the swapped technology too
         overrides["retrain.preset"] = None
     cfg = load_study(name, quick=quick, **overrides)
+    if seed is not None:
+        if seed < 0:
+            raise UserError(f"--seed must be ≥ 0, got {seed}")
+        if seed == cfg["seed"]:
+            seed = None  # the study's own seed: its own run
+        else:
+            cfg = load_study(name, quick=quick, **overrides, seed=seed)
     if preset and cfg["drift"]["presets"]:
         cfg["drift"]["presets"] = [preset]
-    tag = (f"-{preset}" if preset else "") + ("-quick" if quick else "")
+    tag = (f"-{preset}" if preset else "") + (f"-seed{seed}" if seed is not None else "") + ("-quick" if quick else "")
     if cfg["dataset"]["name"] == "synthderm":
         click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag, backend=backend,
                     address=address)
+
+
+@cli.command()
+@study_options
+@click.option("--seeds", "seed_list", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+def seeds(seed_list: str, **kw: Any) -> None:
+    """Replicate a study's training and sweep over several seeds; report what holds across them."""
+    from .report.seeds import write_seed_report
+
+    try:
+        values = sorted({int(v) for v in seed_list.split(",") if v.strip()})
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers like 0,1,2, got '{seed_list}'") from None
+    if len(values) < 2:
+        raise UserError("--seeds needs at least two seeds to compare, e.g. --seeds 0,1,2")
+    frames, baselines, run = {}, {}, None
+    for s in values:
+        run = _run(**{**kw, "seed": s})
+        run.prepare()
+        run.inject()
+        df = run.store.to_frame(run.run_id)
+        df = df[df["cell"].isin(run.expected_cells()) & df["kind"].isin(["baseline", "sweep"])]
+        frames[s] = df
+        baselines[s] = df[df["kind"] == "baseline"].iloc[0]
+        click.echo(f"seed {s}: {run.name} ({len(df)} rows)", err=True)
+    name = run.cfg["name"] + (f"-{kw['preset']}" if kw.get("preset") else "") + ("-quick" if kw.get("quick") else "")
+    out = run.report_dir().parent / f"{name}-seeds"
+    synthetic = run.cfg["dataset"]["name"] == "synthderm"
+    click.echo(f"report: {write_seed_report(name, frames, baselines, out, synthetic)}")
 
 
 @cli.command()
