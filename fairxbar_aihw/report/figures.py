@@ -158,3 +158,33 @@ def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
         row[0].legend(fontsize=7)
         row[2].legend(fontsize=6, ncol=2)
     return _save(fig, out / "fig_drift.png")
+
+
+def seed_forest(rows: pd.DataFrame, out: Path) -> str:
+    """ΔEOdds (A − B) per seed with its chip-level CI, one panel per comparison, one row per setting:
+    where the dots of different seeds disagree in sign, the finding belongs to the training run."""
+    comps = sorted(rows["comparison"].unique())
+    settings = rows[["preset", "intensity", "target"]].drop_duplicates().sort_values(["preset", "intensity", "target"])
+    labels = [f"{r.preset} {r.intensity:g} @ {'all' if pd.isna(r.target) else f'{100 * r.target:g}%'}"
+              for r in settings.itertuples()]
+    seeds = sorted(rows["seed"].unique())
+    fig, axes = plt.subplots(1, len(comps), figsize=(3.6 * len(comps) + 1, 0.5 * len(labels) + 2), sharey=True,
+                             squeeze=False)
+    for ax, comp in zip(axes[0], comps):
+        part = rows[rows["comparison"] == comp]
+        for k, seed in enumerate(seeds):
+            for i, s in enumerate(settings.itertuples()):
+                r = part[(part["seed"] == seed) & (part["preset"] == s.preset) & (part["intensity"] == s.intensity)
+                         & ((part["target"] == s.target) | (part["target"].isna() & pd.isna(s.target)))]
+                if len(r):
+                    y = i + (k - (len(seeds) - 1) / 2) * min(0.18, 0.7 / len(seeds))
+                    ax.errorbar(r["d_eodds"].iloc[0], y, xerr=r["d_eodds_ci"].iloc[0], fmt="o", ms=4,
+                                color=plt.cm.tab10(k % 10), label=f"seed {seed}" if i == 0 else None)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(comp, fontsize=10)
+        ax.set_xlabel("ΔEOdds (A − B; < 0 = A fairer)")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+    axes[0][-1].legend(*axes[0][0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.02, 0.5),
+                       fontsize=8)
+    return _save(fig, out / "fig_seeds.png")

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..metrics import improvement
+from .figures import seed_forest
 from .stats import mean_ci, paired_difference, verdict
 
 COMPARISONS = [("F+A R", "FR"), ("F+A R", "random"), ("F+A R", "uniform")]
@@ -111,6 +112,8 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
             lines.append(f"| {preset} | {intensity:g} | {_tgt(target)} | {comp} | " + " | ".join(cells)
                          + f" | {_pm(*mean_ci(part['d_eodds']))} | {_pm(*mean_ci(part['d_f1']), scale=100, digits=2)}"
                          f" | {tally[0]} / {tally[1]} / {tally[2]} |")
+    if not rows.empty:
+        lines += ["", f"![ΔEOdds per seed]({seed_forest(rows, out)})"]
     lines += ["", "## What holds across seeds", ""]
     if not summary:
         lines.append("- F+A R targeted no weights in any setting of any seed: nothing to compare.")
