@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "drift": {"times": [], "presets": [], "methods": None, "target": None, "trials": None},
     "retrain": {"arms": [], "steps": 150, "lr": 5e-4, "batch_size": 128, "refresh_every": 50, "chip": "fresh",
                 "preset": None, "intensity": None, "alpha": 0.5, "lam": 0.1, "hwa_noise": 0.05,
-                "method": "F+A R", "target": None, "trials": None, "samples_per_group": 256, "presets": None},
+                "method": "F+A R", "target": None, "trials": None, "samples_per_group": 256, "presets": None,
+                "diagnostic_iters": 30},
     "prune": {"kinds": [], "sparsities": [0.5, 0.7, 0.9], "finetune_steps": 0, "lr": 5e-4, "beta": 1.0},
     "quick": {},
 }
@@ -104,6 +105,8 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     _need(rt["method"] in METHODS, f"{w}: retrain.method '{rt['method']}' is unknown")
     _need(isinstance(rt["steps"], int) and rt["steps"] >= 1, f"{w}: retrain.steps must be an integer ≥ 1")
     _need(0 <= float(rt["alpha"]) <= 1, f"{w}: retrain.alpha must be in [0, 1]")
+    _need(isinstance(rt["diagnostic_iters"], int) and rt["diagnostic_iters"] >= 0,
+          f"{w}: retrain.diagnostic_iters must be an integer ≥ 0 (0 skips the per-group diagnostics)")
     _need(rt["chip"] in ("fresh", "fixed"), f"{w}: retrain.chip must be fresh or fixed")
     if rt["preset"]:
         load_preset(rt["preset"])

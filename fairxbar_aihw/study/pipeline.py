@@ -346,12 +346,14 @@ class StudyRun:
         trials = rt["trials"] or self.cfg["sweep"]["trials"]
         batches = self._group_batches()
         model, _ = self.baseline
-        diagnostics = {"pre-trained": group_diagnostics(model, batches)}
+        iters = int(rt["diagnostic_iters"])  # power iterations per group; 0 = no diagnostics (slow on CPUs)
+        diagnostics = {"pre-trained": group_diagnostics(model, batches, iters=iters)} if iters else {}
         total = 0
         for arm in rt["arms"]:
             arm_model = self.arm_model(arm)
             label = ARM_LABELS[arm]
-            diagnostics[label] = group_diagnostics(arm_model, batches)
+            if iters:
+                diagnostics[label] = group_diagnostics(arm_model, batches, iters=iters)
             evaluator = ChipEvaluator(arm_model, self.splits.test, self.splits.num_classes, self.device,
                                       self.cfg["model"]["digital_layers"])
             ideal = evaluator.row(predict_logits(arm_model, self.splits.test, self.device))
