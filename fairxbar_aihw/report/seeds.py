@@ -47,6 +47,9 @@ def seed_rows(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
             key = {"seed": seed, "preset": s["preset"], "intensity": s["intensity"], "target": s["target"]}
             far = _cells(sweep, s["preset"], s["intensity"], s["target"], "F+A R")
             hit = float(far["targeted_fraction"].max())
+            if hit == 0:  # F+A R left the model untouched: any comparison would only measure rounding
+                rows.append({**key, "comparison": "F+A R targets nothing", "targeted": 0.0})
+                continue
             eo, eo_ci = mean_ci(far["eodds"])
             f1, f1_ci = mean_ci(far["f1_macro"])
             rows.append({**key, "comparison": "F+A R vs pre-trained", "targeted": hit,
@@ -56,8 +59,8 @@ def seed_rows(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
                          "verdict": verdict((f1 - base["f1_macro"], f1_ci), (eo - base["eodds"], eo_ci))})
             for a_name, b_name in COMPARISONS:
                 b = _cells(sweep, s["preset"], s["intensity"], s["target"], b_name)
-                if b.empty or hit == 0:
-                    continue  # F+A R left the model untouched: comparing it would flatter it
+                if b.empty:
+                    continue
                 d_f1 = paired_difference(far, b, "f1_macro")
                 d_eo = paired_difference(far, b, "eodds")
                 rows.append({**key, "comparison": f"{a_name} vs {b_name}", "targeted": hit,
@@ -76,6 +79,8 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
     out.mkdir(parents=True, exist_ok=True)
     seeds = sorted(frames)
     rows = seed_rows(frames)
+    untouched = rows[rows["comparison"] == "F+A R targets nothing"] if not rows.empty else rows
+    rows = rows[rows["comparison"] != "F+A R targets nothing"] if not rows.empty else rows
     lines = [f"# Study `{name}` across {len(seeds)} training seeds", ""]
     if synthetic:
         lines += ["> **SYNTHETIC DATA.** `synthderm` images; no real patients.", ""]
@@ -117,6 +122,10 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
     lines += ["", "## What holds across seeds", ""]
     if not summary:
         lines.append("- F+A R targeted no weights in any setting of any seed: nothing to compare.")
+    for (preset, intensity, target), part in untouched.groupby(["preset", "intensity", "target"], sort=True):
+        lines.append(f"- **F+A R at {_tgt(target)} targets no weights** ({preset} {intensity:g}) in seeds "
+                     f"{sorted(int(s) for s in part['seed'])}: the fairness and accuracy sets do not intersect, "
+                     "so there is nothing to compare there.")
     for comp, (better, worse, other) in summary.items():
         n = better + worse + other
         lines.append(f"- **{comp}**: better in {better} of {n} (seed, setting) pairs, worse in {worse}, "
