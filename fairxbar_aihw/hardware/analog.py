@@ -21,7 +21,7 @@ from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError
 from ..rng import seeded_rng
-from ..models import crossbar_layers
+from ..models import crossbar_layers, device_of
 from .noise import (
     ConductanceSAFNoiseModel,
     IdealNoiseModel,
@@ -99,7 +99,7 @@ def to_analog(model: nn.Module, preset: Preset, digital_layers: list[str] | None
         raise UserError(f"digital_layers {', '.join(unknown)} are not conv/linear layers of this model; "
                         f"choose from {', '.join(crossbar_layers(model))}")
     analog = convert_to_analog(copy.deepcopy(model).cpu(), rpu_config(preset), exclude_modules=digital)
-    return analog.to(device or next(model.parameters()).device).eval()
+    return analog.to(device or device_of(model)).eval()
 
 
 def analog_layers(amodel: nn.Module) -> Iterator[tuple[str, nn.Module]]:
@@ -149,14 +149,10 @@ def install_overrides(amodel: nn.Module, preset: Preset, masks: Masks | None) ->
     return counts
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
-
-
 def program_chip(amodel: nn.Module, seed: int) -> None:
     """Program every tile with its installed noise model, as chip number ``seed``."""
     amodel.eval()
-    with seeded_rng(seed, _device_of(amodel)):
+    with seeded_rng(seed, device_of(amodel)):
         amodel.program_analog_weights()
 
 
@@ -179,7 +175,7 @@ def drift(amodel: nn.Module, preset: Preset, t_inference: float, seed: int = 0) 
         raise UserError(f"preset '{preset.name}' can only drift to t = {allowed} s (aihwkit tabulates it "
                         f"there), not {t_inference:g} s")
     amodel.eval()
-    with seeded_rng(int(seed) * 1_000_003 + int(t_inference) % 1_000_003, _device_of(amodel)):
+    with seeded_rng(int(seed) * 1_000_003 + int(t_inference) % 1_000_003, device_of(amodel)):
         amodel.drift_analog_weights(t_inference)
 
 

@@ -98,3 +98,8 @@ def crossbar_layers(model: nn.Module) -> dict[str, nn.Module]:
 
 def analog_layer_names(model: nn.Module) -> list[str]:
     return list(crossbar_layers(model))
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device a model's parameters live on (analog models included)."""
+    return next(model.parameters()).device

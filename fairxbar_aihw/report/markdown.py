@@ -25,7 +25,8 @@ def _fmt(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
     return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
 
 
-def _tgt(t: Any) -> str:
+def target_label(t: Any) -> str:
+    """A sweep target as the reports print it: a percentage, or "all" for uniform errors."""
     return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
 
 
@@ -37,7 +38,7 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
         imp = improvement(base["eodds"], r["eodds"])
         cost = 100 * (base["f1_macro"] - r["f1_macro"])
         lines.append(
-            f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {_tgt(r['target'])} | "
+            f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])} | "
             f"{100 * r['targeted_fraction']:.2f}% | {r['n']} | "
             f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
             f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
@@ -67,7 +68,7 @@ def _comparisons(sweep: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, in
             v = verdict(f1[:2], eo[:2])
             key = "better" if v == "better" else "worse" if v == "worse" else "other"
             tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
-            lines.append(f"| {s['preset']} | {s['intensity']:g} | {_tgt(s['target'])} | {name_a} vs {name_b} | "
+            lines.append(f"| {s['preset']} | {s['intensity']:g} | {target_label(s['target'])} | {name_a} vs {name_b} | "
                          f"{_fmt(f1[0], f1[1], 100, 2)} pts | {_fmt(eo[0], eo[1])} | {v} |")
     return lines, tally
 
@@ -80,7 +81,7 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
                    f"mixed or not significant in {t['other']} (paired over identical chips, 95% CI).")
     empty = summary[(summary["targeted_fraction"] == 0) & (summary["method"] == "F+A R")]
     for (method, target), _ in empty.groupby(["method", "target"], sort=True):
-        out.append(f"- **{method} at {_tgt(target)} targets no weights**: the top-x% fairness set and the bottom-x% "
+        out.append(f"- **{method} at {target_label(target)} targets no weights**: the top-x% fairness set and the bottom-x% "
                    "accuracy set do not intersect for this model and curvature, so those rows equal the "
                    "pre-trained model (and `random`, which copies F+A R's per-layer counts, does too).")
     far = summary[(summary["method"] == "F+A R") & (summary["targeted_fraction"] > 0)]

@@ -9,19 +9,15 @@ training run. Built from the results databases alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from ..metrics import improvement
 from .figures import seed_forest
+from .markdown import target_label
 from .stats import mean_ci, paired_difference, verdict
 
 COMPARISONS = [("F+A R", "FR"), ("F+A R", "random"), ("F+A R", "uniform")]
-
-
-def _tgt(t: Any) -> str:
-    return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
 
 
 def _pm(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
@@ -114,7 +110,7 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
             t = summary.setdefault(comp, [0, 0, 0])
             for i in range(3):
                 t[i] += tally[i]
-            lines.append(f"| {preset} | {intensity:g} | {_tgt(target)} | {comp} | " + " | ".join(cells)
+            lines.append(f"| {preset} | {intensity:g} | {target_label(target)} | {comp} | " + " | ".join(cells)
                          + f" | {_pm(*mean_ci(part['d_eodds']))} | {_pm(*mean_ci(part['d_f1']), scale=100, digits=2)}"
                          f" | {tally[0]} / {tally[1]} / {tally[2]} |")
     if not rows.empty:
@@ -123,7 +119,7 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
     if not summary:
         lines.append("- F+A R targeted no weights in any setting of any seed: nothing to compare.")
     for (preset, intensity, target), part in untouched.groupby(["preset", "intensity", "target"], sort=True):
-        lines.append(f"- **F+A R at {_tgt(target)} targets no weights** ({preset} {intensity:g}) in seeds "
+        lines.append(f"- **F+A R at {target_label(target)} targets no weights** ({preset} {intensity:g}) in seeds "
                      f"{sorted(int(s) for s in part['seed'])}: the fairness and accuracy sets do not intersect, "
                      "so there is nothing to compare there.")
     for comp, (better, worse, other) in summary.items():

@@ -10,35 +10,46 @@ import torch.nn.functional as F
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _group_grads(model: nn.Module, batches: Batches, create_graph: bool) -> list[tuple[torch.Tensor, ...]]:
-    """Per-batch gradients of each batch's share of the group's mean loss (they sum to ∇L_c)."""
-    model.eval()
-    params = list(model.parameters())
-    total = sum(int(y.shape[0]) for _, y in batches)
-    return [torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum") / total, params,
-                                create_graph=create_graph) for x, y in batches]
+def _share(model: nn.Module, x: torch.Tensor, y: torch.Tensor, total: int) -> torch.Tensor:
+    """One batch's share of the group's mean loss: the shares of all batches sum to L_c."""
+    return F.cross_entropy(model(x), y, reduction="sum") / total
 
 
 def gradient_norm(model: nn.Module, batches: Batches) -> float:
     """‖∇θ L_c‖ of the group's mean loss over all parameters (model in eval mode)."""
-    per_batch = _group_grads(model, batches, create_graph=False)
-    g = [sum(parts) for parts in zip(*per_batch)]
+    model.eval()
+    params = list(model.parameters())
+    total = sum(int(y.shape[0]) for _, y in batches)
+    g = [torch.zeros_like(p) for p in params]
+    for x, y in batches:
+        for acc, part in zip(g, torch.autograd.grad(_share(model, x, y, total), params)):
+            acc += part
     return float(torch.sqrt(sum((t**2).sum() for t in g)))
 
 
 def top_hessian_eigenvalue(model: nn.Module, batches: Batches, iters: int = 50, tol: float = 1e-4,
                            seed: int = 0) -> float:
     """Largest-magnitude eigenvalue of the group loss's Hessian by power iteration on HVPs."""
+    model.eval()
     params = list(model.parameters())
-    per_batch = _group_grads(model, batches, create_graph=True)  # built once, reused by every HVP
+    total = sum(int(y.shape[0]) for _, y in batches)
+
+    def hvp(v: list[torch.Tensor]) -> list[torch.Tensor]:
+        # one batch's double-backward graph at a time: memory stays that of one batch at any sample count
+        out = [torch.zeros_like(p) for p in params]
+        for x, y in batches:
+            g = torch.autograd.grad(_share(model, x, y, total), params, create_graph=True)
+            for acc, part in zip(out, torch.autograd.grad(g, params, v)):
+                acc += part
+        return out
+
     gen = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=gen).to(p) for p in params]
     norm = torch.sqrt(sum((t**2).sum() for t in v))
     v = [t / norm for t in v]
     eig = 0.0
     for _ in range(iters):
-        hv = [sum(parts) for parts in zip(*(torch.autograd.grad(g, params, v, retain_graph=True)
-                                           for g in per_batch))]
+        hv = hvp(v)
         new = float(sum((a * b).sum() for a, b in zip(hv, v)))  # Rayleigh quotient
         norm = torch.sqrt(sum((t**2).sum() for t in hv))
         if norm == 0:

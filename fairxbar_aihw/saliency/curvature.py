@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from ..rng import seeded_rng
-from ..models import crossbar_layers
+from ..models import crossbar_layers, device_of
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]
@@ -30,10 +30,6 @@ _BACKPACK_ATTR = {"hessian-exact": "diag_h", "ggn-exact": "diag_ggn_exact", "ggn
 
 class CurvatureFallback(UserWarning):
     """An exact estimator could not handle the model; Hutchinson was used instead."""
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def weight_param_names(model: nn.Module) -> list[str]:
@@ -159,7 +155,7 @@ def curvature(
             else:
                 try:
                     fn = _backpack(model, names, estimator)
-                    with seeded_rng(seed + 7919 * c, _device_of(model)):  # ggn-mc samples labels
+                    with seeded_rng(seed + 7919 * c, device_of(model)):  # ggn-mc samples labels
                         out[c] = _weighted_sum(fn, batches, names)
                     continue
                 except Exception as exc:  # BackPACK raises many types for unsupported layers
