@@ -6,7 +6,10 @@ Ctrl-C exits 130 and keeps every finished trial.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
+import textwrap
 import warnings
 from typing import Any
 
@@ -36,10 +39,11 @@ def studies() -> None:
     for name in available():
         try:
             cfg = load_study(name)
-            desc = " ".join((cfg.get("description") or "").split())
-            click.echo(f"{name:18s} {cfg['dataset']['name']:15s} {cfg['model']['name']:10s} {desc[:90]}")
-        except UserError as exc:
+        except UserError as exc:  # one bad file must not hide the others
             click.echo(f"{name:18s} INVALID: {exc}")
+            continue
+        desc = textwrap.shorten(cfg["description"], width=90, placeholder=" …")
+        click.echo(f"{name:18s} {cfg['dataset']['name']:15s} {cfg['model']['name']:10s} {desc}")
 
 
 @cli.group(invoke_without_command=True)
@@ -50,7 +54,11 @@ def presets(ctx: click.Context) -> None:
         from .hardware import available, load_preset
 
         for name in available():
-            p = load_preset(name)
+            try:
+                p = load_preset(name)
+            except UserError as exc:  # one bad file must not hide the others
+                click.echo(f"{name:18s} INVALID: {exc}")
+                continue
             click.echo(f"{name:18s} {p.summary():60s} {p.description}")
 
 
@@ -64,7 +72,7 @@ def presets_show(name: str) -> None:
     import yaml
 
     click.echo(f"# {p.name}: {p.description}")
-    click.echo(yaml.safe_dump({k: v for k, v in p.values.items() if k != "description"}, sort_keys=False).strip())
+    click.echo(yaml.safe_dump(p.applicable(), sort_keys=False).strip())
 
 
 # ---------------------------------------------------------------- metrics and data
@@ -98,7 +106,8 @@ def data() -> None:
 
 @data.command("check")
 @click.option("--dataset", required=True, help="synthderm, fitzpatrick17k or isic2019")
-@click.option("--root", default=None, help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT).")
+@click.option("--data-root", "--root", "root", default=None,
+              help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT).")
 @click.option("--size", default=32, show_default=True, help="Decode resolution (pixels).")
 @click.option("--no-decode", is_flag=True, help="Only check the CSVs and file presence.")
 def data_check(dataset: str, root: str | None, size: int, no_decode: bool) -> None:
@@ -117,63 +126,90 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool) -> No
 
 
 # ---------------------------------------------------------------- study stages
-def study_options(f: Any) -> Any:
-    for opt in reversed([
-        click.argument("name"),
-        click.option("--preset", default=None, help="Run the whole study on this device preset."),
-        click.option("--trials", type=int, default=None, help="Monte-Carlo chips per cell (paper: 100)."),
-        click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
-        click.option("--seed", type=int, default=None,
-                     help="Replicate the study with another seed (data, init, chips); results go to NAME-seedN."),
-        click.option("--device", default=None, help="cpu or cuda."),
-        click.option("--data-root", default=None, help="Dataset root for real datasets."),
-        click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
-        click.option("--no-progress", is_flag=True, help="Hide progress bars."),
-        click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Where Monte-Carlo cells run."),
-        click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
-    ]):
-        f = opt(f)
-    return f
+def default_threads() -> int:
+    """The cores this process may use (its CPU affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
-def _run(name: str, preset: str | None, trials: int | None, quick: bool, device: str | None,
-         data_root: str | None, fresh: bool, no_progress: bool, backend: str = "local",
-         address: str | None = None, seed: int | None = None) -> Any:
+# Options that pick which run of a study (read-only commands take only these).
+SELECT_OPTIONS = [
+    click.argument("name"),
+    click.option("--preset", default=None, help="The study on this device preset (its own run)."),
+    click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
+]
+SEED_OPTION = [click.option("--seed", type=click.IntRange(min=0), default=None,
+                            help="Replicate the study with another seed (data, init, chips); results go to NAME-seedN.")]
+# Options of commands that compute.
+RUN_OPTIONS = [
+    click.option("--trials", type=click.IntRange(min=1), default=None, help="Monte-Carlo chips per cell (paper: 100)."),
+    click.option("--device", default=None, help="cpu or cuda."),
+    click.option("--data-root", default=None, help="Dataset root for real datasets."),
+    click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
+    click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+    click.option("--threads", type=click.IntRange(min=1), default=None,
+                 help="CPU threads for torch [default: the cores this process may use]."),
+    click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where Monte-Carlo cells run."),
+    click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
+]
+
+
+def _with(options: list[Any]) -> Any:
+    def decorate(f: Any) -> Any:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+    return decorate
+
+
+study_options = _with(SELECT_OPTIONS + SEED_OPTION + RUN_OPTIONS)
+select_options = _with(SELECT_OPTIONS + SEED_OPTION)
+
+
+def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | None = None,
+         trials: int | None = None, device: str | None = None, data_root: str | None = None, fresh: bool = False,
+         no_progress: bool = False, threads: int | None = None, backend: str = "local", address: str | None = None,
+         read_only: bool = False) -> Any:
+    """The StudyRun the options select; ``read_only`` opens an existing run and computes nothing."""
     from .hardware import load_preset
     from .study import StudyRun, load_study
 
     overrides: dict[str, Any] = {}
     if trials is not None:
-        if trials < 1:
-            raise UserError(f"--trials must be ≥ 1, got {trials}")
         overrides["sweep.trials"] = trials
     if device:
         overrides["device"] = device
+    preset_name = None
     if preset:
-        load_preset(preset)
+        preset_name = load_preset(preset).name  # a path's stem: a validated name, never the raw path
         overrides["sweep.hardware"] = [{"preset": preset, "intensities": None}]
         overrides["retrain.presets"] = None  # the arms run on the swapped technology too
         overrides["retrain.preset"] = None
     cfg = load_study(name, quick=quick, **overrides)
     if seed is not None:
-        if seed < 0:
-            raise UserError(f"--seed must be ≥ 0, got {seed}")
         if seed == cfg["seed"]:
             seed = None  # the study's own seed: its own run
         else:
             cfg = load_study(name, quick=quick, **overrides, seed=seed)
     if preset and cfg["drift"]["presets"]:
         cfg["drift"]["presets"] = [preset]
-    tag = (f"-{preset}" if preset else "") + (f"-seed{seed}" if seed is not None else "") + ("-quick" if quick else "")
-    if cfg["dataset"]["name"] == "synthderm":
-        click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
+    tag = (f"-{preset_name}" if preset_name else "") + (f"-seed{seed}" if seed is not None else "") + \
+        ("-quick" if quick else "")
+    if not read_only:
+        import torch
+
+        torch.set_num_threads(threads or default_threads())
+        if cfg["dataset"]["name"] == "synthderm":
+            click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag, backend=backend,
-                    address=address)
+                    address=address, read_only=read_only)
 
 
 @cli.command()
-@study_options
+@_with(SELECT_OPTIONS + RUN_OPTIONS)
 @click.option("--seeds", "seed_list", default="0,1,2", show_default=True, help="Comma-separated seeds.")
 def seeds(seed_list: str, **kw: Any) -> None:
     """Replicate a study's training and sweep over several seeds; report what holds across them."""
@@ -183,8 +219,8 @@ def seeds(seed_list: str, **kw: Any) -> None:
         values = sorted({int(v) for v in seed_list.split(",") if v.strip()})
     except ValueError:
         raise UserError(f"--seeds takes comma-separated integers like 0,1,2, got '{seed_list}'") from None
-    if len(values) < 2:
-        raise UserError("--seeds needs at least two seeds to compare, e.g. --seeds 0,1,2")
+    if len(values) < 2 or min(values) < 0:
+        raise UserError("--seeds needs at least two seeds ≥ 0 to compare, e.g. --seeds 0,1,2")
     frames, baselines, run = {}, {}, None
     for s in values:
         run = _run(**{**kw, "seed": s})
@@ -195,6 +231,7 @@ def seeds(seed_list: str, **kw: Any) -> None:
         frames[s] = df
         baselines[s] = df[df["kind"] == "baseline"].iloc[0]
         click.echo(f"seed {s}: {run.name} ({len(df)} rows)", err=True)
+        run.close()
     name = run.cfg["name"] + (f"-{kw['preset']}" if kw.get("preset") else "") + ("-quick" if kw.get("quick") else "")
     out = run.report_dir().parent / f"{name}-seeds"
     synthetic = run.cfg["dataset"]["name"] == "synthderm"
@@ -264,20 +301,28 @@ def drift(**kw: Any) -> None:
 
 
 @cli.command()
-@study_options
+@select_options
 def report(**kw: Any) -> None:
-    """Regenerate the markdown report from the results database."""
-    run = _run(**kw)
+    """Rewrite the markdown report from the results database (read-only: computes nothing)."""
+    run = _run(**kw, read_only=True)
     click.echo(f"report: {run.write_report()}")
 
 
 @cli.command()
-@study_options
+@select_options
 @click.option("--out", required=True, help="Output .csv or .parquet file.")
 def export(out: str, **kw: Any) -> None:
-    """Export a study's trial rows to CSV or Parquet."""
-    run = _run(**kw)
+    """Export a study's trial rows to CSV or Parquet (read-only: computes nothing)."""
+    run = _run(**kw, read_only=True)
     click.echo(f"wrote {run.store.export(run.run_id, out)}")
+
+
+def _close_progress_bars() -> None:
+    """Close live progress bars so none is redrawn below the interruption message."""
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None:
+        for bar in list(getattr(tqdm.tqdm, "_instances", [])):
+            bar.close()
 
 
 def main() -> None:
@@ -287,8 +332,13 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
+        _close_progress_bars()
         click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line: the problem and where to look
+        where = exc.ctx.command_path if exc.ctx else "fairxbar-aihw"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -298,8 +348,22 @@ def main() -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
+        _close_progress_bars()
         click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
         sys.exit(130)
+    except OSError as exc:  # disk full, read-only folder, missing folder: name the file and the cause
+        if debug:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; free space or fix the folder's "
+                   "permissions, then rerun (finished work is kept)", err=True)
+        sys.exit(2)
+    except sqlite3.OperationalError as exc:  # "database or disk is full", "readonly database"
+        if debug:
+            raise
+        click.echo(f"error: results database: {exc}; free space or fix the runs folder's permissions, then "
+                   "rerun (committed rows are kept)", err=True)
+        sys.exit(2)
     except Exception as exc:  # a bug: say so in one line, traceback on --debug
         if debug:
             raise

@@ -1,4 +1,9 @@
-"""Reading the project's YAML files (presets, studies) with one-line errors."""
+"""Reading the project's YAML files (presets, studies) with one-line errors.
+
+Why a loader of its own: YAML aliases let a few hundred bytes expand to gigabytes (an "alias
+bomb"), and study files come from users; these files never need aliases, so they are refused,
+and so is any file over ``MAX_BYTES``.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +12,32 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .paths import check_name
+
+MAX_BYTES = 1_000_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses aliases (``*name``), so a file cannot expand beyond its size."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(f"aliases (*name) are not allowed (line {mark.line + 1}); write the values out")
+        return super().compose_node(parent, index)
 
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file that must hold a mapping; errors name the file and the first parser complaint."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{what} file {path} is {size} bytes; the limit is {MAX_BYTES}")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} file {path}: {exc}") from exc
+    try:
+        raw = yaml.load(text, Loader=_NoAliasLoader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{what} file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(raw, dict):
@@ -21,14 +46,28 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
 
 
 def named_yaml_files(folder: Path) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    """The names of ``folder/*.yaml`` that are safe names (others cannot be loaded by name)."""
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file() and _safe(p.stem))
+
+
+def _safe(name: str) -> bool:
+    try:
+        check_name(name, "file")
+    except ConfigError:
+        return False
+    return True
 
 
 def load_named(name: str | Path, folder: Path, what: str) -> tuple[Path, dict[str, Any]]:
-    """``folder/NAME.yaml`` (or a path to a .yaml) and its mapping; an unknown name lists the known ones."""
+    """``folder/NAME.yaml`` (or a path to a .yaml) and its mapping; an unknown name lists the known ones.
+
+    The file's stem becomes the study's or preset's name (and a run folder): it must be a safe name.
+    """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
+        check_name(str(name), what)
         path = folder / f"{name}.yaml"
+    check_name(path.stem, what)
     if not path.is_file():
         raise ConfigError(f"unknown {what} '{name}'; available: {', '.join(named_yaml_files(folder))} "
                           f"(or give a path to a {what} .yaml)")

@@ -115,15 +115,17 @@ def test_fitzpatrick_error_paths(fitz_root, tmp_path):
         fx.data.load("fitzpatrick17k", root=fitz_root)
 
 
-def test_missing_and_corrupt_images_are_counted_and_skipped(fitz_root):
+def test_missing_and_corrupt_images_are_named_and_skipped(fitz_root):
     imgs = sorted((fitz_root / "images").iterdir())
     imgs[1].unlink()
     imgs[2].write_bytes(b"not a jpeg")
+    imgs[3].unlink()
+    imgs[3].symlink_to(fitz_root / "nowhere.jpg")  # a broken link: missing, not a crash
     r = check("fitzpatrick17k", fitz_root, size=8)
     text = " ".join(r["problems"])
-    assert "1 image(s) listed in the CSV are missing" in text
-    assert "1 image(s) are corrupt" in text
-    assert r["usable"] == 51 - 2
+    assert "2 image(s) listed in the CSV are missing or unreadable" in text
+    assert f"corrupt or unreadable image, skipped: {imgs[2]}" in r["problems"]
+    assert r["usable"] == 51 - 3
     assert np.array(r["counts"]).sum() == r["usable"]
 
 

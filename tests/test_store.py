@@ -84,5 +84,5 @@ def test_export_and_meta(tmp_path):
 def test_corrupt_database_is_a_clear_error(tmp_path):
     db = tmp_path / "bad.sqlite"
     db.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(UserError, match="unreadable"):
+    with pytest.raises(UserError, match="is corrupt .*move it aside"):
         ResultsStore(db)

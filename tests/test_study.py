@@ -113,7 +113,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(study_dir, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["study", "nope"], "unknown study 'nope'"),
     (["study", "tiny", "--preset", "nope"], "unknown preset 'nope'"),
-    (["study", "tiny", "--trials", "0"], "--trials must be ≥ 1"),
+    (["study", "tiny", "--trials", "0"], "'--trials': 0 is not in the range x>=1"),
     (["metrics", "missing.csv"], "predictions file not found"),
     (["data", "check", "--dataset", "fitzpatrick17k", "--root", "/nonexistent"], "is not a directory"),
     (["data", "check", "--dataset", "isic2019"], "needs a data root"),

@@ -45,6 +45,7 @@ def load(
     Group 0 is the unprivileged group by the dataset's default coding (dark skin, female);
     studies may swap it (``unprivileged: auto``).
     """
+    check_size(size)
     if name == "synthderm":
         unknown = set(params) - {"n", "num_classes", "light_fraction", "difficulty"}
         if unknown:
@@ -66,14 +67,21 @@ def load(
         images, labels, groups, seed, balance,
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
-        info={"missing_images": len(table.missing), "corrupt_images": corrupt, "dropped_rows": table.dropped,
+        info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
               **params},
     )
+
+
+def check_size(size: Any) -> None:
+    """Image side in pixels: an integer in 8..512."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 512:
+        raise UserError(f"image size must be an integer from 8 to 512 pixels, got {size!r}")
 
 
 def check(name: str, root: str | Path | None, size: int = 32, decode: bool = True, **params: Any
           ) -> dict[str, Any]:
     """Validate a dataset root: counts per class × group and every non-fatal problem found."""
+    check_size(size)
     if name == "synthderm":
         splits = load(name, size=size, **params)
         parts = (splits.train, splits.val, splits.test)
@@ -88,7 +96,7 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     table = real.TABLES[name](resolve_root(name, root), **params)
     problems = []
     if table.missing:
-        problems.append(f"{len(table.missing)} image(s) listed in the CSV are missing "
+        problems.append(f"{len(table.missing)} image(s) listed in the CSV are missing or unreadable "
                         f"(first: {', '.join(table.missing[:3])}); they are skipped")
     for why, count in table.dropped.items():
         if count:
@@ -96,13 +104,26 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     labels, groups = table.labels, table.groups
     if decode:
         _, labels, groups, corrupt = real.decode_cached(name, table, size, progress=True)
-        if corrupt:
-            problems.append(f"{corrupt} image(s) are corrupt or unreadable; they are skipped")
+        problems += [f"corrupt or unreadable image, skipped: {p}" for p in corrupt]
     k = len(table.class_names)
+    counts = np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2)
+    problems += empty_cells(counts, table.class_names, table.group_names)
     return {"dataset": name, "rows": len(table.paths) + len(table.missing), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
-            "counts": np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2).tolist(),
-            "synthetic": False}
+            "counts": counts.tolist(), "synthetic": False}
+
+
+def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:
+    """Warnings for an empty group, and for classes absent from one group (their rates are undefined)."""
+    out = [f"group {c} ({group_names[c]}) has no usable images: fairness cannot be measured"
+           for c in (0, 1) if counts[:, c].sum() == 0]
+    for name, row in zip(class_names, counts):
+        empty = [group_names[c] for c in (0, 1) if row[c] == 0]
+        if len(empty) == 2:
+            out.append(f"class {name} has no usable images")
+        elif empty and counts[:, 0].sum() and counts[:, 1].sum():
+            out.append(f"class {name} has no images in group {empty[0]}: its rate gaps are undefined there")
+    return out
 
 
 __all__ = ["load", "check", "Splits", "TensorSplit", "DATASETS", "to_float", "balance_groups",

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from ..paths import cache_dir
+from ..torchfiles import atomic_torch_save, load_torch_file
 
 FITZ_CSV = "fitzpatrick17k.csv"
 FITZ_LABELS = {114: "label", 9: "nine_partition_label", 3: "three_partition_label"}
@@ -70,7 +71,7 @@ def _find_images(folder: Path, stems: list[str], dataset: str) -> tuple[list[Pat
     present = {}
     for entry in os.scandir(folder):
         stem, ext = os.path.splitext(entry.name)
-        if ext.lower() in (".jpg", ".jpeg", ".png"):
+        if ext.lower() in (".jpg", ".jpeg", ".png") and entry.is_file():  # a broken link counts as missing
             present.setdefault(stem, Path(entry.path))
     paths = [present.get(s) for s in stems]
     missing = [s for s, p in zip(stems, paths) if p is None]
@@ -157,7 +158,10 @@ def _decode(path: Path, size: int) -> torch.Tensor | None:
 def _cache_key(dataset: str, table: Table, size: int) -> str:
     h = hashlib.sha256(f"{dataset}|{size}".encode())
     for p in table.paths:
-        st = p.stat()
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise DataError(f"{dataset}: cannot read {p} ({exc.strerror}); fix or remove it") from exc
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     h.update(table.labels.tobytes())
     h.update(table.groups.tobytes())
@@ -165,12 +169,12 @@ def _cache_key(dataset: str, table: Table, size: int) -> str:
 
 
 def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
-                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, int]:
-    """Decoded uint8 images (cached on disk), labels, groups, and how many images were corrupt."""
+                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, list[str]]:
+    """Decoded uint8 images (cached on disk), labels, groups, and the files that failed to decode."""
     path = cache_dir() / f"{dataset}-{size}px-{_cache_key(dataset, table, size)}.pt"
     if path.is_file():
-        blob = torch.load(path, weights_only=True)
-        return blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), int(blob["corrupt"])
+        blob = load_torch_file(path, "decoded-image cache")
+        return blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), list(blob["corrupt"])
     images, keep = [], []
     for i, p in enumerate(tqdm(table.paths, desc=f"decode {dataset} @{size}px", disable=not progress,
                                unit="img")):
@@ -178,14 +182,13 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
         if t is not None:
             images.append(t)
             keep.append(i)
-    corrupt = len(table.paths) - len(keep)
+    kept = set(keep)
+    corrupt = [str(p) for i, p in enumerate(table.paths) if i not in kept]
     if not images:
-        raise DataError(f"{dataset}: every image failed to decode ({corrupt} files); check the files")
+        raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first {corrupt[0]}); "
+                        "check the files")
     idx = np.asarray(keep)
     out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
-                "corrupt": corrupt}, tmp)
-    tmp.replace(path)  # atomic: a killed decode never leaves a half cache
+    atomic_torch_save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
+                       "corrupt": corrupt}, path)  # atomic: a killed decode never leaves a half cache
     return out

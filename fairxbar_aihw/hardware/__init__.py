@@ -1,32 +1,15 @@
-"""Analog hardware layer on aihwkit (public: load_preset, to_analog, program, drift, effective_weights)."""
-from .analog import (
-    analog_layers,
-    drift,
-    effective_weights,
-    install_overrides,
-    load_into_digital,
-    make_noise_model,
-    program,
-    program_chip,
-    rpu_config,
-    seeded_rng,
-    supported_drift_times,
-    tile_slices,
-    to_analog,
-)
-from .noise import (
-    ConductanceSAFNoiseModel,
-    IdealNoiseModel,
-    MaskedNoiseModel,
-    PaperSAFNoiseModel,
-    PaperVariationNoiseModel,
-    variation_sigma,
-)
-from .presets import NOISE_MODELS, Preset, available, load_preset, validate
+"""Analog hardware layer on aihwkit (public: load_preset, to_analog, program, drift, effective_weights).
 
-__all__ = [
-    "load_preset", "available", "validate", "Preset", "NOISE_MODELS", "to_analog", "program", "program_chip", "drift",
-    "effective_weights", "load_into_digital", "analog_layers", "tile_slices", "install_overrides",
-    "make_noise_model", "rpu_config", "seeded_rng", "supported_drift_times", "PaperVariationNoiseModel", "PaperSAFNoiseModel",
-    "ConductanceSAFNoiseModel", "MaskedNoiseModel", "IdealNoiseModel", "variation_sigma",
-]
+Presets load without aihwkit; everything else imports it on first use.
+"""
+from ..lazy import lazy_exports
+from .presets import NOISE_MODELS, Preset, available, load_preset, supported_drift_times, validate
+
+_ANALOG = ["analog_layers", "drift", "effective_weights", "install_overrides", "load_into_digital",
+           "make_noise_model", "program", "program_chip", "rpu_config", "tile_slices", "to_analog"]
+_NOISE = ["ConductanceSAFNoiseModel", "IdealNoiseModel", "MaskedNoiseModel", "PaperSAFNoiseModel",
+          "PaperVariationNoiseModel", "variation_sigma"]
+__all__ = ["load_preset", "available", "validate", "Preset", "NOISE_MODELS", "supported_drift_times", "seeded_rng",
+           *_ANALOG, *_NOISE]
+__getattr__, __dir__ = lazy_exports(__name__, {**{n: ".analog" for n in _ANALOG}, **{n: ".noise" for n in _NOISE},
+                                               "seeded_rng": ".analog", "analog": ".analog", "noise": ".noise"})

@@ -29,7 +29,7 @@ from .noise import (
     PaperSAFNoiseModel,
     PaperVariationNoiseModel,
 )
-from .presets import Preset
+from .presets import Preset, supported_drift_times
 
 Masks = dict[str, torch.Tensor]
 
@@ -63,15 +63,6 @@ def make_noise_model(preset: Preset, scale: float = 1.0) -> BaseNoiseModel | Non
         return ReRamCMONoiseModel(g_max=v["g_max"], g_min=v["g_min"], prog_noise_scale=v["prog_noise_scale"],
                                   read_noise_scale=v["read_noise_scale"], drift_scale=v["drift_scale"])
     raise UserError(f"unknown noise model '{model}'")
-
-
-def supported_drift_times(preset: Preset) -> list[float] | None:
-    """Inference times a technology model can evaluate (None = any). aihwkit's Wan-2022 ReRAM
-    model is tabulated at fixed times only."""
-    model = make_noise_model(preset)
-    if isinstance(model, ReRamWan2022NoiseModel):
-        return sorted(float(t) for t in model.coeff_dic)
-    return None
 
 
 def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:

@@ -53,6 +53,7 @@ DEFAULT_INTENSITY = {
     "none": None, "paper-variation": "noise_rate", "paper-saf": "saf_rate", "conductance-saf": "saf_rate",
     "pcm": "prog_noise_scale", "reram-wan2022": "prog_noise_scale", "reram-cmo": "prog_noise_scale",
 }
+DRIFTING = {"pcm", "reram-wan2022", "reram-cmo"}  # technologies whose conductances change over time
 FORWARD_KEYS = {"is_perfect", "inp_res", "out_res", "out_noise", "w_noise", "inp_bound", "out_bound",
                 "ir_drop", "bound_management", "noise_management"}
 
@@ -85,6 +86,17 @@ class Preset:
         if key is None:
             raise ConfigError(f"preset '{self.name}' has no intensity knob (noise_model none)")
         return validate(self.name, {**self.values, key: value})
+
+    def applicable(self) -> dict[str, Any]:
+        """The keys this preset's technology uses (what ``presets show`` prints)."""
+        model = self.values["noise_model"]
+        keys = ["noise_model", "intensity_key", *sorted(MODEL_KEYS[model])]
+        if model != "none":
+            keys.append("residual")
+        if model in DRIFTING:
+            keys.append("drift_compensation")
+        keys += ["tile_rows", "tile_cols", "forward"]
+        return {k: self.values[k] for k in keys if self.values[k] is not None}
 
     def summary(self) -> str:
         key = self.values.get("intensity_key")
@@ -127,6 +139,17 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
     if values["g_min"] >= values["g_max"]:
         raise ConfigError(f"preset '{name}': g_min must be below g_max")
     return Preset(name=name, values=values)
+
+
+def supported_drift_times(preset: Preset) -> list[float] | None:
+    """Inference times a technology model can evaluate (None = any). aihwkit's Wan-2022 ReRAM
+    model is tabulated at fixed times only (aihwkit is imported only for that model)."""
+    if preset.values["noise_model"] != "reram-wan2022":
+        return None
+    from aihwkit.inference.noise.reram import ReRamWan2022NoiseModel
+
+    model = ReRamWan2022NoiseModel(g_max=preset.values["g_max"], noise_scale=preset.values["prog_noise_scale"])
+    return sorted(float(t) for t in model.coeff_dic)
 
 
 def available() -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import UserError
 
 GROUPS = (0, 1)
+MAX_CLASSES = 2000  # a K×K confusion per group; bounds memory for a mistyped label (e.g. 30000)
 
 
 def _as_int_array(name: str, values: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -115,6 +116,9 @@ def compute(
     if bad:
         raise UserError(f"groups must be 0 (unprivileged) or 1 (privileged); found {sorted(bad)}")
     k = int(max(y.max(), p.max()) + 1)
+    if max(k, num_classes or 0) > MAX_CLASSES:
+        raise UserError(f"class id {max(k, num_classes or 0) - 1} is too large: at most {MAX_CLASSES} classes are "
+                        "supported; number the classes 0..K-1")
     if num_classes is not None:
         if k > num_classes:
             raise UserError(f"class id {k - 1} is out of range for num_classes={num_classes}")
@@ -123,6 +127,10 @@ def compute(
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (len(y), k):
             raise UserError(f"scores must have shape (n, {k}), got {scores.shape}")
+        if not np.isfinite(scores).all():
+            bad_rows = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+            raise UserError(f"scores hold {len(bad_rows)} row(s) with NaN or infinite values (first row "
+                            f"{bad_rows[0]}); every score must be a finite number")
 
     conf = np.bincount(g * k * k + y * k + p, minlength=2 * k * k).reshape(2, k, k)
     for c in GROUPS:

@@ -22,6 +22,8 @@ def metrics_from_csv(path: str | Path) -> dict[str, Any]:
         df = pd.read_csv(path)
     except Exception as exc:  # pandas raises many types for unreadable files
         raise DataError(f"cannot read {path} as CSV: {exc}") from exc
+    if df.empty:
+        raise DataError(f"{path} has a header but no rows; it needs one row per prediction")
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise DataError(
@@ -41,7 +43,14 @@ def metrics_from_csv(path: str | Path) -> dict[str, Any]:
         ids = [str(c)[6:] for c in score_cols]
         if not all(i.isdigit() for i in ids) or [int(i) for i in ids] != list(range(len(ids))):
             raise DataError(f"score columns must be score_0..score_{{K-1}}; found {', '.join(score_cols)}")
-        scores = df[score_cols].to_numpy(dtype=np.float64)
+        try:
+            scores = df[score_cols].to_numpy(dtype=np.float64)
+        except ValueError as exc:
+            raise DataError(f"score columns in {path} must hold numbers ({exc})") from exc
+        nan_rows = np.flatnonzero(np.isnan(scores).any(axis=1))
+        if len(nan_rows):
+            raise DataError(f"{path}: {len(nan_rows)} row(s) have a blank or NaN score (first: data row "
+                            f"{nan_rows[0] + 1}); fill every score_<k> or drop the score columns")
         num_classes = len(score_cols)
     return compute(df["label"].to_numpy(), df["pred"].to_numpy(), df["group"].to_numpy(),
                    scores=scores, num_classes=num_classes)

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torchvision
 
 from ..errors import UserError
+from .names import MIN_IMAGE_SIZE
 
 
 def _small_cnn(num_classes: int, image_size: int) -> nn.Module:
@@ -53,7 +54,7 @@ def _vgg(builder: Callable[..., nn.Module]) -> Callable[[int, int], nn.Module]:
     return build
 
 
-MODELS: dict[str, Callable[[int, int], nn.Module]] = {
+MODELS: dict[str, Callable[[int, int], nn.Module]] = {  # keys: names.MODEL_NAMES
     "small-cnn": _small_cnn,
     "resnet18": _resnet18,
     "vgg11": _vgg(torchvision.models.vgg11),
@@ -83,6 +84,9 @@ def build(name: str, num_classes: int, image_size: int = 32, pretrained: str | N
     """A fresh model by registry name (``small-cnn``, ``resnet18``, ``vgg11``, ``vgg11_bn``)."""
     if name not in MODELS:
         raise UserError(f"unknown model '{name}'; choose one of {', '.join(MODELS)}")
+    if image_size < MIN_IMAGE_SIZE[name]:
+        raise UserError(f"model {name} needs images of at least {MIN_IMAGE_SIZE[name]} px, got {image_size}; "
+                        "raise dataset.size")
     if num_classes < 2:
         raise UserError(f"num_classes must be at least 2, got {num_classes}")
     model = MODELS[name](num_classes, image_size)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from urllib.parse import quote
+
 import pandas as pd
 
 from ..errors import UserError
@@ -52,17 +54,25 @@ def config_hash(config: dict[str, Any]) -> str:
 class ResultsStore:
     """Results database of one study; the driver process is its only writer."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         try:
+            if read_only:  # never creates or changes a file: reports and exports only read
+                self.conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True, timeout=30.0)
+                self.conn.execute("SELECT count(*) FROM runs").fetchone()
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise UserError(f"results database {self.path} cannot be opened ({exc}); check that its folder "
+                            "is readable and writable") from exc
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"results database {self.path} is unreadable ({exc}); "
-                            "move it aside or rerun with --fresh") from exc
+            raise UserError(f"results database {self.path} is corrupt ({exc}); move it aside (its rows are "
+                            "lost) to start this study again") from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -88,6 +98,9 @@ class ResultsStore:
         if row is None:
             raise UserError(f"no run {run_id} in {self.path}")
         return json.loads(row[0])
+
+    def has_run(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT run_id, name, created FROM runs ORDER BY created", self.conn)
@@ -147,6 +160,10 @@ class ResultsStore:
     def export(self, run_id: str, out: str | Path) -> Path:
         """Write a run's trials to CSV or Parquet (chosen by the file suffix)."""
         out = Path(out)
+        if out.suffix not in (".csv", ".parquet"):
+            raise UserError(f"unknown export format '{out.suffix}': use .csv or .parquet")
+        if not out.parent.is_dir():
+            raise UserError(f"cannot export to {out}: folder {out.parent} does not exist; create it first")
         df = self.to_frame(run_id)
         if out.suffix == ".parquet":
             try:

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..hardware import supported_drift_times
-from ..hardware.presets import load_preset
-from ..models import MODELS
+from ..hardware.presets import load_preset, supported_drift_times
+from ..models.names import MIN_IMAGE_SIZE, MODEL_NAMES
 from ..paths import studies_dir
+from ..saliency.names import ESTIMATORS, METHODS
 from ..yaml_files import load_named, named_yaml_files
-from ..saliency import ESTIMATORS, METHODS
 
 RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
 
@@ -40,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "quick": {},
 }
 SECTIONS = set(DEFAULTS)
+# Types of the keys whose default is None (the others take their default's type).
+NULLABLE: dict[str, type | tuple[type, ...]] = {
+    "dataset.root": str, "model.pretrained": str, "drift.methods": list, "drift.target": float,
+    "drift.trials": int, "retrain.preset": str, "retrain.intensity": float, "retrain.target": float,
+    "retrain.trials": int, "retrain.presets": list, "sweep.hardware.intensities": list,
+}
+UNTYPED = {"dataset.unprivileged", "dataset.params", "quick"}  # checked by value in validate()
 DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
 
 
@@ -55,6 +61,43 @@ def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, 
     return out
 
 
+def _typed(value: Any, expected: Any, key: str, where: str) -> Any:
+    """``value`` checked against the type of its default; numeric strings like ``1e-3`` (which YAML
+    1.1 reads as text) become floats. Errors name the dotted key."""
+    if expected is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    names = {int: "an integer", float: "a number", str: "text", bool: "true or false", list: "a list"}
+    ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(f"{where}: {key}={value!r} must be {names.get(expected, expected.__name__)}")
+    return value
+
+
+def check_types(cfg: dict[str, Any], defaults: dict[str, Any], where: str, prefix: str = "") -> None:
+    """Every value has its default's type (or NULLABLE's); fixes numeric strings in place."""
+    for key, default in defaults.items():
+        dotted = f"{prefix}{key}"
+        value = cfg.get(key)
+        if dotted in UNTYPED:
+            continue
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {dotted} must be a mapping of keys to values")
+            check_types(value, default, where, f"{dotted}.")
+            continue
+        if value is None and (default is None or dotted in NULLABLE):
+            continue
+        expected = NULLABLE.get(dotted, type(default))
+        cfg[key] = _typed(value, expected, dotted, where)
+        if isinstance(default, list) and default and not isinstance(default[0], dict):
+            cfg[key] = [_typed(v, type(default[0]), f"{dotted}[{i}]", where) for i, v in enumerate(cfg[key])]
+
+
 def _need(cond: bool, msg: str) -> None:
     if not cond:
         raise ConfigError(msg)
@@ -63,21 +106,32 @@ def _need(cond: bool, msg: str) -> None:
 def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     """Range and name checks on a merged config; returns it unchanged if valid."""
     w = f"study '{name}'"
+    check_types(cfg, DEFAULTS, w)
+    _need(cfg["seed"] >= 0, f"{w}: seed must be an integer ≥ 0, got {cfg['seed']}")
+    _need(cfg["device"] in ("cpu", "cuda") or cfg["device"].startswith("cuda:"),
+          f"{w}: device must be cpu or cuda, got {cfg['device']!r}")
     ds = cfg["dataset"]
     _need(ds["name"] in ("synthderm", "fitzpatrick17k", "isic2019"),
           f"{w}: dataset.name '{ds['name']}' is unknown; use synthderm, fitzpatrick17k or isic2019")
     _need(isinstance(ds["size"], int) and 8 <= ds["size"] <= 512, f"{w}: dataset.size must be 8..512 pixels")
     _need(ds["unprivileged"] in ("auto", 0, 1), f"{w}: dataset.unprivileged must be auto, 0 or 1")
-    _need(cfg["model"]["name"] in MODELS, f"{w}: model.name '{cfg['model']['name']}' is unknown; "
-          f"choose one of {', '.join(MODELS)}")
+    _need(isinstance(ds["params"], dict), f"{w}: dataset.params must be a mapping of keys to values")
+    model = cfg["model"]["name"]
+    _need(model in MODEL_NAMES, f"{w}: model.name '{model}' is unknown; choose one of {', '.join(MODEL_NAMES)}")
+    _need(ds["size"] >= MIN_IMAGE_SIZE[model], f"{w}: model {model} needs dataset.size ≥ {MIN_IMAGE_SIZE[model]} "
+          f"pixels, got {ds['size']}")
     tr = cfg["train"]
-    _need(isinstance(tr["epochs"], int) and tr["epochs"] >= 1, f"{w}: train.epochs must be an integer ≥ 1")
-    _need(0 < float(tr["lr"]) < 1, f"{w}: train.lr must be in (0, 1)")
+    _need(tr["epochs"] >= 1, f"{w}: train.epochs must be an integer ≥ 1")
+    _need(0 < tr["lr"] < 1, f"{w}: train.lr must be in (0, 1)")
+    _need(tr["batch_size"] >= 1, f"{w}: train.batch_size must be an integer ≥ 1")
+    _need(tr["weight_decay"] >= 0, f"{w}: train.weight_decay must be ≥ 0")
     sal = cfg["saliency"]
+    _need(sal["batch_size"] >= 1, f"{w}: saliency.batch_size must be an integer ≥ 1")
+    _need(sal["probes"] >= 1, f"{w}: saliency.probes must be an integer ≥ 1")
     _need(sal["estimator"] in ESTIMATORS, f"{w}: saliency.estimator '{sal['estimator']}' is unknown; "
           f"choose one of {', '.join(ESTIMATORS)}")
-    _need(int(sal["samples_per_group"]) >= 1, f"{w}: saliency.samples_per_group must be ≥ 1")
-    _need(float(sal["beta"]) >= 0, f"{w}: saliency.beta must be ≥ 0")
+    _need(sal["samples_per_group"] >= 1, f"{w}: saliency.samples_per_group must be ≥ 1")
+    _need(sal["beta"] >= 0, f"{w}: saliency.beta must be ≥ 0")
     sw = cfg["sweep"]
     for m in sw["methods"]:
         _need(m in METHODS, f"{w}: sweep.methods has unknown method '{m}'; choose from {', '.join(METHODS)}")
@@ -103,8 +157,14 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     for arm in rt["arms"]:
         _need(arm in RETRAIN_ARMS, f"{w}: retrain.arms has unknown arm '{arm}'; choose from {', '.join(RETRAIN_ARMS)}")
     _need(rt["method"] in METHODS, f"{w}: retrain.method '{rt['method']}' is unknown")
-    _need(isinstance(rt["steps"], int) and rt["steps"] >= 1, f"{w}: retrain.steps must be an integer ≥ 1")
-    _need(0 <= float(rt["alpha"]) <= 1, f"{w}: retrain.alpha must be in [0, 1]")
+    _need(rt["steps"] >= 1, f"{w}: retrain.steps must be an integer ≥ 1")
+    _need(0 < rt["lr"] < 1, f"{w}: retrain.lr must be in (0, 1)")
+    _need(rt["batch_size"] >= 1 and rt["samples_per_group"] >= 1 and rt["refresh_every"] >= 1,
+          f"{w}: retrain.batch_size, samples_per_group and refresh_every must be integers ≥ 1")
+    _need(rt["lam"] >= 0 and rt["hwa_noise"] >= 0, f"{w}: retrain.lam and retrain.hwa_noise must be ≥ 0")
+    _need(rt["trials"] is None or rt["trials"] >= 1, f"{w}: retrain.trials must be ≥ 1")
+    _need(dr["trials"] is None or dr["trials"] >= 1, f"{w}: drift.trials must be ≥ 1")
+    _need(0 <= rt["alpha"] <= 1, f"{w}: retrain.alpha must be in [0, 1]")
     _need(isinstance(rt["diagnostic_iters"], int) and rt["diagnostic_iters"] >= 0,
           f"{w}: retrain.diagnostic_iters must be an integer ≥ 0 (0 skips the per-group diagnostics)")
     _need(rt["chip"] in ("fresh", "fixed"), f"{w}: retrain.chip must be fresh or fixed")
@@ -116,6 +176,8 @@ def validate(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     pr = cfg["prune"]
     for kind in pr["kinds"]:
         _need(kind in ("magnitude", "fairprune"), f"{w}: prune.kinds has unknown kind '{kind}'; use magnitude or fairprune")
+    _need(pr["finetune_steps"] >= 0 and 0 < pr["lr"] < 1 and pr["beta"] >= 0,
+          f"{w}: prune.finetune_steps must be ≥ 0, prune.lr in (0, 1) and prune.beta ≥ 0")
     for sp in pr["sparsities"]:
         _need(isinstance(sp, (int, float)) and 0 <= sp < 1, f"{w}: prune.sparsities must be in [0, 1); got {sp}")
     return cfg
@@ -137,6 +199,8 @@ def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> dict[
         parts = key.split(".")
         for part in parts[:-1]:
             node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown study key '{key}'")
         node[parts[-1]] = val
     cfg["name"] = path.stem
     cfg["quick_mode"] = bool(quick)

@@ -71,7 +71,8 @@ class ChipEvaluator:
         self.test = test
         self.num_classes = num_classes
         self.device = device
-        self.shadow = copy.deepcopy(model).to(device).eval()
+        # the shadow lives channels-last: every chip's pass runs in that layout with no conversion
+        self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
         self._analog: dict[str, nn.Module] = {}
 
     def analog(self, preset: Preset) -> nn.Module:

@@ -7,8 +7,6 @@ the device, so asking for more trials later extends a run instead of starting ov
 from __future__ import annotations
 
 import copy
-import platform
-import shutil
 import time
 from functools import cached_property
 from pathlib import Path
@@ -16,18 +14,20 @@ from typing import Any
 
 import torch
 
-from .. import __version__
 from ..data import Splits, load
 from ..errors import UserError
 from ..hardware import Preset, load_preset
 from ..models import build
-from ..paths import reports_dir, runs_dir
+from ..paths import check_name, inside, reports_dir, runs_dir
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
 from ..store import ResultsStore, config_hash
 from ..retrain import (ARM_LABELS, RetrainConfig, fairprune_masks, finetune, group_diagnostics, hwa_train,
                        magnitude_prune_masks, prune_and_finetune, refresh_masks)
 from ..training import TrainConfig, evaluate, predict_logits, train
+from ..provenance import environment_info
+from ..torchfiles import atomic_torch_save, load_torch_file
 from .montecarlo import Cell, ChipEvaluator, cell_key, run_cells
+from .runfolder import existing_run_folder, open_run_folder
 
 RUN_KEYS = ("seed", "dataset", "model", "train", "saliency")
 
@@ -62,23 +62,40 @@ class StudyRun:
     """One resolved study: lazily computes and caches each stage."""
 
     def __init__(self, cfg: dict[str, Any], data_root: str | None = None, progress: bool = True,
-                 fresh: bool = False, tag: str = "", backend: str = "local", address: str | None = None):
+                 fresh: bool = False, tag: str = "", backend: str = "local", address: str | None = None,
+                 read_only: bool = False):
+        """``read_only`` opens an existing run for reports and exports: it computes, creates and
+        deletes nothing, and fails if the study has no results for this configuration."""
         if backend not in ("local", "ray"):
             raise UserError(f"unknown backend '{backend}'; use local or ray")
         self.backend = backend
         self.address = address
         self.cfg = cfg
-        self.name = cfg["name"] + tag
-        self.device = resolve_device(cfg["device"])
+        self.name = check_name(cfg["name"] + tag, "run")
         self.progress = progress
         self.data_root = data_root or cfg["dataset"].get("root")
-        self.workdir = runs_dir() / self.name
-        if fresh and self.workdir.exists():
-            shutil.rmtree(self.workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.store = ResultsStore(self.workdir / "results.sqlite")
-        self.run_id = self.store.register_run(self.name, run_config_for_hash(cfg))
+        self._lock = None
+        if read_only:
+            self.device = cfg["device"]
+            self.workdir = existing_run_folder(runs_dir(), self.name, cfg["name"])
+            self.store = ResultsStore(self.workdir / "results.sqlite", read_only=True)
+            self.run_id = config_hash(run_config_for_hash(cfg))
+            if not self.store.has_run(self.run_id):
+                raise UserError(f"{self.store.path} has no results for study '{self.name}' as configured now "
+                                f"(its data, model, training or saliency settings changed); run "
+                                f"`fairxbar-aihw study {cfg['name']}` first")
+        else:
+            self.device = resolve_device(cfg["device"])
+            self.workdir, self._lock = open_run_folder(runs_dir(), self.name, fresh)
+            self.store = ResultsStore(self.workdir / "results.sqlite")
+            self.run_id = self.store.register_run(self.name, run_config_for_hash(cfg))
         self.timings: dict[str, float] = dict(self.store.get_meta(self.run_id, "timings", {}) or {})
+
+    def close(self) -> None:
+        """Release the run folder's lock and the database (also done when the process ends)."""
+        self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def _timed(self, stage: str, t0: float) -> None:
         self.timings[stage] = round(time.time() - t0, 2)
@@ -140,13 +157,11 @@ class StudyRun:
                            "seed": self.cfg["seed"]})
         path = self.workdir / f"curvature-{key}.pt"
         if path.is_file():
-            return torch.load(path, weights_only=True)
+            return load_torch_file(path, "curvature cache")
         t0 = time.time()
         curv = curvature(model, self._group_batches(), sal["estimator"], probes=sal["probes"], seed=self.cfg["seed"])
         curv = {c: {k: v.cpu() for k, v in h.items()} for c, h in curv.items()}
-        tmp = path.with_suffix(".tmp")
-        torch.save(curv, tmp)
-        tmp.replace(path)
+        atomic_torch_save(curv, path)
         self._timed("saliency", t0)
         return curv
 
@@ -324,16 +339,14 @@ class StudyRun:
         path = self.workdir / f"arm-{arm}-{config_hash({'ckpt': ckpt['key'], 'arm': self.arm_key(arm)})}.pt"
         arm_model = copy.deepcopy(model)
         if path.is_file():
-            arm_model.load_state_dict(torch.load(path, weights_only=True))
+            arm_model.load_state_dict(load_torch_file(path, f"{arm} checkpoint"))
             return arm_model.to(self.device).eval()
         t0 = time.time()
         if arm == "hwa":
             arm_model = hwa_train(model, self.splits, preset, cfg, self.device, self.cfg["seed"], self.progress)
         else:
             arm_model, _ = finetune(model, self.splits, arm, cfg, preset, self.device, self.cfg["seed"], self.progress)
-        tmp = path.with_suffix(".tmp")
-        torch.save({k: v.cpu() for k, v in arm_model.state_dict().items()}, tmp)
-        tmp.replace(path)
+        atomic_torch_save({k: v.cpu() for k, v in arm_model.state_dict().items()}, path)
         self._timed(f"retrain {arm}", t0)
         return arm_model.eval()
 
@@ -397,10 +410,7 @@ class StudyRun:
         return n
 
     def environment(self) -> dict[str, Any]:
-        import aihwkit
-
-        info = {"fairxbar_aihw": __version__, "torch": torch.__version__, "aihwkit": aihwkit.__version__,
-                "python": platform.python_version(), "device": self.device}
+        info = environment_info(self.device)
         self.store.set_meta(self.run_id, "environment", info)
         self.store.set_meta(self.run_id, "dataset", {
             "name": self.splits.name, "synthetic": self.splits.synthetic, "class_names": self.splits.class_names,
@@ -410,7 +420,7 @@ class StudyRun:
         return info
 
     def report_dir(self) -> Path:
-        return reports_dir() / self.name
+        return inside(reports_dir(), self.name, "report")
 
     def prepare(self) -> None:
         """Everything the chip stages need: trained baseline, saliency, recorded environment."""

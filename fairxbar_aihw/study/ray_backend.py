@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 from typing import Any, Iterator
 
 from ..errors import UserError
@@ -18,7 +19,22 @@ GPU_SHARE = 0.25  # with --device cuda each task asks Ray for this much of a GPU
 KILL_ONCE_ENV = "FAIRXBAR_RAY_KILL_ONCE"  # test hook: the first task to see this file missing dies
 
 
-def _import_ray() -> Any:
+def keep_local_cluster_offline() -> None:
+    """Settings for a local Ray cluster that keep everything on this machine, set before Ray loads.
+
+    Usage statistics (which also probe cloud metadata addresses) are off; token authentication
+    stays on, but with a random token held in this process's environment instead of a file
+    written to ``~/.ray/auth_token``. A user's own settings of these variables win.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if os.environ["RAY_AUTH_MODE"] == "token" and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+
+
+def _import_ray(local: bool) -> Any:
+    if local:
+        keep_local_cluster_offline()
     try:
         import ray
     except ImportError as exc:
@@ -46,12 +62,13 @@ def _task(payload: tuple, cell: Cell, preset: Any, masks: Any, trials: list[int]
 def run_on_ray(evaluator: ChipEvaluator, todo: list, seed: int, times: list[float | None],
                address: str | None) -> Iterator[list[Row]]:
     """Yield each finished task's rows as soon as it returns."""
-    ray = _import_ray()
+    ray = _import_ray(local=address is None)
     if not ray.is_initialized():
         env = {KILL_ONCE_ENV: os.environ[KILL_ONCE_ENV]} if KILL_ONCE_ENV in os.environ else {}
+        local = {"_node_ip_address": "127.0.0.1"} if address is None else {}  # bind to loopback only
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": env} if env else None)
+                     runtime_env={"env_vars": env} if env else None, **local)
         except Exception as exc:
             raise UserError(f"cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
     options = task_options(evaluator.device)

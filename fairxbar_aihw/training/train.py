@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..data.splits import Splits, to_float
 from ..errors import UserError
 from ..store import config_hash
+from ..torchfiles import atomic_torch_save, load_torch_file
 from .augment import get_augment
 from .evaluate import evaluate
 
@@ -41,22 +42,16 @@ class TrainConfig:
             raise UserError(f"train.batch_size must be ≥ 1, got {self.batch_size}")
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
 def checkpoint_key(model_name: str, cfg: TrainConfig, fingerprint: str) -> str:
     return config_hash({"model": model_name, "train": asdict(cfg), "data": fingerprint})
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise UserError(f"checkpoint {path} is unreadable ({exc}); delete it or rerun with --fresh") from exc
+    """A training checkpoint (tensors and plain data only: a crafted file is refused unread)."""
+    ckpt = load_torch_file(path, "training checkpoint")
+    if not isinstance(ckpt, dict):
+        raise UserError(f"training checkpoint {path} is not a fairxbar-aihw checkpoint; delete it to retrain")
+    return ckpt
 
 
 def train(
@@ -68,7 +63,12 @@ def train(
     device: str = "cpu",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train to ``out`` (best-on-val macro-F1) and return the checkpoint dict; resumes if possible."""
+    """Train to ``out`` (best-on-val macro-F1) and return the checkpoint dict; resumes if possible.
+
+    A resumed run equals an uninterrupted one bit for bit: the partial checkpoint carries the
+    global RNG state too, evaluation leaves the model's memory layout alone, and the returned
+    model is in the default (NCHW) layout either way.
+    """
     key = checkpoint_key(model_name, cfg, splits.fingerprint())
     if out.is_file():
         ckpt = load_checkpoint(out)
@@ -82,40 +82,25 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, best = 0, {"f1": -1.0, "state": None, "epoch": -1}
     history: list[dict[str, float]] = []
+    seconds_before = 0.0
     if partial.is_file():
         state = load_checkpoint(partial)
         if state.get("key") == key:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             gen.set_state(state["gen"])
+            torch.set_rng_state(state["torch_rng"])
             start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+            seconds_before = float(state.get("seconds", 0.0))
     augment = get_augment(cfg.augment)
-    train_split = splits.train
-    n = len(train_split)
     t0 = time.time()
-    bar = tqdm(range(start_epoch, cfg.epochs), desc=f"train {model_name}", disable=not progress,
-               initial=start_epoch, total=cfg.epochs, unit="epoch")
-    for epoch in bar:
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
-            x = to_float(augment(train_split.images[idx], gen)).to(device)
-            y = train_split.labels[idx].to(device)
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        val = evaluate(model, splits.val, device, splits.num_classes)
-        history.append({"epoch": epoch, "loss": total / n, "val_f1": val["f1_macro"], "val_eodds": val["eodds"]})
-        if val["f1_macro"] > best["f1"]:
-            best = {"f1": val["f1_macro"], "epoch": epoch,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        bar.set_postfix(loss=f"{total / n:.3f}", val_f1=f"{val['f1_macro']:.3f}", eodds=f"{val['eodds']:.3f}")
-        _atomic_save({"key": key, "model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                      "epoch": epoch, "best": best, "history": history}, partial)
+    with tqdm(range(start_epoch, cfg.epochs), desc=f"train {model_name}", disable=not progress,
+              initial=start_epoch, total=cfg.epochs, unit="epoch") as bar:
+        for epoch in bar:
+            history, best = _epoch(model, opt, splits, cfg, augment, gen, epoch, device, history, best, bar)
+            atomic_torch_save({"key": key, "model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                               "torch_rng": torch.get_rng_state(), "epoch": epoch, "best": best,
+                               "history": history, "seconds": seconds_before + time.time() - t0}, partial)
     model.load_state_dict(best["state"])
     ckpt = {
         "key": key,
@@ -126,11 +111,38 @@ def train(
         "data_fingerprint": splits.fingerprint(),
         "best_epoch": best["epoch"],
         "history": history,
-        "seconds": time.time() - t0,
+        "seconds": seconds_before + time.time() - t0,
         "val": evaluate(model, splits.val, device, splits.num_classes),
         "test": evaluate(model, splits.test, device, splits.num_classes),
         "state_dict": best["state"],
     }
-    _atomic_save(ckpt, out)
+    atomic_torch_save(ckpt, out)
     partial.unlink(missing_ok=True)
     return ckpt
+
+
+def _epoch(model: nn.Module, opt: torch.optim.Optimizer, splits: Splits, cfg: TrainConfig, augment: Any,
+           gen: torch.Generator, epoch: int, device: str, history: list[dict[str, float]], best: dict[str, Any],
+           bar: Any) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """One epoch, then validation; returns the history with this epoch and the best state so far."""
+    train_split = splits.train
+    n = len(train_split)
+    model.train()
+    perm = torch.randperm(n, generator=gen)
+    total = 0.0
+    for i in range(0, n, cfg.batch_size):
+        idx = perm[i : i + cfg.batch_size]
+        x = to_float(augment(train_split.images[idx], gen)).to(device)
+        y = train_split.labels[idx].to(device)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    val = evaluate(model, splits.val, device, splits.num_classes)
+    history = history + [{"epoch": epoch, "loss": total / n, "val_f1": val["f1_macro"], "val_eodds": val["eodds"]}]
+    if val["f1_macro"] > best["f1"]:
+        best = {"f1": val["f1_macro"], "epoch": epoch,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+    bar.set_postfix(loss=f"{total / n:.3f}", val_f1=f"{val['f1_macro']:.3f}", eodds=f"{val['eodds']:.3f}")
+    return history, best

@@ -16,8 +16,8 @@ import torch.nn as nn
 
 from ..errors import UserError
 from ..models import crossbar_layers
+from .names import METHODS
 
-METHODS = ("none", "uniform", "random", "FR", "F+A R")
 Masks = dict[str, torch.Tensor]
 
 

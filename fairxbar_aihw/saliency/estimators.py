@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..rng import seeded_rng
 from ..models import crossbar_layers, device_of
+from .names import ESTIMATORS
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]
-ESTIMATORS = ("hutchinson", "hessian-exact", "ggn-exact", "ggn-mc", "fisher")
 _BACKPACK_ATTR = {"hessian-exact": "diag_h", "ggn-exact": "diag_ggn_exact", "ggn-mc": "diag_ggn_mc"}
 
 

@@ -1,0 +1,34 @@
+"""Saving and loading torch files safely: atomic writes, ``weights_only`` reads, one-line errors.
+
+Why: a run killed mid-save must never leave half a file, and a torch file is a pickle, so one
+crafted by someone else could run code when loaded: only tensors and plain data are accepted.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import UserError
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def load_torch_file(path: Path, what: str) -> Any:
+    """A torch file of tensors and plain data; anything else is refused with a one-line error."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UserError(f"{what} {path} holds objects other than tensors and plain data, so it was refused "
+                        "unread (it was not written by fairxbar-aihw); delete it to recompute it") from exc
+    except Exception as exc:  # torch raises many types for truncated or corrupt files
+        raise UserError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__}); delete it to "
+                        "recompute it") from exc
