@@ -23,6 +23,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def provenance_note(env: dict[str, Any]) -> str:
+    """The report's line on where its numbers came from and why another machine may differ."""
+    if not env.get("cpu"):
+        return ("> Produced by a run that did not record its machine. Numbers from one trained model vary "
+                "with the CPU and torch build.")
+    return (f"> Produced on {env['cpu']} ({env.get('cpu_capability')}), torch {env.get('torch')} with "
+            f"{env.get('torch_threads')} thread(s), device {env.get('device')}. A single trained model's numbers "
+            "change with the CPU and the torch build (other kernels, other rounding, another model): "
+            "rerun `fairxbar-aihw seeds` to see what holds across training runs.")
+
+
 def environment_info(device: str) -> dict[str, Any]:
     """Versions and machine facts recorded with every run."""
     import aihwkit

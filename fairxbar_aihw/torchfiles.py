@@ -27,6 +27,8 @@ def load_torch_file(path: Path, what: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower():  # a damaged file, not one naming foreign code
+            raise UserError(f"{what} {path} is unreadable or corrupt; delete it to recompute it") from exc
         raise UserError(f"{what} {path} holds objects other than tensors and plain data, so it was refused "
                         "unread (it was not written by fairxbar-aihw); delete it to recompute it") from exc
     except Exception as exc:  # torch raises many types for truncated or corrupt files

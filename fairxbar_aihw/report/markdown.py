@@ -12,6 +12,7 @@ import yaml
 
 from ..errors import UserError
 from ..metrics import improvement
+from ..provenance import provenance_note
 from ..store import ResultsStore
 from . import figures
 from .stats import paired_difference, summarise, verdict
@@ -119,6 +120,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
     if ds.get("synthetic"):
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
+    lines += [provenance_note(meta["environment"]), ""]
     lines += [(cfg.get("description") or "").strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
