@@ -143,3 +143,32 @@ def test_listings(study_dir):
     assert "noise_rate: 0.1" in _cli(study_dir, "presets", "show", "paper-variation").stdout
     assert "tiny" in _cli(study_dir, "studies").stdout
     assert _cli(study_dir, "--version").stdout.strip().endswith("0.1.0")
+
+
+def test_sigkill_during_training_then_resume_equals_uninterrupted_run(tmp_path):
+    """kill -9 in the middle of training: the resumed study's every row equals an unbroken run's."""
+    cfg = {**TINY, "dataset": {**TINY["dataset"], "params": {"n": 1500, "num_classes": 3}},
+           "train": {"epochs": 4, "batch_size": 32}, "drift": {"times": []}, "retrain": {"arms": []},
+           "prune": {"kinds": []}, "sweep": {**TINY["sweep"], "trials": 2}}
+    homes = []
+    for name in ("killed", "clean"):
+        home = tmp_path / name
+        (home / "studies").mkdir(parents=True)
+        (home / "studies" / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+        homes.append(home)
+    killed, clean = homes
+    partial = killed / "runs" / "tiny" / "model.partial.pt"
+    proc = subprocess.Popen([sys.executable, "-m", "fairxbar_aihw.cli", "study", "tiny", "--no-progress"],
+                            env=_env(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not partial.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert partial.exists() and not (killed / "runs" / "tiny" / "model.pt").exists(), "kill missed training"
+    _cli(killed, "study", "tiny", "--no-progress")
+    _cli(clean, "study", "tiny", "--no-progress")
+    a = _table(killed / "runs" / "tiny" / "results.sqlite")
+    b = _table(clean / "runs" / "tiny" / "results.sqlite")
+    assert len(a) == len(b) > 1
+    pd.testing.assert_frame_equal(a, b)

@@ -1,4 +1,6 @@
 """Models and baseline training: registry, shapes, best-on-val checkpoint, resume after a kill."""
+import copy
+
 import pytest
 import torch
 
@@ -57,14 +59,29 @@ def test_training_resumes_after_a_kill_and_matches_uninterrupted(tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, out, progress=False)
     assert out.with_suffix(".partial.pt").is_file() and not out.is_file()
+    first_part = torch.load(out.with_suffix(".partial.pt"), weights_only=True)["seconds"]
     monkeypatch.setattr(train_module, "evaluate", real_eval)
-    torch.manual_seed(123)  # a different init: the partial checkpoint must override it
+    torch.manual_seed(123)  # a different init and RNG stream: the partial checkpoint must override both
     resumed = train(fx.models.build("small-cnn", 3, 16), "small-cnn", splits, cfg, out, progress=False)
     assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
     for k in clean["state_dict"]:
-        assert torch.allclose(clean["state_dict"][k], resumed["state_dict"][k], atol=1e-6), k
+        assert torch.equal(clean["state_dict"][k], resumed["state_dict"][k]), k  # bit for bit
+    assert resumed["history"] == clean["history"]
+    assert resumed["seconds"] > first_part  # the report's training time counts every part
     assert resumed["best_epoch"] == clean["best_epoch"]
     assert resumed["test"]["per_group"][0]["n"] + resumed["test"]["per_group"][1]["n"] == len(splits.test)
+
+
+def test_evaluation_leaves_the_models_memory_layout_alone():
+    from fairxbar_aihw.training import predict_logits
+
+    model = fx.models.build("small-cnn", 3, 16)
+    split = _splits().val
+    predict_logits(model, split)
+    assert model[0].weight.is_contiguous()  # training after evaluation runs on the same layout
+    shadow = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    assert torch.equal(predict_logits(shadow, split), predict_logits(model, split))
+    assert shadow[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_checkpoint_is_reused_when_config_matches(tmp_path):
