@@ -165,3 +165,15 @@ def test_isic_layout_and_errors(tmp_path, monkeypatch):
     pd.DataFrame(meta).drop(columns=["sex"]).to_csv(root / "ISIC_2019_Training_Metadata.csv", index=False)
     with pytest.raises(DataError, match="lacks column.*sex"):
         fx.data.load("isic2019", root=root)
+
+
+def test_data_check_warns_about_empty_groups_and_classes():
+    from fairxbar_aihw.data import empty_cells
+
+    names = {0: "dark", 1: "light"}
+    counts = np.array([[5, 4], [0, 3], [0, 0]])
+    warnings = empty_cells(counts, ["a", "b", "c"], names)
+    assert warnings == ["class b has no images in group dark: its rate gaps are undefined there",
+                        "class c has no usable images"]
+    assert empty_cells(np.array([[5, 0], [2, 0]]), ["a", "b"], names) == [
+        "group 1 (light) has no usable images: fairness cannot be measured"]

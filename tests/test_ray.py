@@ -42,12 +42,16 @@ def test_ray_matches_local_and_survives_a_dead_worker(tmp_path, monkeypatch):
     local = _run(tmp_path, monkeypatch, "runs-local", "local")
     marker = tmp_path / "killed-once"
     monkeypatch.setenv(KILL_ONCE_ENV, str(marker))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {KILL_ONCE_ENV: str(marker)}})
-    try:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    try:  # the tool starts the local cluster itself, with its offline settings
         remote = _run(tmp_path, monkeypatch, "runs-ray", "ray")
     finally:
         ray.shutdown()
     assert marker.exists()  # a worker really died once
+    assert not (home / ".ray").exists()  # no auth token (or anything else) written to the home folder
     assert len(local) == 1 + 3 * 10 + 3 * 2
     pd.testing.assert_frame_equal(local, remote)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import sys
 from typing import Any, Iterator
 
 from ..errors import UserError
@@ -30,6 +31,13 @@ def keep_local_cluster_offline() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     if os.environ["RAY_AUTH_MODE"] == "token" and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    if "ray" in sys.modules:  # Ray read its settings when it was imported: make it read them again
+        try:
+            from ray._raylet import Config
+
+            Config.initialize("")
+        except (ImportError, AttributeError):
+            pass
 
 
 def _import_ray(local: bool) -> Any:
