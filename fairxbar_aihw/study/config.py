@@ -43,7 +43,7 @@ SECTIONS = set(DEFAULTS)
 NULLABLE: dict[str, type | tuple[type, ...]] = {
     "dataset.root": str, "model.pretrained": str, "drift.methods": list, "drift.target": float,
     "drift.trials": int, "retrain.preset": str, "retrain.intensity": float, "retrain.target": float,
-    "retrain.trials": int, "retrain.presets": list, "sweep.hardware.intensities": list,
+    "retrain.trials": int, "retrain.presets": list,
 }
 UNTYPED = {"dataset.unprivileged", "dataset.params", "quick"}  # checked by value in validate()
 DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
