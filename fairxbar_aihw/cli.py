@@ -42,8 +42,8 @@ def studies() -> None:
         except UserError as exc:  # one bad file must not hide the others
             click.echo(f"{name:18s} INVALID: {exc}")
             continue
-        desc = textwrap.shorten(cfg["description"], width=90, placeholder=" …")
-        click.echo(f"{name:18s} {cfg['dataset']['name']:15s} {cfg['model']['name']:10s} {desc}")
+        desc = textwrap.shorten(cfg.description, width=90, placeholder=" …")
+        click.echo(f"{name:18s} {cfg.dataset.name:15s} {cfg.model.name:10s} {desc}")
 
 
 @cli.group(invoke_without_command=True)
@@ -190,19 +190,19 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | 
         overrides["retrain.preset"] = None
     cfg = load_study(name, quick=quick, **overrides)
     if seed is not None:
-        if seed == cfg["seed"]:
+        if seed == cfg.seed:
             seed = None  # the study's own seed: its own run
         else:
             cfg = load_study(name, quick=quick, **overrides, seed=seed)
-    if preset and cfg["drift"]["presets"]:
-        cfg["drift"]["presets"] = [preset]
+    if preset and cfg.drift.presets:
+        cfg.drift.presets = [preset]
     tag = (f"-{preset_name}" if preset_name else "") + (f"-seed{seed}" if seed is not None else "") + \
         ("-quick" if quick else "")
     if not read_only:
         import torch
 
         torch.set_num_threads(threads or default_threads())
-        if cfg["dataset"]["name"] == "synthderm":
+        if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag, backend=backend,
                     address=address, read_only=read_only)
@@ -232,9 +232,9 @@ def seeds(seed_list: str, **kw: Any) -> None:
         baselines[s] = df[df["kind"] == "baseline"].iloc[0]
         click.echo(f"seed {s}: {run.name} ({len(df)} rows)", err=True)
         run.close()
-    name = run.cfg["name"] + (f"-{kw['preset']}" if kw.get("preset") else "") + ("-quick" if kw.get("quick") else "")
+    name = run.cfg.name + (f"-{kw['preset']}" if kw.get("preset") else "") + ("-quick" if kw.get("quick") else "")
     out = run.report_dir().parent / f"{name}-seeds"
-    synthetic = run.cfg["dataset"]["name"] == "synthderm"
+    synthetic = run.cfg.dataset.name == "synthderm"
     click.echo(f"report: {write_seed_report(name, frames, baselines, out, synthetic)}")
 
 
@@ -264,7 +264,7 @@ def saliency(**kw: Any) -> None:
     """Compute (or load) per-group curvature and the saliency ranks."""
     run = _run(**kw)
     s, _ = run.saliency
-    for target in run.cfg["sweep"]["targets"]:
+    for target in run.cfg.sweep.targets:
         m = run.masks("F+A R", target)
         total = sum(v.numel() for v in m.values())
         click.echo(f"F+A R at {100 * target:g}%: {sum(int(v.sum()) for v in m.values())} of {total} weights targeted")

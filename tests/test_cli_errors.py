@@ -34,15 +34,17 @@ def _study(home, name, **changes):
 
 @pytest.mark.parametrize("changes,fragment", [
     ({"seed": "abc"}, "seed='abc' must be an integer"),
-    ({"seed": -5}, "seed must be an integer ≥ 0"),
+    ({"seed": -5}, "seed=-5 must be ≥ 0"),
     ({"train__lr": "abc"}, "train.lr='abc' must be a number"),
     ({"train__batch_size": "abc"}, "train.batch_size='abc' must be an integer"),
     ({"saliency__samples_per_group": "many"}, "saliency.samples_per_group='many' must be an integer"),
     ({"model__name": "vgg11", "dataset__size": 8}, "model vgg11 needs dataset.size ≥ 32"),
     ({"description": 5}, "description=5 must be text"),
-    ({"train": 5}, "train must be a mapping"),
+    ({"train": 5}, "train=5 must be a mapping of keys to values"),
     ({"retrain__lr": "fast"}, "retrain.lr='fast' must be a number"),
-    ({"prune__beta": -1.0}, "prune.beta ≥ 0"),
+    ({"prune__beta": -1.0}, "prune.beta=-1.0 must be ≥ 0"),
+    ({"sweep__methods": ["FR", "best"]}, "sweep.methods.1='best' is unknown; choose one of"),
+    ({"retrain__colour": 1}, "unknown key 'retrain.colour'; allowed: arms, steps"),
 ])
 def test_badly_typed_study_values_name_the_key(home, changes, fragment):
     name = _study(home, "bad", **changes)
@@ -54,7 +56,7 @@ def test_numeric_strings_from_yaml_become_numbers(home, monkeypatch):
 
     _study(home, "sci", train__lr="1e-3")  # YAML 1.1 reads 1e-3 (no dot) as text
     monkeypatch.setenv("FAIRXBAR_STUDIES", str(home / "studies"))
-    assert load_study("sci")["train"]["lr"] == 0.001
+    assert load_study("sci").train.lr == 0.001
 
 
 def test_one_bad_file_does_not_break_the_listings(home, tmp_path):

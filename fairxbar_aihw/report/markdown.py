@@ -14,6 +14,7 @@ from ..errors import UserError
 from ..metrics import improvement
 from ..provenance import provenance_note
 from ..store import ResultsStore
+from ..study.schema import StudyConfig
 from . import figures
 from .stats import paired_difference, summarise, verdict
 
@@ -96,14 +97,14 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
     return out
 
 
-def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any],
+def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
                  cells: set[str] | None = None) -> Path:
     """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path."""
     df = store.to_frame(run_id)
     if cells is not None and not df.empty:
         df = df[df["cell"].isin(cells)].reset_index(drop=True)
     if df.empty or "kind" not in df:
-        raise UserError(f"no results for study '{cfg['name']}' yet: run `fairxbar-aihw study {cfg['name']}` first")
+        raise UserError(f"no results for study '{cfg.name}' yet: run `fairxbar-aihw study {cfg.name}` first")
     out.mkdir(parents=True, exist_ok=True)
     base_rows = df[df["kind"] == "baseline"]
     if base_rows.empty:
@@ -116,24 +117,24 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
     ds = meta["dataset"]
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
-    lines = [f"# Study `{cfg['name']}`", ""]
+    lines = [f"# Study `{cfg.name}`", ""]
     if ds.get("synthetic"):
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
     lines += [provenance_note(meta["environment"]), ""]
-    lines += [(cfg.get("description") or "").strip(), "",
+    lines += [cfg.description.strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
               f"{ds.get('sizes', {}).get('train')}/{ds.get('sizes', {}).get('val')}/{ds.get('sizes', {}).get('test')}; "
               f"{len(ds.get('class_names', []))} classes.",
               f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
               f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
-              f"- Layers kept digital (exact): {', '.join(cfg['model'].get('digital_layers') or []) or 'none'}; "
+              f"- Layers kept digital (exact): {', '.join(cfg.model.digital_layers) or 'none'}; "
               "every other conv/linear layer is on crossbars.",
-              f"- Model: `{cfg['model']['name']}`, trained {cfg['train']['epochs']} epochs (Adam, lr {cfg['train']['lr']}), "
+              f"- Model: `{cfg.model.name}`, trained {cfg.train.epochs} epochs (Adam, lr {cfg.train.lr}), "
               f"best val epoch {meta['baseline'].get('best_epoch')}.",
-              f"- Saliency: `{cfg['saliency']['estimator']}` curvature on {cfg['saliency']['samples_per_group']} "
-              f"training samples per group, β = {cfg['saliency']['beta']}.",
+              f"- Saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} "
+              f"training samples per group, β = {cfg.saliency.beta}.",
               f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "
               "are shared across methods, so method differences are paired.", "",
               "## Pre-trained model (ideal hardware), test split", "",
@@ -146,7 +147,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
     if meta["saliency"]:
         figs.append(("Fairness rank vs accuracy rank (cf. paper Fig. 4)", figures.rank_scatter(meta["saliency"], out)))
         figs.append(("Targeted fraction per layer, FR only vs F+A R (cf. Fig. 5)",
-                     figures.layer_fractions(meta["saliency"], cfg["sweep"]["targets"], out)))
+                     figures.layer_fractions(meta["saliency"], cfg.sweep.targets, out)))
     if len(sweep):
         summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS)
         summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
@@ -157,7 +158,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
                   "± = 95% t-interval over chips.", "", "### Every sweep cell", ""]
         lines += _results_table(summary, base)
         lines += ["", "### Paired comparisons (same chips)", ""] + comp_lines + [""]
-        main_target = max(cfg["sweep"]["targets"])
+        main_target = max(cfg.sweep.targets)
         figs.append(("F1 vs EOdds of every chip (cf. Fig. 6)", figures.clouds(sweep, base, main_target, out)))
         figs.append(("Sensitivity to error intensity (cf. Fig. 7)",
                      figures.intensity_sensitivity(sweep, base, main_target, out)))
@@ -168,12 +169,12 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: dict[str, Any
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
     if len(drift):
         lines += _drift_section(drift, base, out)
-    lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg['name']}` (resumes; `--fresh` starts over).", "",
+    lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes; `--fresh` starts over).", "",
               "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
               "Stage timings (s, first computation): " + ", ".join(
                   f"{k} {v}" for k, v in sorted(meta["timings"].items())), "",
               "<details><summary>Resolved config</summary>", "", "```yaml",
-              yaml.safe_dump({k: v for k, v in cfg.items() if k != "quick"}, sort_keys=True).strip(), "```", "",
+              yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k != "quick"}, sort_keys=True).strip(), "```", "",
               "</details>", ""]
     path = out / "README.md"
     path.write_text("\n".join(lines))

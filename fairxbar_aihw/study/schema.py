@@ -1,0 +1,149 @@
+"""The typed study configuration: one pydantic model per section, each field with its default,
+range and one-line doc in one place.
+
+Why pydantic: it checks every type and range, rejects unknown keys, reads numbers YAML leaves
+as text (``1e-3``), and its field docs generate ``docs/config-reference.md``. Checks that span
+sections or need other files (presets, drift times) live in ``config.check_consistency``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models.names import MODEL_NAMES
+from ..saliency.names import ESTIMATORS, METHODS
+
+DATASET_NAMES = ("synthderm", "fitzpatrick17k", "isic2019")
+RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
+PRUNE_KINDS = ("magnitude", "fairprune")
+AUGMENTS = ("none", "flip", "paper")
+
+DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
+ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
+Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
+Method = Literal[METHODS]  # type: ignore[valid-type]
+Arm = Literal[RETRAIN_ARMS]  # type: ignore[valid-type]
+PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors; values are checked when set, too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetSection(Section):
+    name: DatasetName = Field("synthderm", description="synthderm (embedded, SYNTHETIC), fitzpatrick17k or isic2019")
+    size: int = Field(32, ge=8, le=512, description="image side in pixels (the paper: 128)")
+    params: dict[str, Any] = Field(default_factory=dict, description="dataset parameters: synthderm n, num_classes, "
+                                   "light_fraction, difficulty; fitzpatrick17k num_labels (114/9/3)")
+    balance: bool = Field(True, description="subsample so both groups have equal sample counts (the paper)")
+    unprivileged: Literal["auto", 0, 1] = Field("auto", description="which dataset group is unprivileged: auto = "
+                                                "the one with the lower baseline validation F1")
+    root: str | None = Field(None, description="dataset root folder (or --data-root)")
+
+
+class ModelSection(Section):
+    name: ModelName = Field("small-cnn", description="architecture")
+    pretrained: str | None = Field(None, description="a local weights file (never downloaded)")
+    digital_layers: list[str] = Field(default_factory=list, description="conv/linear module names kept digital "
+                                      "and exact; every other conv/linear layer is on crossbars")
+
+
+class TrainSection(Section):
+    epochs: int = Field(10, ge=1, description="training epochs (best-on-val checkpoint kept)")
+    lr: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")
+    batch_size: int = Field(128, ge=1, description="training batch size")
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay")
+    augment: Literal[AUGMENTS] = Field("flip", description="none, flip, or paper (flip, rotation, "  # type: ignore
+                                      "scaling, AutoAugment)")
+
+
+class SaliencySection(Section):
+    estimator: Estimator = Field("hessian-exact", description="per-group diagonal curvature estimator")
+    samples_per_group: int = Field(512, ge=1, description="training samples per group for the curvature")
+    batch_size: int = Field(128, ge=1, description="curvature batch size")
+    probes: int = Field(8, ge=1, description="Rademacher probes (hutchinson)")
+    beta: float = Field(1.0, ge=0, description="weight of the privileged group's term in s = ½h⁰θ² − β·½h¹θ²")
+
+
+class HardwareEntry(Section):
+    preset: str = Field(description="a preset name or a path to a preset .yaml")
+    intensities: list[float] | None = Field(None, description="values of the preset's intensity knob "
+                                            "(default: the preset's own)")
+    overrides: dict[str, Any] | None = Field(None, description="preset keys to change")
+
+
+class SweepSection(Section):
+    methods: list[Method] = Field(["uniform", "random", "FR", "F+A R"], description="targeting methods")
+    targets: list[float] = Field([0.05], description="target fractions x in (0, 1]")
+    hardware: list[HardwareEntry] = Field([HardwareEntry(preset="paper-variation")], min_length=1,
+                                          description="presets and intensities")
+    trials: int = Field(30, ge=1, le=100000, description="Monte-Carlo chips per cell (the paper: 100)")
+
+
+class DriftSection(Section):
+    times: list[float] = Field(default_factory=list, description="inference times in seconds after programming")
+    presets: list[str] = Field(default_factory=list, description="technologies to drift (their own intensity)")
+    methods: list[Method] | None = Field(None, description="default: the sweep's methods")
+    target: float | None = Field(None, gt=0, le=1, description="default: the first sweep target")
+    trials: int | None = Field(None, ge=1, description="default: the sweep's trials")
+
+
+class RetrainSection(Section):
+    arms: list[Arm] = Field(default_factory=list, description="mitigation arms to run")
+    steps: int = Field(150, ge=1, description="fine-tuning steps per arm")
+    lr: float = Field(5e-4, gt=0, lt=1, description="fine-tuning learning rate")
+    batch_size: int = Field(128, ge=1, description="mini-batch size per group")
+    refresh_every: int = Field(50, ge=1, description="steps between curvature, rank and mask refreshes")
+    chip: Literal["fresh", "fixed"] = Field("fresh", description="a new emulated chip per step, or one chip")
+    preset: str | None = Field(None, description="technology whose errors VA/VFA emulate (default: the first "
+                               "sweep preset at its first intensity)")
+    intensity: float | None = Field(None, description="its intensity (default: the first sweep intensity)")
+    alpha: float = Field(0.5, ge=0, le=1, description="VFA loss weight α in (1−α)·L + α·|L₀ − L₁|")
+    lam: float = Field(0.1, ge=0, description="boundary-regulariser weight λ")
+    hwa_noise: float = Field(0.05, ge=0, description="aihwkit HWA training weight noise (relative)")
+    method: Method = Field("F+A R", description="targeting of the retrained models' chips")
+    target: float | None = Field(None, gt=0, le=1, description="their target fraction (default: the largest "
+                                 "sweep target)")
+    trials: int | None = Field(None, ge=1, description="chips per cell (default: the sweep's trials)")
+    samples_per_group: int = Field(256, ge=1, description="curvature samples per group at each refresh")
+    presets: list[str] | None = Field(None, description="sweep presets the arms are evaluated on (default: all)")
+    diagnostic_iters: int = Field(30, ge=0, description="power iterations of the per-group diagnostics "
+                                  "(0 skips them)")
+
+
+class PruneSection(Section):
+    kinds: list[PruneKind] = Field(default_factory=list, description="magnitude and/or fairprune")
+    sparsities: list[float] = Field([0.5, 0.7, 0.9], description="pruned fractions in [0, 1)")
+    finetune_steps: int = Field(0, ge=0, description="fine-tuning steps after pruning (pruned weights stay 0)")
+    lr: float = Field(5e-4, gt=0, lt=1, description="its learning rate")
+    beta: float = Field(1.0, ge=0, description="FairPrune's β")
+
+
+class StudyConfig(Section):
+    """A resolved study. ``name`` and ``quick_mode`` are set by the loader, not by the file."""
+
+    description: str = Field("", description="one paragraph on what the study is for")
+    seed: int = Field(0, ge=0, description="drives data, init, data order, probes and chips")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu or cuda")
+    dataset: DatasetSection = Field(default_factory=DatasetSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    saliency: SaliencySection = Field(default_factory=SaliencySection)
+    sweep: SweepSection = Field(default_factory=SweepSection)
+    drift: DriftSection = Field(default_factory=DriftSection)
+    retrain: RetrainSection = Field(default_factory=RetrainSection)
+    prune: PruneSection = Field(default_factory=PruneSection)
+    quick: dict[str, Any] = Field(default_factory=dict, description="overrides applied by --quick")
+    name: str = Field("", description="(set from the file name)")
+    quick_mode: bool = Field(False, description="(set by --quick)")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON types) for hashing, storing and printing."""
+        return self.model_dump(mode="json")
+
+
+SECTIONS = {name: field.annotation for name, field in StudyConfig.model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, Section)}
