@@ -172,3 +172,21 @@ def test_sigkill_during_training_then_resume_equals_uninterrupted_run(tmp_path):
     b = _table(clean / "runs" / "tiny" / "results.sqlite")
     assert len(a) == len(b) > 1
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_config_reference_page_is_current():
+    from fairxbar_aihw.study.reference import render
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
+    assert page.read_text() == render(), "rerun: python -m fairxbar_aihw.study.reference > docs/config-reference.md"
+    assert "`train.lr` | float | `0.001` | > 0, < 1 |" in render()
+
+
+def test_preset_keys_belong_to_its_technology(tmp_path, monkeypatch):
+    from fairxbar_aihw.errors import ConfigError
+    from fairxbar_aihw.hardware import load_preset
+
+    with pytest.raises(ConfigError, match="noise_rate do\\(es\\) not apply to noise_model pcm"):
+        load_preset("pcm-ibm", noise_rate=0.1)
+    assert "noise_rate" not in load_preset("pcm-ibm").values
+    assert load_preset("paper-variation", noise_rate=0.2).noise_rate == 0.2

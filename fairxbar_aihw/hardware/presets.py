@@ -49,6 +49,9 @@ MODEL_KEYS = {
     "reram-wan2022": {"g_max", "prog_noise_scale"},
     "reram-cmo": {"g_max", "g_min", "prog_noise_scale", "read_noise_scale", "drift_scale"},
 }
+# Keys every preset takes; a technology takes its MODEL_KEYS besides, and no other's.
+COMMON_KEYS = {"description", "noise_model", "intensity_key", "residual", "drift_compensation", "tile_rows",
+               "tile_cols", "forward"}
 DEFAULT_INTENSITY = {
     "none": None, "paper-variation": "noise_rate", "paper-saf": "saf_rate", "conductance-saf": "saf_rate",
     "pcm": "prog_noise_scale", "reram-wan2022": "prog_noise_scale", "reram-cmo": "prog_noise_scale",
@@ -89,14 +92,7 @@ class Preset:
 
     def applicable(self) -> dict[str, Any]:
         """The keys this preset's technology uses (what ``presets show`` prints)."""
-        model = self.values["noise_model"]
-        keys = ["noise_model", "intensity_key", *sorted(MODEL_KEYS[model])]
-        if model != "none":
-            keys.append("residual")
-        if model in DRIFTING:
-            keys.append("drift_compensation")
-        keys += ["tile_rows", "tile_cols", "forward"]
-        return {k: self.values[k] for k in keys if self.values[k] is not None}
+        return {k: v for k, v in self.values.items() if k != "description" and v is not None}
 
     def summary(self) -> str:
         key = self.values.get("intensity_key")
@@ -106,13 +102,27 @@ class Preset:
 
 
 def validate(name: str, raw: dict[str, Any]) -> Preset:
-    """Check every key, type and range; fill defaults. Errors name the key and the fix."""
+    """Check every key, type and range against the preset's technology; fill defaults.
+
+    A preset holds the common keys and its technology's own (``noise_rate`` on a PCM preset is
+    an error, not silently ignored). Errors name the key and the fix.
+    """
     unknown = sorted(set(raw) - set(SCHEMA))
     if unknown:
         raise ConfigError(f"preset '{name}': unknown key(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(SCHEMA)}")
+    model = raw.get("noise_model", "none")
+    if model not in MODEL_KEYS:
+        raise ConfigError(f"preset '{name}': noise_model={model!r} is unknown; expected {SCHEMA['noise_model'][3]}")
+    own = COMMON_KEYS | MODEL_KEYS[model]
+    foreign = sorted(set(raw) - own)
+    if foreign:
+        raise ConfigError(f"preset '{name}': {', '.join(foreign)} do(es) not apply to noise_model {model}; its own "
+                          f"keys are {', '.join(sorted(MODEL_KEYS[model])) or 'none'}")
     values: dict[str, Any] = {}
     for key, (typ, check, default, help_) in SCHEMA.items():
+        if key not in own:
+            continue
         val = raw.get(key, default)
         if val is None:
             values[key] = None
@@ -136,7 +146,7 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
     if bad_fwd:
         raise ConfigError(f"preset '{name}': unknown forward key(s) {', '.join(bad_fwd)}; "
                           f"allowed: {', '.join(sorted(FORWARD_KEYS))}")
-    if values["g_min"] >= values["g_max"]:
+    if "g_min" in values and values["g_min"] >= values["g_max"]:
         raise ConfigError(f"preset '{name}': g_min must be below g_max")
     return Preset(name=name, values=values)
 
