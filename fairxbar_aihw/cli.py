@@ -93,7 +93,8 @@ def metrics(file: str, as_json: bool) -> None:
     for c in (0, 1):
         g = m["per_group"][c]
         click.echo(f"group {c} ({'unprivileged' if c == 0 else 'privileged'}): n={g['n']} accuracy={g['accuracy']:.4f} "
-                   f"f1_macro={g['f1_macro']:.4f} disparate_impact={g['disparate_impact']:.3f}")
+                   f"f1_macro={g['f1_macro']:.4f} ppv_ratio={g['ppv_ratio']:.3f} "
+                   f"selection_rate_ratio={g['selection_rate_ratio']:.3f}")
     for rate, cls in m["undefined"].items():
         if cls:
             click.echo(f"note: {rate.upper()} undefined in a group for class(es) {cls}; left out of the sums")

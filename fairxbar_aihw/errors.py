@@ -6,7 +6,7 @@ anything else is a bug and keeps its traceback under ``--debug``.
 from __future__ import annotations
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """A problem with the user's input or environment, with the fix in the message."""
 
 

@@ -71,8 +71,12 @@ def test_hand_computed_two_class_example():
     assert m["per_group"][1]["tpr"] == [0.5, 1.0]
     assert m["per_group"][0]["fnr"] == [0.0, 0.5]
     assert m["per_group"][1]["ppv"] == [1.0, 2 / 3]
-    # disparate impact: macro PPV g1 = (1 + 2/3)/2, g0 = (2/3 + 1)/2 -> equal
-    assert m["per_group"][0]["disparate_impact"] == pytest.approx(1.0)
+    # PPV ratio: macro PPV g1 = (1 + 2/3)/2, g0 = (2/3 + 1)/2 -> equal
+    assert m["per_group"][0]["ppv_ratio"] == pytest.approx(1.0)
+    # selection rates: g1 predicts class 0 1/4, class 1 3/4; g0 predicts class 0 3/4, class 1 1/4
+    assert m["per_group"][1]["selection_rate"] == [0.25, 0.75]
+    assert m["per_group"][0]["selection_rate_ratio"] == pytest.approx((1 + 1 / 3) / 2)
+    assert m["per_group"][1]["selection_rate_ratio"] == pytest.approx((1 / 3 + 1) / 2)
 
 
 def test_perfect_and_worst_predictions():

@@ -126,5 +126,4 @@ def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[in
     return out
 
 
-__all__ = ["load", "check", "check_size", "empty_cells", "Splits", "TensorSplit", "DATASETS", "to_float", "balance_groups",
-           "stratified_split", "make_splits"]
+__all__ = ["load", "check", "Splits", "TensorSplit", "DATASETS"]  # the stable API; helpers stay importable

@@ -9,7 +9,7 @@ _ANALOG = ["analog_layers", "drift", "effective_weights", "install_overrides", "
            "make_noise_model", "program", "program_chip", "rpu_config", "tile_slices", "to_analog"]
 _NOISE = ["ConductanceSAFNoiseModel", "IdealNoiseModel", "MaskedNoiseModel", "PaperSAFNoiseModel",
           "PaperVariationNoiseModel", "variation_sigma"]
-__all__ = ["load_preset", "available", "validate", "Preset", "NOISE_MODELS", "supported_drift_times", "seeded_rng",
-           *_ANALOG, *_NOISE]
+__all__ = ["load_preset", "available", "Preset", "to_analog", "program", "drift", "effective_weights",
+           "supported_drift_times"]  # the stable API; helpers stay importable
 __getattr__, __dir__ = lazy_exports(__name__, {**{n: ".analog" for n in _ANALOG}, **{n: ".noise" for n in _NOISE},
                                                "seeded_rng": ".analog", "analog": ".analog", "noise": ".noise"})

@@ -1,4 +1,4 @@
-"""Non-ideality models as aihwkit ``BaseNoiseModel`` subclasses (paper §II-C, DESIGN).
+"""Non-ideality models as aihwkit ``BaseNoiseModel`` subclasses (paper §II-C; docs/user-guide.md, "Device presets").
 
 They plug into aihwkit's own ``program_weights()`` / ``drift_weights()`` path: a tile calls
 ``apply_programming_noise(reference_weights)`` when programmed and ``apply_drift_noise`` when

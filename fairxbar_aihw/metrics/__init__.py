@@ -2,4 +2,4 @@
 from .core import HEADLINE, binary_auc, compute, flat_row, improvement
 from .predictions_file import metrics_from_csv
 
-__all__ = ["compute", "flat_row", "improvement", "binary_auc", "metrics_from_csv", "HEADLINE"]
+__all__ = ["compute", "metrics_from_csv", "improvement", "HEADLINE"]  # the stable API

@@ -1,4 +1,4 @@
-"""Accuracy and group-fairness metrics from predictions (paper §II-A, DESIGN "Metrics").
+"""Accuracy and group-fairness metrics from predictions (paper §II-A; docs/user-guide.md "Metrics").
 
 Everything is computed from one vectorised confusion tensor ``conf[group, true, pred]``
 (numpy ``bincount``), so 100k samples take milliseconds.
@@ -98,7 +98,7 @@ def compute(
     scores: np.ndarray | None = None,
     num_classes: int | None = None,
 ) -> dict[str, Any]:
-    """All metrics of DESIGN "Metrics" for a two-group (0 = unprivileged, 1 = privileged) audit.
+    """All metrics of the user guide's "Metrics" section for a two-group (0 = unprivileged, 1 = privileged) audit.
 
     Returns a flat dict of headline numbers plus ``per_group`` (group → per-class rates) and
     ``undefined`` (which classes were left out of which fairness term, and why).
@@ -198,8 +198,17 @@ def compute(
             "kappa": _kappa(conf[c]),
         }
     best_ppv = max(macro_ppv)
+    selection = pred_pos / n_g  # (2, K): share of each group predicted as class k
+    best_sel = selection.max(axis=0)
+    predicted = best_sel > 0  # classes nobody is predicted as carry no selection-rate information
     for c in GROUPS:
-        per_group[c]["disparate_impact"] = macro_ppv[c] / best_ppv if best_ppv > 0 else 1.0
+        # PPV ratio to the best group (the pruning study's "disparate impact" column)
+        per_group[c]["ppv_ratio"] = macro_ppv[c] / best_ppv if best_ppv > 0 else 1.0
+        # selection-rate ratio to the best group, averaged over predicted classes: the usual
+        # disparate impact (demographic-parity ratio), one-vs-rest per class
+        per_group[c]["selection_rate"] = selection[c].tolist()
+        per_group[c]["selection_rate_ratio"] = (float(np.mean(selection[c][predicted] / best_sel[predicted]))
+                                                if predicted.any() else 1.0)
     mask_g = [g == c for c in GROUPS]
     if scores is not None:
         out["auc"] = _macro_auc(y, scores, k)
@@ -219,14 +228,15 @@ HEADLINE = (
 
 def flat_row(m: dict[str, Any]) -> dict[str, float]:
     """Scalar columns for a results table: headline metrics plus per-group accuracy, F1, macro
-    FPR/FNR/PPV (over classes where defined) and disparate impact."""
+    FPR/FNR/PPV (over classes where defined), PPV ratio and selection-rate ratio."""
     row = {key: float(m[key]) for key in HEADLINE}
     for c in GROUPS:
         pg = m["per_group"][c]
         row[f"acc_g{c}"] = float(pg["accuracy"])
         row[f"f1_g{c}"] = float(pg["f1_macro"])
         row[f"ppv_g{c}"] = float(pg["ppv_macro"])
-        row[f"di_g{c}"] = float(pg["disparate_impact"])
+        row[f"ppv_ratio_g{c}"] = float(pg["ppv_ratio"])
+        row[f"sel_ratio_g{c}"] = float(pg["selection_rate_ratio"])
         for rate in ("fpr", "fnr"):
             vals = [v for v in pg[rate] if v is not None]
             row[f"{rate}_g{c}"] = float(np.mean(vals)) if vals else 0.0

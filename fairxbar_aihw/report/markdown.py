@@ -226,14 +226,15 @@ def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict
     if len(prune):
         lines += ["## Pruning arms (stuck-at-zero), ideal hardware", "",
                   "| kind | sparsity | accuracy | macro-F1 | EOdds | EOpp0 | FPR unpriv./priv. | FNR unpriv./priv. | "
-                  "PPV unpriv./priv. | disparate impact unpriv./priv. | kappa |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "PPV unpriv./priv. | PPV ratio unpriv./priv. | selection-rate ratio unpriv./priv. | kappa |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for _, r in prune.sort_values(["method", "target"]).iterrows():
             lines.append(
                 f"| {r['method']} | {100 * r['target']:g}% | {r['accuracy']:.4f} | {r['f1_macro']:.4f} | "
                 f"{r['eodds']:.4f} | {r['eopp0']:.4f} | {r['fpr_g0']:.3f}/{r['fpr_g1']:.3f} | "
                 f"{r['fnr_g0']:.3f}/{r['fnr_g1']:.3f} | {r['ppv_g0']:.3f}/{r['ppv_g1']:.3f} | "
-                f"{r['di_g0']:.3f}/{r['di_g1']:.3f} | {r['kappa']:.4f} |")
+                f"{r['ppv_ratio_g0']:.3f}/{r['ppv_ratio_g1']:.3f} | {r['sel_ratio_g0']:.3f}/{r['sel_ratio_g1']:.3f} | "
+                f"{r['kappa']:.4f} |")
         lines.append("")
     return lines
 

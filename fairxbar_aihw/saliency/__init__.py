@@ -4,7 +4,6 @@ from .names import ESTIMATORS, METHODS
 
 _ESTIMATORS = ["CurvatureFallback", "curvature", "weight_param_names"]
 _TARGETING = ["layer_fractions", "masks", "masks_from_saliency", "rank_pairs", "saliencies"]
-__all__ = ["curvature", "masks", "saliencies", "masks_from_saliency", "layer_fractions", "rank_pairs",
-           "weight_param_names", "group_batches", "ESTIMATORS", "METHODS", "CurvatureFallback"]
+__all__ = ["curvature", "masks", "ESTIMATORS", "METHODS"]  # the stable API; helpers stay importable
 __getattr__, __dir__ = lazy_exports(__name__, {**{n: ".estimators" for n in _ESTIMATORS}, **{n: ".targeting" for n in _TARGETING},
                                                "group_batches": ".batches", "batches": ".batches"})

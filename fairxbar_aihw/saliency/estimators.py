@@ -1,6 +1,6 @@
 """Per-group diagonal curvature of the mean cross-entropy (paper §IV-A: h_ii per group).
 
-Estimators (DESIGN): ``hutchinson`` (reverse-over-reverse HVPs with Rademacher probes; any
+Estimators (docs/user-guide.md): ``hutchinson`` (reverse-over-reverse HVPs with Rademacher probes; any
 model), ``hessian-exact`` / ``ggn-exact`` / ``ggn-mc`` (BackPACK, where its
 extensions support the model) and ``fisher`` (mean squared per-sample gradients).
 A BackPACK estimator that cannot handle a model falls back to Hutchinson with a warning.
