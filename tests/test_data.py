@@ -177,3 +177,38 @@ def test_data_check_warns_about_empty_groups_and_classes():
                         "class c has no usable images"]
     assert empty_cells(np.array([[5, 0], [2, 0]]), ["a", "b"], names) == [
         "group 1 (light) has no usable images: fairness cannot be measured"]
+
+
+def test_fitzpatrick_groups_are_coded_row_by_row(fitz_root):
+    from fairxbar_aihw.data.real import fitzpatrick_table
+
+    csv = pd.read_csv(fitz_root / "fitzpatrick17k.csv").set_index("md5hash")
+    table = fitzpatrick_table(fitz_root)
+    assert len(table.paths) == 51
+    for path, label, group in zip(table.paths, table.labels, table.groups):
+        row = csv.loc[path.stem]
+        assert group == (1 if row["fitzpatrick_scale"] <= 3 else 0)  # light 1-3 = 1, dark 4-6 = 0
+        assert table.class_names[label] == row["label"]
+
+
+def test_isic_groups_are_coded_row_by_row(tmp_path):
+    from fairxbar_aihw.data.real import ISIC_CLASSES, isic_table
+
+    root = tmp_path / "isic"
+    (root / "ISIC_2019_Training_Input").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    gt, meta = [], []
+    for i in range(30):
+        name = f"ISIC_{i:07d}"
+        k = int(rng.integers(0, 8))
+        gt.append({"image": name, **{c: float(j == k) for j, c in enumerate(ISIC_CLASSES + ["UNK"])}})
+        meta.append({"image": name, "sex": str(rng.choice(["male", "female", "Male"]))})
+        _image(root / "ISIC_2019_Training_Input" / f"{name}.jpg")
+    pd.DataFrame(gt[::-1]).to_csv(root / "ISIC_2019_Training_GroundTruth.csv", index=False)  # other row orders
+    pd.DataFrame(meta).to_csv(root / "ISIC_2019_Training_Metadata.csv", index=False)
+    table = isic_table(root)
+    sex = {m["image"]: m["sex"].lower() for m in meta}
+    label = {g["image"]: next(j for j, c in enumerate(ISIC_CLASSES) if g[c] == 1.0) for g in gt}
+    for path, y, group in zip(table.paths, table.labels, table.groups):
+        assert group == (1 if sex[path.stem] == "male" else 0)
+        assert y == label[path.stem]

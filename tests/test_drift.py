@@ -88,3 +88,30 @@ def test_tabulated_technology_rejects_untabulated_times():
 
     with pytest.raises(UserError, match="can only drift to"):
         fx.hardware.drift(am, preset, t_inference=3.15e7)
+
+
+def test_masked_drift_on_a_drifting_technology_follows_each_tiles_mask():
+    """PCM, several tiles: targeted weights carry programming noise; untargeted ones (residual 0) are
+    programmed exactly and then drift with their own ν, device by device, in the right place."""
+    preset = fx.hardware.load_preset("pcm-ibm", prog_noise_scale=1.0, read_noise_scale=0.0, residual=0.0,
+                                     drift_compensation="none", tile_rows=20, tile_cols=30)
+    model = _net()
+    am = fx.hardware.to_analog(model, preset)
+    torch.manual_seed(5)
+    masks = {n: torch.rand(l.analog_module.out_size, l.analog_module.in_size) < 0.3 for n, l in analog_layers(am)}
+    fx.hardware.program(am, preset, masks=masks, seed=4)
+    ref = {n: m.weight.detach() for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    w0 = effective_weights(am)
+    for n, mask in masks.items():
+        assert torch.allclose(w0[n][~mask], ref[n][~mask], atol=1e-6)  # untargeted: exact up to the conductance round trip
+        assert (w0[n][mask] != ref[n][mask]).float().mean() > 0.95  # targeted: programming noise
+    t, t0 = 86400.0, 20.0
+    fx.hardware.drift(am, preset, t_inference=t, seed=4)
+    wt = effective_weights(am)
+    for name, layer in analog_layers(am):
+        for tile, rows, cols in tile_slices(layer):
+            nu_plus, nu_minus = tile.drift_noise_parameters[1]  # the untargeted model's ν per device
+            r = ref[name][rows, cols]
+            expected = r * ((t + t0) / t0) ** (-torch.where(r > 0, nu_plus, nu_minus))
+            m = masks[name][rows, cols]
+            assert torch.allclose(wt[name][rows, cols][~m], expected[~m], rtol=1e-4, atol=1e-6)

@@ -185,3 +185,23 @@ def test_digital_layers_stay_exact_and_unknown_names_are_rejected():
     assert "3" not in effective_weights(am)
     with pytest.raises(UserError, match="not conv/linear layers"):
         fx.hardware.to_analog(model, preset, digital_layers=["2"])
+
+
+def test_residual_puts_scaled_errors_on_untargeted_weights():
+    """residual = r: untargeted weights get the preset's errors at r × the intensity (eq. 5's σ scales)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(400, 300)).eval()
+    ref = _ref_weights(model)["1"]
+    preset = fx.hardware.load_preset("paper-variation", noise_rate=0.2, residual=0.25, tile_rows=0, tile_cols=0)
+    am = fx.hardware.to_analog(model, preset)
+    mask = torch.zeros(300, 400, dtype=torch.bool)
+    mask[:, :200] = True  # the left half is targeted
+    fx.hardware.program(am, preset, masks={"1": mask}, seed=3)
+    delta = effective_weights(am)["1"] - ref
+    sd_t, sd_u = delta[mask].std().item(), delta[~mask].std().item()
+    assert sd_u > 0  # residual > 0: untargeted weights are no longer exact
+    assert sd_u / sd_t == pytest.approx(0.25, rel=0.05)
+    exact = fx.hardware.load_preset("paper-variation", noise_rate=0.2, residual=0.0, tile_rows=0, tile_cols=0)
+    am0 = fx.hardware.to_analog(model, exact)
+    fx.hardware.program(am0, exact, masks={"1": mask}, seed=3)
+    assert torch.equal(effective_weights(am0)["1"][~mask], ref[~mask])

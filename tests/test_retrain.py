@@ -131,3 +131,17 @@ def test_hwa_arm_trains_through_aihwkit(tiny):
     tuned = hwa_train(model, splits, fx.hardware.load_preset("paper-variation"), cfg, progress=False)
     assert not torch.equal(tuned[0].weight, model[0].weight)
     assert torch.isfinite(tuned(torch.randn(2, 3, 16, 16))).all()
+
+
+def test_gradient_norm_equals_the_closed_form_of_softmax_regression():
+    """For logits W x (no bias) the mean-CE gradient is (1/n) Σ (softmax(Wx) − onehot(y)) xᵀ."""
+    from fairxbar_aihw.retrain import gradient_norm
+
+    torch.manual_seed(0)
+    model = nn.Linear(5, 3, bias=False)
+    x, y = torch.randn(12, 5), torch.randint(0, 3, (12,))
+    batches = [(x[:5], y[:5]), (x[5:], y[5:])]  # uneven batches: the mean is over all 12 samples
+    with torch.no_grad():
+        p = torch.softmax(model(x), dim=1)
+        grad = (p - F.one_hot(y, 3).float()).T @ x / len(y)
+    assert gradient_norm(model, batches) == pytest.approx(grad.norm().item(), rel=1e-5)

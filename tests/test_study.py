@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 TINY = {
@@ -190,3 +191,82 @@ def test_preset_keys_belong_to_its_technology(tmp_path, monkeypatch):
         load_preset("pcm-ibm", noise_rate=0.1)
     assert "noise_rate" not in load_preset("pcm-ibm").values
     assert load_preset("paper-variation", noise_rate=0.2).noise_rate == 0.2
+
+
+def _in_process_run(tmp_path, monkeypatch, cfg, name="tiny"):
+    from fairxbar_aihw.study import StudyRun, load_study
+
+    (tmp_path / "studies").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "studies" / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setenv("FAIRXBAR_STUDIES", str(tmp_path / "studies"))
+    monkeypatch.setenv("FAIRXBAR_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("FAIRXBAR_REPORTS", str(tmp_path / "reports"))
+    return StudyRun(load_study(name), progress=False)
+
+
+@pytest.mark.parametrize("setting", ["auto", 0, 1])
+def test_unprivileged_setting_codes_group_0(tmp_path, monkeypatch, setting):
+    import fairxbar_aihw as fx
+    from fairxbar_aihw.training import evaluate
+
+    cfg = {**TINY, "dataset": {**TINY["dataset"], "unprivileged": setting}}
+    run = _in_process_run(tmp_path, monkeypatch, cfg)
+    raw = fx.data.load("synthderm", seed=0, size=16, **TINY["dataset"]["params"])
+    model, ckpt = run.baseline
+    f1 = [ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)]
+    expect_swap = setting == 1 or (setting == "auto" and f1[1] < f1[0])
+    assert run.swapped == expect_swap
+    flip = 1 if expect_swap else 0
+    assert torch.equal(run.splits.test.groups, (raw.test.groups + flip) % 2)
+    assert torch.equal(run.data.test.groups, raw.test.groups)  # the dataset coding is left alone
+    assert run.splits.group_names[0] == raw.group_names[flip]
+    if setting == "auto":  # group 0 is the one the model serves worse
+        per_group = evaluate(model, run.splits.val, "cpu", run.splits.num_classes)["per_group"]
+        assert per_group[0]["f1_macro"] <= per_group[1]["f1_macro"]
+    assert run.store.get_meta(run.run_id, "groups")["swapped"] == expect_swap
+    run.close()
+
+
+def test_every_method_sees_the_same_chips(study_dir):
+    _cli(study_dir, "inject", "tiny", "--no-progress")
+    df = _table(study_dir / "runs" / "tiny" / "results.sqlite")
+    sweep = df[df["cell"].str.startswith("sweep|")].copy()
+    sweep["method"] = sweep["cell"].str.split("|").str[3]
+    seeds = sweep.pivot_table(index="trial", columns="method", values="seed")
+    assert set(seeds.columns) == {"uniform", "random", "FR", "F+A R"}
+    assert (seeds.nunique(axis=1) == 1).all() and seeds.iloc[:, 0].nunique() == len(seeds)
+
+
+@pytest.mark.parametrize("stage", ["drift", "retrain"])
+def test_drift_and_retrain_stages_resume_to_the_unbroken_result(tmp_path, monkeypatch, stage):
+    from fairxbar_aihw.store import ResultsStore
+
+    cfg = {**TINY, "sweep": {**TINY["sweep"], "methods": ["F+A R"], "trials": 2}, "prune": {"kinds": []}}
+    clean = _in_process_run(tmp_path / "clean", monkeypatch, cfg)
+    clean.prepare()
+    getattr(clean, stage)()
+    expected = clean.store.to_frame(clean.run_id)
+    clean.close()
+    broken = _in_process_run(tmp_path / "broken", monkeypatch, cfg)
+    broken.prepare()
+    real_write = ResultsStore.write_trials
+    calls = {"n": 0}
+
+    def dying_write(self, run_id, rows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # killed after the first chip was committed
+        return real_write(self, run_id, rows)
+
+    monkeypatch.setattr(ResultsStore, "write_trials", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(broken, stage)()
+    monkeypatch.setattr(ResultsStore, "write_trials", real_write)
+    broken.close()
+    resumed = _in_process_run(tmp_path / "broken", monkeypatch, cfg)
+    resumed.prepare()
+    getattr(resumed, stage)()
+    got = resumed.store.to_frame(resumed.run_id)
+    resumed.close()
+    assert len(got) == len(expected) > 1
+    pd.testing.assert_frame_equal(got, expected)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,12 @@ class Splits:
     synthetic: bool
     name: str
     info: dict[str, Any] = field(default_factory=dict)
+
+    def with_groups_swapped(self) -> "Splits":
+        """A copy with groups 0 and 1 exchanged (the study's unprivileged group becomes group 0)."""
+        flip = {k: TensorSplit(s.images, s.labels, 1 - s.groups) for k, s in
+                (("train", self.train), ("val", self.val), ("test", self.test))}
+        return replace(self, **flip, group_names={0: self.group_names[1], 1: self.group_names[0]})
 
     @property
     def image_size(self) -> int:

@@ -105,7 +105,8 @@ class StudyRun:
 
     # ---- data and baseline -------------------------------------------------------------
     @cached_property
-    def splits(self) -> Splits:
+    def data(self) -> Splits:
+        """The dataset's splits in the dataset's own group coding (what the baseline trains on)."""
         ds = self.cfg.dataset
         t0 = time.time()
         splits = load(ds.name, seed=self.cfg.seed, size=ds.size, root=self.data_root,
@@ -114,9 +115,28 @@ class StudyRun:
         return splits
 
     @cached_property
+    def splits(self) -> Splits:
+        """The splits every later stage uses: group 0 is the study's unprivileged group."""
+        return self.data.with_groups_swapped() if self.swapped else self.data
+
+    @cached_property
+    def swapped(self) -> bool:
+        """``unprivileged: auto`` = the group with the lower baseline val F1 becomes group 0 (recorded)."""
+        _, ckpt = self.baseline
+        setting = self.cfg.dataset.unprivileged
+        f1 = {c: ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)}
+        swap = bool((setting == 1) or (setting == "auto" and f1[1] < f1[0]))
+        names = dict(self.data.group_names)
+        self.store.set_meta(self.run_id, "groups", {
+            "unprivileged_setting": setting, "swapped": swap,
+            "names": {0: names[1], 1: names[0]} if swap else names, "baseline_val_f1_by_dataset_group": f1,
+        })
+        return swap
+
+    @cached_property
     def baseline(self) -> tuple[torch.nn.Module, dict[str, Any]]:
         """The pre-trained model (trained once, then loaded) with its checkpoint metadata."""
-        s = self.splits
+        s = self.data
         m = self.cfg.model
         torch.manual_seed(self.cfg.seed)  # weight init is part of the experiment: seed it
         model = build(m.name, s.num_classes, s.image_size, pretrained=m.pretrained)
@@ -125,24 +145,7 @@ class StudyRun:
         self.timings["train"] = round(float(ckpt["seconds"]), 2)  # the training itself, also when loaded
         self.store.set_meta(self.run_id, "timings", self.timings)
         model.to(self.device).eval()
-        self._choose_unprivileged(ckpt)
         return model, ckpt
-
-    def _choose_unprivileged(self, ckpt: dict[str, Any]) -> None:
-        """``unprivileged: auto`` = the group with the lower baseline val F1 becomes group 0."""
-        setting = self.cfg.dataset.unprivileged
-        f1 = {c: ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)}
-        swap = (setting == 1) or (setting == "auto" and f1[1] < f1[0])
-        names = dict(self.splits.group_names)
-        if swap:
-            for split in (self.splits.train, self.splits.val, self.splits.test):
-                split.groups = 1 - split.groups
-            names = {0: names[1], 1: names[0]}
-        self.splits.group_names = names
-        self.store.set_meta(self.run_id, "groups", {
-            "unprivileged_setting": setting, "swapped": bool(swap), "names": names,
-            "baseline_val_f1_by_dataset_group": f1,
-        })
 
     # ---- saliency ----------------------------------------------------------------------
     def _group_batches(self) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
@@ -155,7 +158,7 @@ class StudyRun:
         model, ckpt = self.baseline
         sal = self.cfg.saliency
         key = config_hash({"ckpt": ckpt["key"], "sal": {k: getattr(sal, k) for k in ("estimator", "samples_per_group",
-                           "batch_size", "probes")}, "swap": self.store.get_meta(self.run_id, "groups")["swapped"],
+                           "batch_size", "probes")}, "swap": self.swapped,
                            "seed": self.cfg.seed})
         path = self.workdir / f"curvature-{key}.pt"
         if path.is_file():
