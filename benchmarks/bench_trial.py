@@ -19,7 +19,7 @@ import fairxbar_aihw as fx  # noqa: E402
 from _timing import interleaved, print_ratios  # noqa: E402
 from fairxbar_aihw.data.splits import TensorSplit  # noqa: E402
 from fairxbar_aihw.hardware import program_chip  # noqa: E402
-from fairxbar_aihw.study.montecarlo import ChipEvaluator  # noqa: E402
+from fairxbar_aihw.study.chips import ChipEvaluator  # noqa: E402
 from fairxbar_aihw.training.evaluate import predict_logits  # noqa: E402
 
 

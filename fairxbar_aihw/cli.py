@@ -177,6 +177,7 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | 
     """The StudyRun the options select; ``read_only`` opens an existing run and computes nothing."""
     from .hardware import load_preset
     from .study import StudyRun, load_study
+    from .study.executors import make_executor
 
     overrides: dict[str, Any] = {}
     if trials is not None:
@@ -205,8 +206,8 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | 
         torch.set_num_threads(threads or default_threads())
         if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
-    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag, backend=backend,
-                    address=address, read_only=read_only)
+    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
+                    executor=make_executor(backend, address), read_only=read_only)
 
 
 @cli.command()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import hashlib
+from typing import Any, Iterator
 
 import torch
 
@@ -17,3 +18,10 @@ def seeded_rng(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
     with torch.random.fork_rng(devices=gpus, device_type="cuda"):
         torch.manual_seed(int(seed))
         yield
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 31-bit seed from named parts (study seed, preset, intensity, trial, ...): the same parts
+    give the same seed on every machine and Python version (sha256, not ``hash``)."""
+    blob = "|".join(map(str, parts)).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF

@@ -36,3 +36,46 @@ def test_user_errors_are_value_errors():
     assert issubclass(UserError, ValueError) and issubclass(ConfigError, UserError)
     with pytest.raises(ValueError):
         fx.hardware.load_preset("paper-variation", noise_rate=-1)
+
+
+def _module_graph():
+    """Module-level imports between the package's modules (a module also runs its parents' __init__)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(fx.__file__).parent
+    mods = {}
+    for p in root.rglob("*.py"):
+        parts = list(p.relative_to(root.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = {}
+    for mod, p in mods.items():
+        base = mod.split(".") if p.name == "__init__.py" else mod.split(".")[:-1]
+        deps = set()
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = ".".join(base[:len(base) - node.level + 1] + ([node.module] if node.module else []))
+                deps |= {f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target for a in node.names}
+        for d in list(deps):
+            parts = d.split(".")
+            deps |= {".".join(parts[:i]) for i in range(2, len(parts)) if not mod.startswith(".".join(parts[:i]))}
+        graph[mod] = {d for d in deps if d in mods and d != mod}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _module_graph()
+    assert graph["fairxbar_aihw.study.executors"] >= {"fairxbar_aihw.study.chips"}  # the graph sees imports
+    state: dict[str, int] = {}
+
+    def visit(node, path):
+        state[node] = 1
+        for nxt in graph[node]:
+            assert state.get(nxt) != 1, f"import cycle: {' -> '.join(path + [nxt])}"
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])

@@ -1,6 +1,8 @@
 """Ray backend: a local 2-worker cluster gives the same table as the local backend, even when a
 worker dies mid-task (its chips are re-run, nothing is duplicated)."""
+import os
 import sqlite3
+import sys
 
 import pandas as pd
 import pytest
@@ -9,7 +11,9 @@ import yaml
 ray = pytest.importorskip("ray")
 
 from fairxbar_aihw.study import StudyRun, load_study  # noqa: E402
-from fairxbar_aihw.study.ray_backend import KILL_ONCE_ENV  # noqa: E402
+from fairxbar_aihw.study.executors import RayExecutor, chip_task  # noqa: E402
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
 
 STUDY = {
     "dataset": {"name": "synthderm", "size": 16, "params": {"n": 240, "num_classes": 3}},
@@ -26,10 +30,19 @@ def _table(db):
         return pd.read_sql_query("SELECT cell, trial, seed, data_json FROM trials ORDER BY cell, trial", conn)
 
 
-def _run(tmp_path, monkeypatch, runs, backend):
+def killed_once(*args):
+    """A chip task whose first run anywhere dies like a crashed worker (the marker file says it did)."""
+    marker = os.environ["TEST_KILL_MARKER"]
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return chip_task(*args)
+
+
+def _run(tmp_path, monkeypatch, runs, executor=None):
     monkeypatch.setenv("FAIRXBAR_STUDIES", str(tmp_path / "studies"))
     monkeypatch.setenv("FAIRXBAR_RUNS", str(tmp_path / runs))
-    run = StudyRun(load_study("tiny"), progress=False, backend=backend)
+    run = StudyRun(load_study("tiny"), progress=False, executor=executor)
     _ = run.saliency
     run.inject()
     run.drift()
@@ -39,16 +52,16 @@ def _run(tmp_path, monkeypatch, runs, backend):
 def test_ray_matches_local_and_survives_a_dead_worker(tmp_path, monkeypatch):
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "tiny.yaml").write_text(yaml.safe_dump(STUDY))
-    local = _run(tmp_path, monkeypatch, "runs-local", "local")
+    local = _run(tmp_path, monkeypatch, "runs-local")
     marker = tmp_path / "killed-once"
-    monkeypatch.setenv(KILL_ONCE_ENV, str(marker))
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     for var in ("RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         monkeypatch.delenv(var, raising=False)
     try:  # the tool starts the local cluster itself, with its offline settings
-        remote = _run(tmp_path, monkeypatch, "runs-ray", "ray")
+        executor = RayExecutor(task=killed_once, runtime_env={"env_vars": {"TEST_KILL_MARKER": str(marker)}})
+        remote = _run(tmp_path, monkeypatch, "runs-ray", executor)
     finally:
         ray.shutdown()
     assert marker.exists()  # a worker really died once

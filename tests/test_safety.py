@@ -174,7 +174,7 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
 
 
 def test_local_ray_cluster_settings_keep_it_offline(monkeypatch):
-    from fairxbar_aihw.study.ray_backend import keep_local_cluster_offline
+    from fairxbar_aihw.study.executors import keep_local_cluster_offline
 
     for var in ("RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         monkeypatch.delenv(var, raising=False)

@@ -16,7 +16,7 @@ from ..provenance import provenance_note
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
 from . import figures
-from .stats import paired_difference, summarise, verdict
+from .stats import paired_comparison, summarise
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
 
@@ -65,13 +65,12 @@ def _comparisons(sweep: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, in
             a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
             if not len(a) or not len(b) or cell.loc[cell["method"] == "F+A R", "targeted_fraction"].max() == 0:
                 continue  # F+A R left the model untouched here: comparing it would flatter it
-            f1 = paired_difference(a, b, "f1_macro")
-            eo = paired_difference(a, b, "eodds")
-            v = verdict(f1[:2], eo[:2])
+            c = paired_comparison(a, b)
+            v = c["verdict"]
             key = "better" if v == "better" else "worse" if v == "worse" else "other"
             tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
             lines.append(f"| {s['preset']} | {s['intensity']:g} | {target_label(s['target'])} | {name_a} vs {name_b} | "
-                         f"{_fmt(f1[0], f1[1], 100, 2)} pts | {_fmt(eo[0], eo[1])} | {v} |")
+                         f"{_fmt(c['d_f1'], c['d_f1_ci'], 100, 2)} pts | {_fmt(c['d_eodds'], c['d_eodds_ci'])} | {v} |")
     return lines, tally
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from ..metrics import improvement
 from .figures import seed_forest
 from .markdown import target_label
-from .stats import mean_ci, paired_difference, verdict
+from .stats import mean_ci, paired_comparison, verdict
 
 COMPARISONS = [("F+A R", "FR"), ("F+A R", "random"), ("F+A R", "uniform")]
 
@@ -57,11 +57,9 @@ def seed_rows(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
                 b = _cells(sweep, s["preset"], s["intensity"], s["target"], b_name)
                 if b.empty:
                     continue
-                d_f1 = paired_difference(far, b, "f1_macro")
-                d_eo = paired_difference(far, b, "eodds")
-                rows.append({**key, "comparison": f"{a_name} vs {b_name}", "targeted": hit,
-                             "d_eodds": d_eo[0], "d_eodds_ci": d_eo[1], "d_f1": d_f1[0], "d_f1_ci": d_f1[1],
-                             "rel_eodds": float("nan"), "verdict": verdict(d_f1[:2], d_eo[:2])})
+                c = paired_comparison(far, b)
+                rows.append({**key, "comparison": f"{a_name} vs {b_name}", "targeted": hit, "rel_eodds": float("nan"),
+                             **{k: c[k] for k in ("d_eodds", "d_eodds_ci", "d_f1", "d_f1_ci", "verdict")}})
     return pd.DataFrame(rows)
 
 

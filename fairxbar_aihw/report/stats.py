@@ -54,6 +54,14 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> tuple[fl
     return mean, ci, len(merged)
 
 
+def paired_comparison(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
+    """A − B over identical chips: ΔF1 and ΔEOdds with their 95% CIs, and the verdict for A."""
+    f1 = paired_difference(a, b, "f1_macro")
+    eo = paired_difference(a, b, "eodds")
+    return {"d_f1": f1[0], "d_f1_ci": f1[1], "d_eodds": eo[0], "d_eodds_ci": eo[1], "chips": f1[2],
+            "verdict": verdict(f1[:2], eo[:2])}
+
+
 def verdict(d_f1: tuple[float, float], d_eodds: tuple[float, float]) -> str:
     """Plain-language comparison from paired ΔF1 and ΔEOdds (mean, CI half-width) of A − B.
 

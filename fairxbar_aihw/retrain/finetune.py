@@ -12,25 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
+
 
 from ..data.splits import Splits, TensorSplit, to_float
 from ..errors import UserError
 from ..models import crossbar_layers
 from ..hardware import Preset, make_noise_model, seeded_rng
+from ..rng import derive_seed
 from ..saliency import curvature, group_batches, masks_from_saliency, saliencies
+from ..training.steps import optimise
+from .names import ARM_LABELS, FINETUNE_ARMS
 from .objectives import boundary_loss, vfa_loss
 
-FINETUNE_ARMS = ("va", "vfa", "fair-loss", "boundary")
-ARM_LABELS = {"va": "VA-Retrain", "vfa": "VFA-Retrain", "fair-loss": "Fair-loss FT", "boundary": "Boundary-reg FT",
-              "hwa": "HWA (aihwkit)"}
 
 
 @dataclass
@@ -58,10 +57,6 @@ class RetrainConfig:
             raise UserError(f"retrain.alpha must be in [0, 1], got {self.alpha}")
         if self.chip not in ("fresh", "fixed"):
             raise UserError(f"retrain.chip must be fresh or fixed, got {self.chip}")
-
-
-def _seed(*parts: Any) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 class ErrorEmulator:
@@ -121,35 +116,37 @@ def finetune(model: nn.Module, splits: Splits, arm: str, cfg: RetrainConfig, pre
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     emulator = ErrorEmulator(model, preset, cfg.digital_layers) if errors else None
     train = splits.train
-    gen = torch.Generator().manual_seed(_seed(seed, arm))
+    gen = torch.Generator().manual_seed(derive_seed(seed, arm))
     idx_by_group = [torch.nonzero(train.groups == c).flatten() for c in (0, 1)]
     half = max(1, cfg.batch_size // 2)
-    masks = None
-    history = []
-    bar = tqdm(range(cfg.steps), desc=f"retrain {ARM_LABELS[arm]}", disable=not progress, unit="step")
-    for step in bar:
+    masks: dict[str, Any] = {}
+
+    def refresh(step: int) -> None:  # curvature, ranks and masks from group-separated batches
         if errors and step % cfg.refresh_every == 0:
             model.eval()
-            masks = refresh_masks(model, train, cfg, _seed(seed, arm, step), device)
-        model.train()
+            masks["now"] = refresh_masks(model, train, cfg, derive_seed(seed, arm, step), device)
+
+    def draw(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         picks = torch.cat([ix[torch.randint(0, len(ix), (half,), generator=gen)] for ix in idx_by_group])
-        x = to_float(train.images[picks]).to(device)
-        y = train.labels[picks].to(device)
-        g = train.groups[picks].to(device)
-        chip = _seed(seed, arm, "chip") if cfg.chip == "fixed" else _seed(seed, arm, "chip", step)
-        ctx = emulator.perturbed(masks, chip) if emulator is not None else contextlib.nullcontext()
-        with ctx:
-            logits = model(x)
-            if arm == "va":
-                loss = F.cross_entropy(logits, y)
-            elif arm == "boundary":
-                loss = boundary_loss(logits, y, g, cfg.lam)
-            else:
-                loss = vfa_loss(logits, y, g, cfg.alpha)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-        opt.step()  # gradient from the perturbed weights, applied to the clean ones
-        history.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{history[-1]:.3f}")
+        return (to_float(train.images[picks]).to(device), train.labels[picks].to(device),
+                train.groups[picks].to(device))
+
+    def chip_errors(step: int) -> Any:  # the emulated chip's errors on the targeted weights
+        if emulator is None:
+            return contextlib.nullcontext()
+        chip = derive_seed(seed, arm, "chip") if cfg.chip == "fixed" else derive_seed(seed, arm, "chip", step)
+        return emulator.perturbed(masks.get("now"), chip)
+
+    def loss_of(batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y, g = batch
+        logits = model(x)
+        if arm == "va":
+            return F.cross_entropy(logits, y)
+        if arm == "boundary":
+            return boundary_loss(logits, y, g, cfg.lam)
+        return vfa_loss(logits, y, g, cfg.alpha)
+
+    history = optimise(model, opt, cfg.steps, draw, loss_of, before=refresh, around=chip_errors,
+                       progress=progress, desc=f"retrain {ARM_LABELS[arm]}")
     model.eval()
     return model, {"loss_first": history[0], "loss_last": history[-1], "steps": cfg.steps}

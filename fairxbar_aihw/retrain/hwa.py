@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from aihwkit.nn.conversion import convert_to_analog
 from aihwkit.optim import AnalogAdam
 from aihwkit.simulator.parameters.enums import WeightModifierType
-from tqdm import tqdm
+
 
 from ..data.splits import Splits, to_float
 from ..hardware import Preset, analog_layers, rpu_config, seeded_rng
+from ..training.steps import optimise
 from .finetune import RetrainConfig
 
 
@@ -45,13 +46,14 @@ def hwa_train(model: nn.Module, splits: Splits, preset: Preset, cfg: RetrainConf
     opt.regroup_param_groups(amodel)
     gen = torch.Generator().manual_seed(seed)
     train = splits.train
+
+    def draw(step: int) -> torch.Tensor:
+        return torch.randint(0, len(train), (cfg.batch_size,), generator=gen)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(amodel(to_float(train.images[idx]).to(device)), train.labels[idx].to(device))
+
     with seeded_rng(seed, device):
-        for _ in tqdm(range(cfg.steps), desc="retrain HWA (aihwkit)", disable=not progress, unit="step"):
-            idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen)
-            x = to_float(train.images[idx]).to(device)
-            loss = F.cross_entropy(amodel(x), train.labels[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        optimise(amodel, opt, cfg.steps, draw, loss_of, progress=progress, desc="retrain HWA (aihwkit)")
     amodel.eval()
     return analog_to_digital(amodel, model).to(device).eval()

@@ -13,12 +13,13 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
+
 
 from ..data.splits import Splits, to_float
 from ..errors import UserError
 from ..models import crossbar_layers
 from ..saliency import saliencies
+from ..training.steps import optimise
 
 PRUNE_KINDS = ("magnitude", "fairprune")
 
@@ -79,12 +80,13 @@ def prune_and_finetune(model: nn.Module, pruned: dict[str, torch.Tensor], splits
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     train = splits.train
-    for _ in tqdm(range(steps), desc="fine-tune pruned", disable=not progress, unit="step"):
-        model.train()
-        idx = torch.randint(0, len(train), (batch_size,), generator=gen)
-        loss = F.cross_entropy(model(to_float(train.images[idx]).to(device)), train.labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        apply_pruning(model, pruned)
+
+    def draw(step: int) -> torch.Tensor:
+        return torch.randint(0, len(train), (batch_size,), generator=gen)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(to_float(train.images[idx]).to(device)), train.labels[idx].to(device))
+
+    optimise(model, opt, steps, draw, loss_of, after=lambda step: apply_pruning(model, pruned), progress=progress,
+             desc="fine-tune pruned")
     return model.eval()

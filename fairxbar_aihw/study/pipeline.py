@@ -6,7 +6,6 @@ the device, so asking for more trials later extends a run instead of starting ov
 """
 from __future__ import annotations
 
-import copy
 import time
 from functools import cached_property
 from pathlib import Path
@@ -16,17 +15,19 @@ import torch
 
 from ..data import Splits, load
 from ..errors import UserError
-from ..hardware import Preset, load_preset
 from ..models import build
 from ..paths import check_name, inside, reports_dir, runs_dir
+from ..provenance import environment_info
+from ..retrain.names import ARM_LABELS
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
 from ..store import ResultsStore, config_hash
-from ..retrain import (ARM_LABELS, RetrainConfig, fairprune_masks, finetune, group_diagnostics, hwa_train,
-                       magnitude_prune_masks, prune_and_finetune, refresh_masks)
-from ..training import TrainConfig, evaluate, predict_logits, train
-from ..provenance import environment_info
 from ..torchfiles import atomic_torch_save, load_torch_file
-from .montecarlo import Cell, ChipEvaluator, cell_key, run_cells
+from ..training import TrainConfig, evaluate, train
+from . import arms
+from .chips import ChipEvaluator
+from .executors import Executor, LocalExecutor
+from .montecarlo import run_cells
+from .plan import BASELINE_KEY, StudyPlan
 from .runfolder import existing_run_folder, open_run_folder
 from .schema import StudyConfig
 
@@ -43,15 +44,6 @@ def run_config_for_hash(cfg: StudyConfig) -> dict[str, Any]:
     return {k: data[k] for k in RUN_KEYS}
 
 
-def preset_tag(preset: Preset) -> str:
-    return config_hash(preset.values)[:8]
-
-
-def knob(x: float | None) -> float:
-    """A cell's intensity: 0 for presets without an intensity knob (e.g. ``ideal``)."""
-    return 0.0 if x is None else float(x)
-
-
 def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
@@ -64,15 +56,13 @@ class StudyRun:
     """One resolved study: lazily computes and caches each stage."""
 
     def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True,
-                 fresh: bool = False, tag: str = "", backend: str = "local", address: str | None = None,
-                 read_only: bool = False):
-        """``read_only`` opens an existing run for reports and exports: it computes, creates and
-        deletes nothing, and fails if the study has no results for this configuration."""
-        if backend not in ("local", "ray"):
-            raise UserError(f"unknown backend '{backend}'; use local or ray")
-        self.backend = backend
-        self.address = address
+                 fresh: bool = False, tag: str = "", executor: Executor | None = None, read_only: bool = False):
+        """``executor`` runs the chips (default: in this process). ``read_only`` opens an existing
+        run for reports and exports: it computes, creates and deletes nothing, and fails if the
+        study has no results for this configuration."""
+        self.executor = executor or LocalExecutor()
         self.cfg = cfg
+        self.plan = StudyPlan(cfg)
         self.name = check_name(cfg.name + tag, "run")
         self.progress = progress
         self.data_root = data_root or cfg.dataset.root
@@ -207,36 +197,13 @@ class StudyRun:
         return ChipEvaluator(model, self.splits.test, self.splits.num_classes, self.device,
                              self.cfg.model.digital_layers)
 
-    def hardware(self) -> list[tuple[Preset, list[float | None]]]:
-        out = []
-        for hw in self.cfg.sweep.hardware:
-            preset = load_preset(hw.preset, **(hw.overrides or {}))
-            intensities = hw.intensities or [preset.intensity]
-            out.append((preset, intensities))
-        return out
-
-    def sweep_cells(self) -> list[tuple[Cell, Preset]]:
-        cells = []
-        sw = self.cfg.sweep
-        for preset, intensities in self.hardware():
-            for x in intensities:
-                p = preset if x is None else preset.with_intensity(x)
-                for method in sw.methods:
-                    if method == "none":
-                        continue
-                    for target in [None] if method == "uniform" else sw.targets:
-                        cells.append((Cell("sweep", preset.name, knob(x), method, target, preset_tag(p)), p))
-        return cells
-
-    def sweep_jobs(self) -> list[tuple[Cell, Preset, Any]]:
-        return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in self.sweep_cells()]
+    def _jobs(self, cells: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
+        return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in cells]
 
     def record_baseline(self) -> None:
         model, ckpt = self.baseline
-        row = self.evaluator.row(predict_logits(model, self.splits.test, self.device))
-        self.store.write_trial(self.run_id, "baseline", 0, self.cfg.seed,
-                               {"kind": "baseline", "preset": "ideal", "intensity": None, "method": "none",
-                                "target": None, "t_inference": None, "targeted_fraction": 0.0, **row})
+        arms.write_ideal_row(self.store, self.run_id, BASELINE_KEY, self.cfg.seed, self.evaluator, model, self.device,
+                             kind="baseline", method="none", target=None)
         self.store.set_meta(self.run_id, "baseline", {
             "best_epoch": ckpt["best_epoch"], "history": ckpt["history"], "train_seconds": ckpt["seconds"],
             "val": {k: v for k, v in evaluate(model, self.splits.val, self.device, self.splits.num_classes).items()
@@ -246,173 +213,67 @@ class StudyRun:
     def inject(self) -> int:
         self.record_baseline()
         t0 = time.time()
-        n = run_cells(self.evaluator, self.sweep_jobs(), self.store, self.run_id, self.cfg.sweep.trials,
-                      self.cfg.seed, progress=self.progress, desc=f"{self.name}: Monte-Carlo chips",
-                      backend=self.backend, address=self.address)
+        n = run_cells(self.evaluator, self._jobs(self.plan.sweep_cells()), self.store, self.run_id,
+                      self.cfg.sweep.trials, self.cfg.seed, self.executor, progress=self.progress,
+                      desc=f"{self.name}: Monte-Carlo chips")
         if n:
             self._timed("inject", t0)
         return n
-
-    def drift_cells(self) -> list[tuple[Cell, Preset]]:
-        dr = self.cfg.drift
-        methods = dr.methods or self.cfg.sweep.methods
-        target = dr.target or self.cfg.sweep.targets[0]
-        cells = []
-        for name in dr.presets:
-            preset = load_preset(name)
-            for method in methods:
-                if method != "none":
-                    t = None if method == "uniform" else target
-                    cells.append((Cell("drift", preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
-                                  preset))
-        return cells
-
-    def drift_jobs(self) -> list[tuple[Cell, Preset, Any]]:
-        return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in self.drift_cells()]
 
     def drift(self) -> int:
         dr = self.cfg.drift
         if not dr.times or not dr.presets:
             return 0
         t0 = time.time()
-        n = run_cells(self.evaluator, self.drift_jobs(), self.store, self.run_id,
-                      dr.trials or self.cfg.sweep.trials, self.cfg.seed,
+        n = run_cells(self.evaluator, self._jobs(self.plan.drift_cells()), self.store, self.run_id,
+                      dr.trials or self.cfg.sweep.trials, self.cfg.seed, self.executor,
                       drift_times=[float(t) for t in dr.times], progress=self.progress,
-                      desc=f"{self.name}: drift chips", backend=self.backend, address=self.address)
+                      desc=f"{self.name}: drift chips")
         if n:
             self._timed("drift", t0)
         return n
 
-    # ---- mitigation arms (issue: retraining, HWA, boundary, pruning) --------------------------
-    def retrain_config(self) -> RetrainConfig:
-        rt = self.cfg.retrain
-        sal = self.cfg.saliency
-        return RetrainConfig(
-            steps=rt.steps, lr=float(rt.lr), batch_size=rt.batch_size, refresh_every=rt.refresh_every,
-            method=rt.method, target=float(rt.target or max(self.cfg.sweep.targets)),
-            alpha=float(rt.alpha), lam=float(rt.lam), chip=rt.chip, estimator=sal.estimator,
-            samples_per_group=int(rt.samples_per_group), probes=int(sal.probes), beta=float(sal.beta),
-            hwa_noise=float(rt.hwa_noise), digital_layers=list(self.cfg.model.digital_layers))
-
-    def retrain_preset(self) -> Preset:
-        """The technology whose errors VA/VFA emulate: retrain.preset, else the first sweep hardware."""
-        rt = self.cfg.retrain
-        if rt.preset:
-            preset = load_preset(rt.preset)
-            return preset if rt.intensity is None else preset.with_intensity(rt.intensity)
-        preset, intensities = self.hardware()[0]
-        x = rt.intensity if rt.intensity is not None else intensities[0]
-        return preset if x is None else preset.with_intensity(x)
-
-    def arm_key(self, arm: str) -> str:
-        """Hash of everything an arm's retrained model depends on besides the run itself."""
-        return config_hash({"arm": arm, "cfg": self.retrain_config().__dict__, "preset": self.retrain_preset().values})
-
-    def retrain_cells(self, arm: str) -> list[tuple[Cell, Preset]]:
-        cfg = self.retrain_config()
-        only = self.cfg.retrain.presets
-        cells = []
-        for preset, intensities in self.hardware():
-            if only and preset.name not in only:
-                continue
-            for x in intensities:
-                p = preset if x is None else preset.with_intensity(x)
-                tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
-                cells.append((Cell("retrain", preset.name, knob(x), ARM_LABELS[arm], cfg.target, tag), p))
-        return cells
-
-    def prune_cell(self, kind: str, sparsity: float) -> str:
-        pr = self.cfg.prune
-        return f"prune|{kind}|{sparsity}|" + config_hash({k: getattr(pr, k) for k in ("finetune_steps", "lr", "beta")})[:8]
-
+    # ---- mitigation arms ------------------------------------------------------------------
     def expected_cells(self) -> set[str]:
         """Every row key the current config asks for: reports show exactly these."""
-        keys = {"baseline"}
-        keys |= {cell_key(c) for c, _ in self.sweep_cells()}
-        keys |= {cell_key(c, float(t)) for c, _ in self.drift_cells() for t in self.cfg.drift.times}
-        for arm in self.cfg.retrain.arms:
-            keys.add(f"retrain-ideal|{ARM_LABELS[arm]}|{self.arm_key(arm)[:8]}")
-            keys |= {cell_key(c) for c, _ in self.retrain_cells(arm)}
-        keys |= {self.prune_cell(k, s) for k in self.cfg.prune.kinds for s in self.cfg.prune.sparsities}
-        return keys
+        return self.plan.expected_cells()
 
     def arm_model(self, arm: str) -> torch.nn.Module:
-        """A retrained copy of the baseline for one arm (cached on disk by config)."""
+        """A retrained copy of the baseline for one arm (cached on disk by its settings)."""
         model, ckpt = self.baseline
-        cfg = self.retrain_config()
-        preset = self.retrain_preset()
-        path = self.workdir / f"arm-{arm}-{config_hash({'ckpt': ckpt['key'], 'arm': self.arm_key(arm)})}.pt"
-        arm_model = copy.deepcopy(model)
-        if path.is_file():
-            arm_model.load_state_dict(load_torch_file(path, f"{arm} checkpoint"))
-            return arm_model.to(self.device).eval()
-        t0 = time.time()
-        if arm == "hwa":
-            arm_model = hwa_train(model, self.splits, preset, cfg, self.device, self.cfg.seed, self.progress)
-        else:
-            arm_model, _ = finetune(model, self.splits, arm, cfg, preset, self.device, self.cfg.seed, self.progress)
-        atomic_torch_save({k: v.cpu() for k, v in arm_model.state_dict().items()}, path)
-        self._timed(f"retrain {arm}", t0)
-        return arm_model.eval()
+        arm_model, seconds = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.workdir,
+                                            self.device, self.cfg.seed, self.progress)
+        if seconds is not None:
+            self.timings[f"retrain {arm}"] = round(seconds, 2)
+            self.store.set_meta(self.run_id, "timings", self.timings)
+        return arm_model
 
     def retrain(self) -> int:
-        """Evaluate every retraining arm on the sweep's hardware with the arm's own refreshed masks."""
+        """Every retraining arm on ideal hardware and on the sweep's hardware, and their diagnostics."""
         rt = self.cfg.retrain
         if not rt.arms:
             return 0
-        cfg = self.retrain_config()
-        trials = rt.trials or self.cfg.sweep.trials
-        batches = self._group_batches()
-        model, _ = self.baseline
-        iters = int(rt.diagnostic_iters)  # power iterations per group; 0 = no diagnostics (slow on CPUs)
-        diagnostics = {"pre-trained": group_diagnostics(model, batches, iters=iters)} if iters else {}
+        models = {"pre-trained": self.baseline[0]}
         total = 0
         for arm in rt.arms:
-            arm_model = self.arm_model(arm)
-            label = ARM_LABELS[arm]
-            if iters:
-                diagnostics[label] = group_diagnostics(arm_model, batches, iters=iters)
-            evaluator = ChipEvaluator(arm_model, self.splits.test, self.splits.num_classes, self.device,
-                                      self.cfg.model.digital_layers)
-            ideal = evaluator.row(predict_logits(arm_model, self.splits.test, self.device))
-            self.store.write_trial(self.run_id, f"retrain-ideal|{label}|{self.arm_key(arm)[:8]}", 0, self.cfg.seed,
-                                   {"kind": "retrain-ideal", "preset": "ideal", "intensity": None, "method": label,
-                                    "target": None, "t_inference": None, "targeted_fraction": 0.0, **ideal})
-            arm_masks = refresh_masks(arm_model, self.splits.train, cfg, self.cfg.seed, self.device)
-            jobs = [(cell, p, arm_masks) for cell, p in self.retrain_cells(arm)]
+            models[ARM_LABELS[arm]] = model = self.arm_model(arm)
             t0 = time.time()
-            n = run_cells(evaluator, jobs, self.store, self.run_id, trials, self.cfg.seed,
-                          progress=self.progress, desc=f"{self.name}: {label} chips", backend=self.backend,
-                          address=self.address)
+            n = arms.evaluate_arm(arm, model, self.splits, self.plan, self.store, self.run_id, self.cfg.seed,
+                                  self.device, self.executor, self.progress, f"{self.name}: {ARM_LABELS[arm]} chips")
             if n:
                 self._timed(f"evaluate {arm}", t0)
             total += n
-        self.store.set_meta(self.run_id, "diagnostics", diagnostics)
+        # power iterations per group; 0 = no diagnostics (slow on CPUs)
+        diag = arms.diagnostics(models, self._group_batches(), int(rt.diagnostic_iters))
+        self.store.set_meta(self.run_id, "diagnostics", diag)
         return total
 
     def prune(self) -> int:
         """Pruning arms (stuck-at-zero) on ideal hardware: one deterministic row per kind × sparsity."""
-        pr = self.cfg.prune
-        if not pr.kinds:
+        if not self.cfg.prune.kinds:
             return 0
-        model, _ = self.baseline
-        done = self.store.done(self.run_id)
-        n = 0
-        for kind in pr.kinds:
-            for sparsity in pr.sparsities:
-                cell = self.prune_cell(kind, sparsity)
-                if (cell, 0) in done:
-                    continue
-                masks = (magnitude_prune_masks(model, sparsity) if kind == "magnitude"
-                         else fairprune_masks(model, self.curvature, sparsity, float(pr.beta)))
-                pruned = prune_and_finetune(model, masks, self.splits, int(pr.finetune_steps), float(pr.lr),
-                                            device=self.device, seed=self.cfg.seed, progress=False)
-                row = self.evaluator.row(predict_logits(pruned, self.splits.test, self.device))
-                self.store.write_trial(self.run_id, cell, 0, self.cfg.seed, {
-                    "kind": "prune", "preset": "ideal", "intensity": None, "method": kind, "target": sparsity,
-                    "t_inference": None, "targeted_fraction": float(sparsity), **row})
-                n += 1
-        return n
+        return arms.run_pruning(self.baseline[0], lambda: self.curvature, self.splits, self.plan, self.store,
+                                self.run_id, self.cfg.seed, self.evaluator, self.device)
 
     def environment(self) -> dict[str, Any]:
         info = environment_info(self.device)

@@ -22,6 +22,7 @@ from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from .augment import get_augment
 from .evaluate import evaluate
+from .steps import optimise
 
 
 @dataclass
@@ -129,16 +130,14 @@ def _epoch(model: nn.Module, opt: torch.optim.Optimizer, splits: Splits, cfg: Tr
     n = len(train_split)
     model.train()
     perm = torch.randperm(n, generator=gen)
-    total = 0.0
-    for i in range(0, n, cfg.batch_size):
-        idx = perm[i : i + cfg.batch_size]
-        x = to_float(augment(train_split.images[idx], gen)).to(device)
-        y = train_split.labels[idx].to(device)
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
+    batches = [perm[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+
+    def draw(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = batches[step]
+        return to_float(augment(train_split.images[idx], gen)).to(device), train_split.labels[idx].to(device)
+
+    losses = optimise(model, opt, len(batches), draw, lambda batch: F.cross_entropy(model(batch[0]), batch[1]))
+    total = sum(loss * len(idx) for loss, idx in zip(losses, batches))
     val = evaluate(model, splits.val, device, splits.num_classes)
     history = history + [{"epoch": epoch, "loss": total / n, "val_f1": val["f1_macro"], "val_eodds": val["eodds"]}]
     if val["f1_macro"] > best["f1"]:

@@ -1,0 +1,110 @@
+"""One Monte-Carlo chip: program it (seeded), read it at each time, turn the test set into a row.
+
+Fast path: with an ideal MVM (``forward: {is_perfect: true}``) the analog forward equals a
+digital forward with the programmed weights, so each chip's effective weights are read back
+from aihwkit into a digital shadow model and evaluated there (proven equal by a test).
+Non-ideal periphery (DAC/ADC, output noise) always takes aihwkit's analog forward.
+
+Chip seeds depend on (study seed, preset, intensity, trial) but not on the method or target,
+so methods are compared on the same chips (common random numbers: paired differences).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import asdict
+from typing import Any, Iterator
+
+import torch
+import torch.nn as nn
+
+from ..data.splits import TensorSplit
+from ..hardware import (Preset, analog_layers, drift, effective_weights, install_overrides, load_into_digital,
+                        program_chip, seeded_rng, to_analog)
+from ..hardware.analog import Masks
+from ..metrics import flat_row
+from ..rng import derive_seed
+from ..training.evaluate import metrics_from_logits, predict_logits
+from .plan import Cell, cell_key
+
+
+def chip_seed(study_seed: int, preset: str, intensity: float | None, trial: int) -> int:
+    """Chip ``trial`` of a hardware setting: the same chip for every method (paired comparisons)."""
+    return derive_seed(study_seed, preset, intensity, trial)
+
+
+def read_seed(chip_seed: int, t_inference: float | None) -> int:
+    """Seed of the forward-pass noise when chip ``chip_seed`` is read at ``t_inference``."""
+    return (chip_seed * 1_000_003 + 7 + int(t_inference or 0)) % (2**63 - 1)
+
+
+class ChipEvaluator:
+    """Holds one analog model per preset and a digital shadow for the fast path.
+
+    On the fast path chips are programmed (and drifted) on the CPU from CPU-seeded noise and
+    only the forward pass runs on `device`: the same seed gives the same chip on any device,
+    and programming (elementwise, ~1 ms) is never the bottleneck. Presets whose forward pass
+    itself is non-ideal (DAC/ADC, output noise) keep their aihwkit model on `device`.
+    """
+
+    def __init__(self, model: nn.Module, test: TensorSplit, num_classes: int, device: str = "cpu",
+                 digital_layers: list[str] | None = None):
+        self.model = model.eval()
+        self.digital_layers = list(digital_layers or [])
+        self.test = test
+        self.num_classes = num_classes
+        self.device = device
+        # the shadow lives channels-last: every chip's pass runs in that layout with no conversion
+        self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
+        self._analog: dict[str, nn.Module] = {}
+
+    def analog(self, preset: Preset) -> nn.Module:
+        key = repr(sorted(preset.values.items(), key=lambda kv: kv[0]))
+        key = f"{preset.name}:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        if key not in self._analog:
+            home = "cpu" if preset.ideal_forward else self.device
+            self._analog[key] = to_analog(self.model, preset, self.digital_layers, device=home)
+        return self._analog[key]
+
+    def logits(self, amodel: nn.Module, preset: Preset, read_seed: int) -> torch.Tensor:
+        """Test-set logits of the programmed chip; a non-ideal forward (output noise) draws its
+        noise from ``read_seed``, so a chip reads the same in a resumed run as in an unbroken one."""
+        if preset.ideal_forward:
+            load_into_digital(self.shadow, effective_weights(amodel))
+            return predict_logits(self.shadow, self.test, self.device)
+        with seeded_rng(read_seed, self.device):
+            return predict_logits(amodel, self.test, self.device)
+
+    def row(self, logits: torch.Tensor) -> dict[str, float]:
+        return flat_row(metrics_from_logits(logits, self.test, self.num_classes))
+
+
+Job = tuple[Cell, Preset, "Masks | None"]
+Row = tuple[str, int, int, dict[str, Any]]
+
+
+def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks | None, trials: list[int],
+              study_seed: int, times: list[float | None]) -> Iterator[list[Row]]:
+    """Program and evaluate the given chips of one cell; yields each chip's rows (one per time)."""
+    amodel = evaluator.analog(preset)
+    if masks is not None:  # layers kept digital carry no errors
+        analog_names = {name for name, _ in analog_layers(amodel)}
+        masks = {name: m for name, m in masks.items() if name in analog_names}
+    install_overrides(amodel, preset, masks)
+    n_targeted = None if masks is None else sum(int(m.sum()) for m in masks.values())
+    n_total = sum(l.analog_module.out_size * l.analog_module.in_size for _, l in analog_layers(amodel))
+    fields = {k: v for k, v in asdict(cell).items() if k != "tag"}
+    fraction = 1.0 if n_targeted is None else n_targeted / n_total
+    for trial in trials:
+        seed = chip_seed(study_seed, cell.preset, cell.intensity, trial)
+        program_chip(amodel, seed)
+        rows = []
+        for t in times:
+            if t is not None:
+                drift(amodel, preset, t, seed)
+            data: dict[str, Any] = {**fields, "t_inference": t, "targeted_fraction": fraction}
+            data.update(evaluator.row(evaluator.logits(amodel, preset, read_seed(seed, t))))
+            rows.append((cell_key(cell, t), trial, seed, data))
+        yield rows
+
+

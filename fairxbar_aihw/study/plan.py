@@ -1,0 +1,152 @@
+"""What a study asks for: its cells and every row key format, derived from the config alone.
+
+Why one module: a row key names what a stored row means (which stage, preset, intensity,
+method, target, and a hash of what else it depends on); resuming, extending and reporting all
+depend on building the same key the same way, so every key is built here and nowhere else.
+Nothing here trains or loads a model.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..hardware.presets import Preset, load_preset
+from ..retrain.finetune import RetrainConfig
+from ..retrain.names import ARM_LABELS
+from ..store import config_hash
+from .schema import StudyConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One sweep cell: a hardware setting, a targeting method and a target fraction."""
+
+    kind: str  # "sweep", "drift" or "retrain"
+    preset: str
+    intensity: float | None
+    method: str
+    target: float | None
+    tag: str = ""  # hash of what else the rows depend on (resolved preset, retraining config)
+
+    def key(self) -> str:
+        base = f"{self.kind}|{self.preset}|{self.intensity}|{self.method}|{self.target}"
+        return f"{base}|{self.tag}" if self.tag else base
+
+
+def cell_key(cell: Cell, t: float | None = None) -> str:
+    """Store key of a cell's rows (drift rows carry their time)."""
+    return cell.key() if t is None else f"{cell.key()}|t={t:g}"
+
+
+BASELINE_KEY = "baseline"
+
+
+def preset_tag(preset: Preset) -> str:
+    return config_hash(preset.values)[:8]
+
+
+def knob(x: float | None) -> float:
+    """A cell's intensity: 0 for presets without an intensity knob (e.g. ``ideal``)."""
+    return 0.0 if x is None else float(x)
+
+
+class StudyPlan:
+    """The cells and row keys of one resolved study."""
+
+    def __init__(self, cfg: StudyConfig):
+        self.cfg = cfg
+
+    def hardware(self) -> list[tuple[Preset, list[float | None]]]:
+        """Each sweep preset (with its overrides) and the intensities to run it at."""
+        out = []
+        for hw in self.cfg.sweep.hardware:
+            preset = load_preset(hw.preset, **(hw.overrides or {}))
+            out.append((preset, list(hw.intensities or [preset.intensity])))
+        return out
+
+    def sweep_cells(self) -> list[tuple[Cell, Preset]]:
+        cells = []
+        sw = self.cfg.sweep
+        for preset, intensities in self.hardware():
+            for x in intensities:
+                p = preset if x is None else preset.with_intensity(x)
+                for method in sw.methods:
+                    if method == "none":
+                        continue
+                    for target in [None] if method == "uniform" else sw.targets:
+                        cells.append((Cell("sweep", preset.name, knob(x), method, target, preset_tag(p)), p))
+        return cells
+
+    def drift_cells(self) -> list[tuple[Cell, Preset]]:
+        dr = self.cfg.drift
+        methods = dr.methods or self.cfg.sweep.methods
+        target = dr.target or self.cfg.sweep.targets[0]
+        cells = []
+        for name in dr.presets:
+            preset = load_preset(name)
+            for method in methods:
+                if method != "none":
+                    t = None if method == "uniform" else target
+                    cells.append((Cell("drift", preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
+                                  preset))
+        return cells
+
+    def arm_settings(self) -> RetrainConfig:
+        """The retraining settings every arm's model depends on."""
+        rt, sal = self.cfg.retrain, self.cfg.saliency
+        return RetrainConfig(
+            steps=rt.steps, lr=float(rt.lr), batch_size=rt.batch_size, refresh_every=rt.refresh_every,
+            method=rt.method, target=float(rt.target or max(self.cfg.sweep.targets)), alpha=float(rt.alpha),
+            lam=float(rt.lam), chip=rt.chip, estimator=sal.estimator, samples_per_group=int(rt.samples_per_group),
+            probes=int(sal.probes), beta=float(sal.beta), hwa_noise=float(rt.hwa_noise),
+            digital_layers=list(self.cfg.model.digital_layers))
+
+    def retrain_preset(self) -> Preset:
+        """The technology whose errors VA/VFA emulate: retrain.preset, else the first sweep hardware."""
+        rt = self.cfg.retrain
+        if rt.preset:
+            preset = load_preset(rt.preset)
+            return preset if rt.intensity is None else preset.with_intensity(rt.intensity)
+        preset, intensities = self.hardware()[0]
+        x = rt.intensity if rt.intensity is not None else intensities[0]
+        return preset if x is None else preset.with_intensity(x)
+
+    def arm_key(self, arm: str) -> str:
+        """Hash of everything an arm's retrained model depends on besides the run itself."""
+        return config_hash({"arm": arm, "cfg": asdict(self.arm_settings()), "preset": self.retrain_preset().values})
+
+    def arm_checkpoint_name(self, arm: str, baseline_key: str) -> str:
+        return f"arm-{arm}-{config_hash({'ckpt': baseline_key, 'arm': self.arm_key(arm)})}.pt"
+
+    def retrain_ideal_key(self, arm: str) -> str:
+        """Key of an arm's row on ideal hardware."""
+        return f"retrain-ideal|{ARM_LABELS[arm]}|{self.arm_key(arm)[:8]}"
+
+    def retrain_cells(self, arm: str) -> list[tuple[Cell, Preset]]:
+        target = self.arm_settings().target
+        only = self.cfg.retrain.presets
+        cells = []
+        for preset, intensities in self.hardware():
+            if only and preset.name not in only:
+                continue
+            for x in intensities:
+                p = preset if x is None else preset.with_intensity(x)
+                tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
+                cells.append((Cell("retrain", preset.name, knob(x), ARM_LABELS[arm], target, tag), p))
+        return cells
+
+    def prune_key(self, kind: str, sparsity: float) -> str:
+        pr = self.cfg.prune
+        settings: dict[str, Any] = {k: getattr(pr, k) for k in ("finetune_steps", "lr", "beta")}
+        return f"prune|{kind}|{sparsity}|" + config_hash(settings)[:8]
+
+    def expected_cells(self) -> set[str]:
+        """Every row key the current config asks for: reports show exactly these."""
+        keys = {BASELINE_KEY}
+        keys |= {cell_key(c) for c, _ in self.sweep_cells()}
+        keys |= {cell_key(c, float(t)) for c, _ in self.drift_cells() for t in self.cfg.drift.times}
+        for arm in self.cfg.retrain.arms:
+            keys.add(self.retrain_ideal_key(arm))
+            keys |= {cell_key(c) for c, _ in self.retrain_cells(arm)}
+        keys |= {self.prune_key(k, s) for k in self.cfg.prune.kinds for s in self.cfg.prune.sparsities}
+        return keys
