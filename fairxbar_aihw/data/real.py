@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from ..paths import cache_dir
+from .names import DATASETS
 from ..torchfiles import atomic_torch_save, load_torch_file
 
 FITZ_CSV = "fitzpatrick17k.csv"
@@ -28,12 +29,6 @@ ISIC_GT = "ISIC_2019_Training_GroundTruth.csv"
 ISIC_META = "ISIC_2019_Training_Metadata.csv"
 ISIC_IMAGES = "ISIC_2019_Training_Input"
 ISIC_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC"]
-HOW_TO_GET = {
-    "fitzpatrick17k": f"put {FITZ_CSV} and images/<md5hash>.jpg under the root "
-    "(see docs/user-guide.md#fitzpatrick-17k)",
-    "isic2019": f"put {ISIC_GT}, {ISIC_META} and {ISIC_IMAGES}/ under the root "
-    "(see docs/user-guide.md#isic-2019)",
-}
 
 
 @dataclass
@@ -51,7 +46,7 @@ class Table:
 
 def _read_csv(path: Path, dataset: str, required: list[str]) -> pd.DataFrame:
     if not path.is_file():
-        raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {HOW_TO_GET[dataset]}")
+        raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {DATASETS[dataset].how_to_get}")
     try:
         df = pd.read_csv(path)
     except Exception as exc:
@@ -67,7 +62,7 @@ def _read_csv(path: Path, dataset: str, required: list[str]) -> pd.DataFrame:
 
 def _find_images(folder: Path, stems: list[str], dataset: str) -> tuple[list[Path | None], list[str]]:
     if not folder.is_dir():
-        raise DataError(f"{dataset}: image folder {folder} does not exist; {HOW_TO_GET[dataset]}")
+        raise DataError(f"{dataset}: image folder {folder} does not exist; {DATASETS[dataset].how_to_get}")
     present = {}
     for entry in os.scandir(folder):
         stem, ext = os.path.splitext(entry.name)
@@ -84,7 +79,7 @@ def _finish(dataset: str, df: pd.DataFrame, paths: list[Path | None], missing: l
     if not keep.any():
         raise DataError(
             f"{dataset}: none of the {len(paths)} images listed in the CSV were found "
-            f"(first missing: {', '.join(missing[:3])}); {HOW_TO_GET[dataset]}"
+            f"(first missing: {', '.join(missing[:3])}); {DATASETS[dataset].how_to_get}"
         )
     return Table(
         paths=[p for p in paths if p is not None],
@@ -140,7 +135,6 @@ def isic_table(root: Path) -> Table:
     return _finish("isic2019", df, paths, missing, list(ISIC_CLASSES), {0: "female", 1: "male"}, dropped)
 
 
-TABLES: dict[str, Callable[..., Table]] = {"fitzpatrick17k": fitzpatrick_table, "isic2019": isic_table}
 
 
 def _decode(path: Path, size: int) -> torch.Tensor | None:

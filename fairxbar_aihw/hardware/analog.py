@@ -13,8 +13,6 @@ import torch
 import torch.nn as nn
 from aihwkit.inference.compensation.drift import GlobalDriftCompensation, PerColumnDriftCompensation
 from aihwkit.inference.noise.base import BaseNoiseModel
-from aihwkit.inference.noise.pcm import PCMLikeNoiseModel
-from aihwkit.inference.noise.reram import ReRamCMONoiseModel, ReRamWan2022NoiseModel
 from aihwkit.nn.conversion import convert_to_analog
 from aihwkit.simulator.configs import TorchInferenceRPUConfig
 from aihwkit.simulator.parameters import IOParameters
@@ -22,14 +20,9 @@ from aihwkit.simulator.parameters import IOParameters
 from ..errors import UserError
 from ..rng import seeded_rng
 from ..models import crossbar_layers, device_of
-from .noise import (
-    ConductanceSAFNoiseModel,
-    IdealNoiseModel,
-    MaskedNoiseModel,
-    PaperSAFNoiseModel,
-    PaperVariationNoiseModel,
-)
+from .noise import IdealNoiseModel, MaskedNoiseModel
 from .presets import Preset, supported_drift_times
+from .technologies import TECHNOLOGIES
 
 Masks = dict[str, torch.Tensor]
 
@@ -45,24 +38,9 @@ def make_noise_model(preset: Preset, scale: float = 1.0) -> BaseNoiseModel | Non
     if key is not None:
         v[key] = v[key] * scale
     model = v["noise_model"]
-    if model == "none":
-        return None
-    if model == "paper-variation":
-        return None if v["noise_rate"] == 0 else PaperVariationNoiseModel(
-            v["noise_rate"], v["bits_per_device"], v["devices_per_weight"])
-    if model == "paper-saf":
-        return None if v["saf_rate"] == 0 else PaperSAFNoiseModel(v["saf_rate"], v["weight_bits"])
-    if model == "conductance-saf":
-        return None if v["saf_rate"] == 0 else ConductanceSAFNoiseModel(v["saf_rate"], v["g_max"], v["g_min"])
-    if model == "pcm":
-        return PCMLikeNoiseModel(g_max=v["g_max"], prog_noise_scale=v["prog_noise_scale"],
-                                 read_noise_scale=v["read_noise_scale"], drift_scale=v["drift_scale"])
-    if model == "reram-wan2022":
-        return ReRamWan2022NoiseModel(g_max=v["g_max"], noise_scale=v["prog_noise_scale"])
-    if model == "reram-cmo":
-        return ReRamCMONoiseModel(g_max=v["g_max"], g_min=v["g_min"], prog_noise_scale=v["prog_noise_scale"],
-                                  read_noise_scale=v["read_noise_scale"], drift_scale=v["drift_scale"])
-    raise UserError(f"unknown noise model '{model}'")
+    if model not in TECHNOLOGIES:
+        raise UserError(f"unknown noise model '{model}'")
+    return TECHNOLOGIES[model].build(v)
 
 
 def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:

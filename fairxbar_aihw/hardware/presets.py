@@ -14,8 +14,9 @@ from typing import Any, Callable
 from ..errors import ConfigError
 from ..paths import presets_dir
 from ..yaml_files import load_named, named_yaml_files
+from .technologies import TECHNOLOGIES
 
-NOISE_MODELS = ("none", "paper-variation", "paper-saf", "conductance-saf", "pcm", "reram-wan2022", "reram-cmo")
+NOISE_MODELS = tuple(TECHNOLOGIES)
 
 # key: (type, check, default, help)
 _num = (int, float)
@@ -40,23 +41,10 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
     "tile_cols": (int, lambda v: v >= 0, 512, "max inputs per tile (0 = one tile), ≥ 0"),
     "forward": (dict, lambda v: True, None, "aihwkit IOParameters fields; {is_perfect: true} = ideal MVM"),
 }
-MODEL_KEYS = {
-    "none": set(),
-    "paper-variation": {"noise_rate", "bits_per_device", "devices_per_weight"},
-    "paper-saf": {"saf_rate", "weight_bits"},
-    "conductance-saf": {"saf_rate", "g_max", "g_min"},
-    "pcm": {"g_max", "prog_noise_scale", "read_noise_scale", "drift_scale"},
-    "reram-wan2022": {"g_max", "prog_noise_scale"},
-    "reram-cmo": {"g_max", "g_min", "prog_noise_scale", "read_noise_scale", "drift_scale"},
-}
+MODEL_KEYS = {name: set(t.keys) for name, t in TECHNOLOGIES.items()}
 # Keys every preset takes; a technology takes its MODEL_KEYS besides, and no other's.
 COMMON_KEYS = {"description", "noise_model", "intensity_key", "residual", "drift_compensation", "tile_rows",
                "tile_cols", "forward"}
-DEFAULT_INTENSITY = {
-    "none": None, "paper-variation": "noise_rate", "paper-saf": "saf_rate", "conductance-saf": "saf_rate",
-    "pcm": "prog_noise_scale", "reram-wan2022": "prog_noise_scale", "reram-cmo": "prog_noise_scale",
-}
-DRIFTING = {"pcm", "reram-wan2022", "reram-cmo"}  # technologies whose conductances change over time
 FORWARD_KEYS = {"is_perfect", "inp_res", "out_res", "out_noise", "w_noise", "inp_bound", "out_bound",
                 "ir_drop", "bound_management", "noise_management"}
 
@@ -136,7 +124,7 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
         values[key] = val
     model = values["noise_model"]
     if values["intensity_key"] is None:
-        values["intensity_key"] = DEFAULT_INTENSITY[model]
+        values["intensity_key"] = TECHNOLOGIES[model].intensity_key
     if values["intensity_key"] is not None and values["intensity_key"] not in MODEL_KEYS[model]:
         raise ConfigError(f"preset '{name}': intensity_key '{values['intensity_key']}' is not a parameter of "
                           f"noise_model {model} ({', '.join(sorted(MODEL_KEYS[model])) or 'none'})")
@@ -152,14 +140,10 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
 
 
 def supported_drift_times(preset: Preset) -> list[float] | None:
-    """Inference times a technology model can evaluate (None = any). aihwkit's Wan-2022 ReRAM
-    model is tabulated at fixed times only (aihwkit is imported only for that model)."""
-    if preset.values["noise_model"] != "reram-wan2022":
-        return None
-    from aihwkit.inference.noise.reram import ReRamWan2022NoiseModel
-
-    model = ReRamWan2022NoiseModel(g_max=preset.values["g_max"], noise_scale=preset.values["prog_noise_scale"])
-    return sorted(float(t) for t in model.coeff_dic)
+    """Inference times a technology model can evaluate (None = any): tabulated models such as
+    aihwkit's Wan-2022 ReRAM know fixed times only (aihwkit is imported only for those)."""
+    times = TECHNOLOGIES[preset.values["noise_model"]].drift_times
+    return None if times is None else times(preset.values)
 
 
 def available() -> list[str]:

@@ -12,12 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .stats import summarise  # noqa: E402
+from .styles import color, ordered  # noqa: E402
 
-METHOD_COLORS = {"uniform": "#7f7f7f", "random": "#1f77b4", "FR": "#ff7f0e", "F+A R": "#2ca02c",
-                 "none": "#000000", "VA-Retrain": "#d62728", "VFA-Retrain": "#9467bd", "HWA (aihwkit)": "#8c564b",
-                 "Fair-loss FT": "#e377c2", "Boundary-reg FT": "#17becf"}
-METHOD_ORDER = ["uniform", "random", "FR", "F+A R", "VA-Retrain", "VFA-Retrain", "HWA (aihwkit)", "Fair-loss FT",
-                "Boundary-reg FT"]
 
 
 def _save(fig: plt.Figure, path: Path) -> str:
@@ -52,7 +48,7 @@ def layer_fractions(sal: dict[str, Any], targets: list[float], out: Path) -> str
         for i, method in enumerate(("FR", "F+A R")):
             fr = sal["layer_fractions"][f"{method}|{target}"]
             ax.bar(x + (i - 0.5) * 0.4, [100 * fr[layer] for layer in layers], width=0.4, label=method,
-                   color=METHOD_COLORS[method])
+                   color=color(method))
         ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("targeted weights (%)")
         ax.set_title(f"target x = {100 * target:g}%")
@@ -69,10 +65,10 @@ def clouds(sweep: pd.DataFrame, base: pd.Series, target: float, out: Path) -> st
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
     for ax, (preset, intensity) in zip(axes.flat, panels):
         part = sel[(sel["preset"] == preset) & (sel["intensity"] == intensity)]
-        for method in METHOD_ORDER:
+        for method in ordered(part["method"]):
             m = part[part["method"] == method]
             if len(m):
-                ax.scatter(m["eodds"], m["f1_macro"], s=10, alpha=0.6, label=method, color=METHOD_COLORS[method])
+                ax.scatter(m["eodds"], m["f1_macro"], s=10, alpha=0.6, label=method, color=color(method))
         ax.scatter([base["eodds"]], [base["f1_macro"]], marker="*", s=160, color="black", label="pre-trained")
         ax.set_title(f"{preset}, intensity {intensity:g}, x={100 * target:g}%", fontsize=9)
         ax.set_xlabel("EOdds (lower = fairer)")
@@ -91,12 +87,12 @@ def intensity_sensitivity(sweep: pd.DataFrame, base: pd.Series, target: float, o
     for row, preset in zip(axes, presets):
         part = sel[sel["preset"] == preset]
         summ = summarise(part, ["method", "intensity"], ["f1_macro", "eodds"])
-        for method in METHOD_ORDER:
+        for method in ordered(summ["method"]):
             m = summ[summ["method"] == method].sort_values("intensity")
             if len(m):
                 for ax, metric in zip(row, ("f1_macro", "eodds")):
                     ax.errorbar(m["intensity"], m[metric], yerr=m[f"{metric}_ci"], marker="o", capsize=3,
-                                label=method, color=METHOD_COLORS[method])
+                                label=method, color=color(method))
         for ax, metric, label in zip(row, ("f1_macro", "eodds"), ("macro-F1", "EOdds")):
             ax.axhline(base[metric], color="black", ls="--", lw=1, label="pre-trained")
             ax.set_xlabel(f"{preset} intensity")
@@ -116,11 +112,11 @@ def tradeoff(summary: pd.DataFrame, base: pd.Series, out: Path) -> str:
         ax.axis("off")
     for ax, preset in zip(axes.flat, presets):
         part = summary[summary["preset"] == preset]
-        for method in METHOD_ORDER:
+        for method in ordered(part["method"]):
             m = part[part["method"] == method]
             if len(m):
                 ax.errorbar(m["eodds"], m["f1_macro"], xerr=m["eodds_ci"], yerr=m["f1_macro_ci"], fmt="o",
-                            capsize=2, label=method, color=METHOD_COLORS[method], alpha=0.85)
+                            capsize=2, label=method, color=color(method), alpha=0.85)
         ax.scatter([base["eodds"]], [base["f1_macro"]], marker="*", s=180, color="black", label="pre-trained",
                    zorder=5)
         ax.set_xlabel("EOdds (lower = fairer)")
@@ -137,11 +133,11 @@ def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
     for row, preset in zip(axes, presets):
         part = drift[drift["preset"] == preset]
         summ = summarise(part, ["method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
-        for method in METHOD_ORDER:
+        for method in ordered(summ["method"]):
             m = summ[summ["method"] == method].sort_values("t_inference")
             if not len(m):
                 continue
-            c = METHOD_COLORS[method]
+            c = color(method)
             for ax, metric in zip(row[:2], ("f1_macro", "eodds")):
                 ax.plot(m["t_inference"], m[metric], marker="o", color=c, label=method)
                 ax.fill_between(m["t_inference"], m[metric] - m[f"{metric}_ci"], m[metric] + m[f"{metric}_ci"],

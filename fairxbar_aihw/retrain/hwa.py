@@ -16,7 +16,7 @@ from aihwkit.simulator.parameters.enums import WeightModifierType
 from ..data.splits import Splits, to_float
 from ..hardware import Preset, analog_layers, rpu_config, seeded_rng
 from ..training.steps import optimise
-from .finetune import RetrainConfig
+from .fine_tuning import RetrainConfig
 
 
 @torch.no_grad()

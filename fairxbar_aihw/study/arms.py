@@ -17,7 +17,7 @@ from ..data import Splits
 from ..hardware.presets import Preset
 from ..retrain import (fairprune_masks, finetune, group_diagnostics, hwa_train, magnitude_prune_masks,
                        prune_and_finetune, refresh_masks)
-from ..retrain.names import ARM_LABELS
+from ..retrain.names import ARM_LABELS, ARMS
 from ..store import ResultsStore
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import predict_logits
@@ -46,7 +46,7 @@ def arm_model(arm: str, base: nn.Module, baseline_key: str, splits: Splits, plan
         return model.to(device).eval(), None
     t0 = time.time()
     settings, preset = plan.arm_settings(), plan.retrain_preset()
-    if arm == "hwa":
+    if ARMS[arm].runner == "hwa":
         model = hwa_train(base, splits, preset, settings, device, seed, progress)
     else:
         model, _ = finetune(base, splits, arm, settings, preset, device, seed, progress)

@@ -18,9 +18,9 @@ from ..hardware.presets import load_preset, supported_drift_times
 from ..models.names import MIN_IMAGE_SIZE
 from ..paths import studies_dir
 from ..yaml_files import load_named, named_yaml_files
-from .schema import RETRAIN_ARMS, StudyConfig
+from .schema import StudyConfig
 
-__all__ = ["load_study", "available", "validate", "StudyConfig", "RETRAIN_ARMS", "DRIFT_DEFAULT_TIMES"]
+__all__ = ["load_study", "available", "validate", "StudyConfig", "DRIFT_DEFAULT_TIMES"]
 
 DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
 LOADER_KEYS = ("name", "quick_mode")  # set by the loader, never by a study file

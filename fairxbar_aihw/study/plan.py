@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..hardware.presets import Preset, load_preset
-from ..retrain.finetune import RetrainConfig
+from ..retrain.fine_tuning import RetrainConfig
 from ..retrain.names import ARM_LABELS
 from ..store import config_hash
 from .schema import StudyConfig

@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..data.names import DATASET_NAMES
 from ..models.names import MODEL_NAMES
+from ..retrain.names import RETRAIN_ARMS
 from ..saliency.names import ESTIMATORS, METHODS
 
-DATASET_NAMES = ("synthderm", "fitzpatrick17k", "isic2019")
-RETRAIN_ARMS = ("va", "vfa", "hwa", "fair-loss", "boundary")
 PRUNE_KINDS = ("magnitude", "fairprune")
 AUGMENTS = ("none", "flip", "paper")
 

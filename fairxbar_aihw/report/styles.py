@@ -1,0 +1,29 @@
+"""How figures order and colour methods and arms: from the registries, never a hand-kept list.
+
+Why: a method or arm missing from a hand-kept list used to vanish from every figure; now any
+label found in the results is drawn, registered ones in registry order with their colours,
+anything else after them in a fallback colour.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..retrain.names import ARMS
+from ..saliency.names import METHOD_INFO
+
+_REGISTERED = {m.name: m.color for m in METHOD_INFO.values()} | {a.label: a.color for a in ARMS.values()}
+_FALLBACK = ["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
+
+
+def ordered(labels: Iterable[str]) -> list[str]:
+    """The labels present, registered ones first in registry order, then the rest sorted."""
+    present = set(labels)
+    known = [label for label in _REGISTERED if label in present]
+    return known + sorted(present - set(known))
+
+
+def color(label: str) -> str:
+    """The label's registered colour, or a stable fallback for a label no registry knows."""
+    if label in _REGISTERED:
+        return _REGISTERED[label]
+    return _FALLBACK[sum(map(ord, label)) % len(_FALLBACK)]
