@@ -154,6 +154,9 @@ def test_report_and_export_are_read_only(home):
     assert db.read_bytes() == before and (home / "x.csv").stat().st_size > 0
     with pytest.raises(UserError, match="has no results"):
         existing_run_folder(home / "runs", "never", "never")
+    changed = {**SMALL, "train": {**SMALL["train"], "epochs": 2}}  # another model: another run
+    (home / "studies" / "tiny.yaml").write_text(yaml.safe_dump(changed))
+    _one_line_error(_cli(home, "report", "tiny", check=False), "as configured now")
 
 
 def test_yaml_alias_bomb_is_refused_quickly(tmp_path):

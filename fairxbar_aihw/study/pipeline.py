@@ -75,7 +75,7 @@ class StudyRun:
             if not self.store.has_run(self.run_id):
                 raise UserError(f"{self.store.path} has no results for study '{self.name}' as configured now "
                                 f"(its data, model, training or saliency settings changed); run "
-                                f"`fairxbar-aihw study {cfg['name']}` first")
+                                f"`fairxbar-aihw study {cfg.name}` first")
         else:
             self.device = resolve_device(cfg.device)
             self.workdir, self._lock = open_run_folder(runs_dir(), self.name, fresh)
