@@ -267,9 +267,11 @@ def saliency(**kw: Any) -> None:
     run = _run(**kw)
     s, _ = run.saliency
     for target in run.cfg.sweep.targets:
-        m = run.masks("F+A R", target)
-        total = sum(v.numel() for v in m.values())
-        click.echo(f"F+A R at {100 * target:g}%: {sum(int(v.sum()) for v in m.values())} of {total} weights targeted")
+        for label in run.plan.fa_labels():
+            m = run.masks(label, target)
+            total = sum(v.numel() for v in m.values())
+            click.echo(f"{label} at {100 * target:g}%: {sum(int(v.sum()) for v in m.values())} of {total} weights "
+                       "targeted")
 
 
 @cli.command()

@@ -43,22 +43,46 @@ def test_variation_sigma_matches_eq5():
     assert abs(delta.mean().item()) < 5 * expected / math.sqrt(delta.numel())
 
 
-def test_saf_fault_rate_and_balance():
+@pytest.mark.parametrize("mode,flip_rate", [("flip", 0.2), ("stuck", 0.1)])
+def test_saf_bit_flip_rates_are_equal_for_0s_and_1s(mode, flip_rate):
+    """flip (the paper): each bit flips with p; stuck: faulty with p, stuck at 0/1 equally, so p/2."""
     bits, p = 6, 0.2
     levels = 2**bits - 1
     w = torch.ones(300, 300)  # all bit cells 1
     w[150:] = 1e-6  # all bit cells 0
     torch.manual_seed(1)
-    out, _ = PaperSAFNoiseModel(p, bits).apply_programming_noise(w)
+    model = PaperSAFNoiseModel(p, bits, mode)
+    out, _ = model.apply_programming_noise(w)
+    assert model.bit_flip_rate == pytest.approx(flip_rate)
     q = torch.round(out.abs() / 1.0 * levels).long()
     bit_vals = 2 ** torch.arange(bits)
     b = (q.unsqueeze(-1) // bit_vals) % 2
-    to_zero = 1 - b[:150].float().mean().item()  # ones that became zero: stuck-at-0 = p/2
-    to_one = b[150:].float().mean().item()  # zeros that became one: stuck-at-1 = p/2
+    to_zero = 1 - b[:150].float().mean().item()  # ones that became zero
+    to_one = b[150:].float().mean().item()  # zeros that became one
     n = 150 * 300 * bits
-    tol = 5 * math.sqrt(p / 2 * (1 - p / 2) / n)
-    assert to_zero == pytest.approx(p / 2, abs=tol)
-    assert to_one == pytest.approx(p / 2, abs=tol)
+    tol = 5 * math.sqrt(flip_rate * (1 - flip_rate) / n)
+    assert to_zero == pytest.approx(flip_rate, abs=tol)
+    assert to_one == pytest.approx(flip_rate, abs=tol)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.01, 0.05, 0.2])
+def test_paper_saf_chip_changes_one_minus_1_minus_p_to_the_B_of_targeted_weights(p):
+    """Through the preset path: a targeted weight changes iff one of its B = 8 bits flipped, with
+    probability 1 − (1 − p)^B; every other weight, targeted or not, keeps its exact value."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(300, 200)).eval()
+    ref = _ref_weights(model)["1"]
+    preset = fx.hardware.load_preset("paper-saf", saf_rate=p, tile_rows=64, tile_cols=100)
+    am = fx.hardware.to_analog(model, preset)
+    mask = torch.rand(200, 300) < 0.5
+    fx.hardware.program(am, preset, masks={"1": mask}, seed=11)
+    w = effective_weights(am)["1"]
+    changed = w != ref
+    assert not changed[~mask].any()  # untargeted: bit-exact
+    expected = 1 - (1 - p) ** 8
+    n = int(mask.sum())
+    frac = changed[mask].float().mean().item()
+    assert frac == pytest.approx(expected, abs=5 * math.sqrt(max(expected * (1 - expected), 1e-12) / n) + 1e-12)
 
 
 def test_same_seed_same_chip_different_seed_different_chip():

@@ -121,18 +121,56 @@ def test_saliency_formulas_and_masks():
         fr = masks_from_saliency(s, a, "FR", x)["0"]
         assert int(fr.sum()) == math.ceil(x * 200)
         assert s["0"][fr].max() <= s["0"][~fr].min()  # the most negative s are taken
-        fa = masks_from_saliency(s, a, "F+A R", x)["0"]
+        k = math.ceil(x * 200)
         low_a = torch.zeros(200, dtype=torch.bool)
-        low_a[torch.argsort(a["0"].flatten())[: math.ceil(x * 200)]] = True
-        assert torch.equal(fa, fr & low_a.reshape(20, 10))
-        rnd = masks_from_saliency(s, a, "random", x, seed=1)["0"]
-        assert int(rnd.sum()) == int(fa.sum())
+        low_a[torch.argsort(a["0"].flatten())[:k]] = True
+        high_a = torch.zeros(200, dtype=torch.bool)
+        high_a[torch.argsort(-a["0"].flatten())[:k]] = True
+        fa = masks_from_saliency(s, a, "F+A R", x)["0"]  # default reading: exclude
+        assert torch.equal(fa, fr & ~high_a.reshape(20, 10))
+        inter = masks_from_saliency(s, a, "F+A R", x, fa_rule="intersect")["0"]
+        assert torch.equal(inter, fr & low_a.reshape(20, 10))
+        assert torch.equal(masks_from_saliency(s, a, "F+A R [intersect]", x)["0"], inter)
+        for label, ref in (("random", fa), ("random [intersect]", inter)):
+            rnd = masks_from_saliency(s, a, label, x, seed=1)["0"]
+            assert int(rnd.sum()) == int(ref.sum())
+        matched = masks_from_saliency(s, a, "FR-matched", x)["0"]  # F+A R's count, chosen by s alone
+        assert int(matched.sum()) == int(fa.sum())
+        if matched.any() and (~matched).any():
+            assert s["0"][matched].max() <= s["0"][~matched].min()
     assert masks_from_saliency(s, a, "uniform", 0.1)["0"].all()
     assert not masks_from_saliency(s, a, "none", 0.1)["0"].any()
     with pytest.raises(UserError, match="target must be a fraction"):
         masks_from_saliency(s, a, "FR", 5)
     with pytest.raises(UserError, match="unknown targeting method"):
         masks_from_saliency(s, a, "FA", 0.1)
+    with pytest.raises(UserError, match="unknown targeting method"):
+        masks_from_saliency(s, a, "FR [intersect]", 0.1)  # FR takes no rule
+
+
+def test_fa_rules_on_a_relu_net_with_exact_curvature(tiny_cnn):
+    """With exact (PSD) curvature |s| ≤ a, so at x = 5% the most-negative-s set and the smallest-a set
+    need not meet: intersect may target nothing, exclude targets fairness-relevant weights (s < 0)."""
+    relu_net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(4 * 3 * 3, 8), nn.ReLU(), nn.Linear(8, 3))
+    torch.manual_seed(3)
+    b = {0: _data((2, 6, 6), 3, [16, 16], 0), 1: _data((2, 6, 6), 3, [16, 16], 1)}
+    curv = fx.saliency.curvature(relu_net, b, "hessian-exact")
+    s, a = saliencies(relu_net, curv)
+    for name in s:
+        assert (s[name].abs() <= a[name] + 1e-7).all()  # the inequality behind the degenerate reading
+    ex = fx.saliency.masks(relu_net, curv, method="F+A R", target=0.05, fa_rule="exclude")
+    it = fx.saliency.masks(relu_net, curv, method="F+A R", target=0.05, fa_rule="intersect")
+    assert sum(int(m.sum()) for m in ex.values()) > 0
+    for name in ex:
+        k = math.ceil(0.05 * s[name].numel())
+        top_s = torch.zeros(s[name].numel(), dtype=torch.bool)
+        top_s[torch.argsort(s[name].flatten(), stable=True)[:k]] = True
+        top_a = torch.zeros(s[name].numel(), dtype=torch.bool)
+        top_a[torch.argsort(-a[name].flatten(), stable=True)[:k]] = True
+        assert torch.equal(ex[name].flatten(), top_s & ~top_a)
+        assert (s[name][ex[name]] < 0).all()  # every excluded-rule weight matters more to the privileged group
+        assert int(it[name].sum()) <= int(ex[name].sum())
 
 
 def test_masks_are_in_aihwkit_layout(tiny_cnn):

@@ -92,3 +92,38 @@ def test_checkpoint_is_reused_when_config_matches(tmp_path):
     assert again["seconds"] == first["seconds"]  # loaded, not retrained
     with pytest.raises(UserError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+def test_every_setting_that_changes_the_model_changes_its_checkpoint_key(tmp_path):
+    from fairxbar_aihw.training.train import checkpoint_key, file_digest
+
+    base = TrainConfig(epochs=2, lr=1e-3, batch_size=64, weight_decay=0.0, augment="flip", seed=0)
+    ref = checkpoint_key("small-cnn", base, "data-a")
+    variants = [checkpoint_key("resnet18", base, "data-a"), checkpoint_key("small-cnn", base, "data-b")]
+    for field, value in (("epochs", 3), ("lr", 2e-3), ("batch_size", 32), ("weight_decay", 1e-4),
+                         ("augment", "paper"), ("seed", 1)):
+        variants.append(checkpoint_key("small-cnn", TrainConfig(**{**base.__dict__, field: value}), "data-a"))
+    weights = tmp_path / "w.pt"
+    torch.save(fx.models.build("small-cnn", 3, 16).state_dict(), weights)
+    first = checkpoint_key("small-cnn", base, "data-a", {"pretrained": file_digest(weights)})
+    torch.save(fx.models.build("small-cnn", 4, 16).state_dict(), weights)  # same name, other weights
+    second = checkpoint_key("small-cnn", base, "data-a", {"pretrained": file_digest(weights)})
+    variants += [first, second]
+    assert len(set(variants)) == len(variants) and ref not in variants
+
+
+def test_changing_the_pretrained_file_retrains(tmp_path):
+    splits = _splits()
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    from fairxbar_aihw.training.train import file_digest
+
+    weights = tmp_path / "w.pt"
+    torch.save(fx.models.build("small-cnn", 3, 16).state_dict(), weights)
+    first = train(fx.models.build("small-cnn", 3, 16, pretrained=str(weights)), "small-cnn", splits, cfg,
+                  tmp_path / "m.pt", progress=False, init={"pretrained": file_digest(weights)})
+    torch.manual_seed(5)
+    torch.save(fx.models.build("small-cnn", 3, 16).state_dict(), weights)
+    second = train(fx.models.build("small-cnn", 3, 16, pretrained=str(weights)), "small-cnn", splits, cfg,
+                   tmp_path / "m.pt", progress=False, init={"pretrained": file_digest(weights)})
+    assert first["key"] != second["key"]
+    assert not torch.equal(first["state_dict"]["0.weight"], second["state_dict"]["0.weight"])

@@ -64,29 +64,52 @@ class PaperVariationNoiseModel(_NoDriftMixin, BaseNoiseModel):
 
 
 class PaperSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):
-    """Paper SAF: |w| quantised to ``weight_bits`` levels of the tile range; every bit cell is
-    faulty with rate p and then stuck at 0 or 1 with equal probability. The sign is kept
-    (sign-magnitude storage, the sign held by the differential pair)."""
+    """Paper SAF (§II-C): "stochastic (but permanent) bit-flips ... with equal flipping rates for
+    0s and 1s" on the weight's ``weight_bits`` magnitude bits.
 
-    def __init__(self, saf_rate: float, weight_bits: int = 8):
+    Storage: sign-magnitude; the sign is held by the differential pair and never faults, the
+    magnitude is |w| quantised to ``weight_bits`` levels of the tile's range w_max. A zero weight
+    has magnitude 0 and sign +, so a flip makes it small and positive.
+
+    ``mode="flip"`` (the paper): every magnitude bit flips with probability p, so a weight changes
+    with probability 1 − (1 − p)^B. ``mode="stuck"``: every bit cell is faulty with rate p and stuck
+    at 0 or 1 with equal odds, so a bit changes with probability p/2.
+
+    A weight none of whose bits changed keeps its exact value (it is not quantised): p → 0 is the
+    ideal chip. A changed weight takes its faulty quantised value.
+    """
+
+    def __init__(self, saf_rate: float, weight_bits: int = 8, mode: str = "flip"):
         super().__init__()
+        if mode not in ("flip", "stuck"):
+            raise ValueError(f"saf_mode must be flip or stuck, got {mode!r}")
         self.saf_rate = float(saf_rate)
         self.weight_bits = int(weight_bits)
+        self.mode = mode
+
+    @property
+    def bit_flip_rate(self) -> float:
+        """The probability that one stored bit ends up changed."""
+        return self.saf_rate if self.mode == "flip" else self.saf_rate / 2
 
     @torch.no_grad()
-    def apply_programming_noise(self, weights: Tensor) -> Tuple[Tensor, List[Optional[Tensor]]]:
+    def apply_programming_noise(self, weights: Tensor) -> Tuple[Tensor, List[Any]]:
         levels = 2**self.weight_bits - 1
         w_max = _tile_wmax(weights)
         q = torch.round(weights.abs() / w_max * levels).to(torch.int64)
         shape = (*weights.shape, self.weight_bits)
-        faulty = torch.rand(shape, device="cpu").to(weights.device) < self.saf_rate
-        stuck_one = torch.rand(shape, device="cpu").to(weights.device) < 0.5
         bit_vals = 2 ** torch.arange(self.weight_bits, device=weights.device)
         bits = (q.unsqueeze(-1) // bit_vals) % 2
-        bits = torch.where(faulty, stuck_one.to(torch.int64), bits)
-        q_faulty = (bits * bit_vals).sum(-1)
-        sign = torch.where(weights < 0, -1.0, 1.0).to(weights.dtype)  # a zero weight can still fault upward
-        return sign * q_faulty.to(weights.dtype) / levels * w_max, [None]
+        faulty = torch.rand(shape, device="cpu").to(weights.device) < self.saf_rate
+        if self.mode == "flip":
+            new_bits = torch.where(faulty, 1 - bits, bits)
+        else:
+            stuck_one = torch.rand(shape, device="cpu").to(weights.device) < 0.5
+            new_bits = torch.where(faulty, stuck_one.to(torch.int64), bits)
+        changed = (new_bits != bits).any(-1)
+        q_faulty = (new_bits * bit_vals).sum(-1)
+        sign = torch.where(weights < 0, -1.0, 1.0).to(weights.dtype)
+        return torch.where(changed, sign * q_faulty.to(weights.dtype) / levels * w_max, weights), [None]
 
 
 class ConductanceSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):

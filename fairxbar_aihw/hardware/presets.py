@@ -28,7 +28,10 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
     "bits_per_device": (int, lambda v: 1 <= v <= 16, 2, "N bits per device, 1..16"),
     "devices_per_weight": (int, lambda v: 1 <= v <= 16, 4, "M devices per weight, 1..16"),
     "weight_bits": (int, lambda v: 1 <= v <= 16, 8, "stored weight bits, 1..16"),
-    "saf_rate": (_num, lambda v: 0 <= v <= 1, 0.0, "stuck-at-fault rate p in [0, 1]"),
+    "saf_rate": (_num, lambda v: 0 <= v <= 1, 0.0, "stuck-at-fault rate p in [0, 1] (paper-saf: per-bit flip "
+                 "probability)"),
+    "saf_mode": (str, lambda v: v in ("flip", "stuck"), "flip", "flip: each bit flips with probability p (the "
+                 "paper); stuck: each cell faulty with rate p, stuck at 0 or 1 equally (flip rate p/2)"),
     "g_max": (_num, lambda v: v > 0, 25.0, "max conductance (µS), > 0"),
     "g_min": (_num, lambda v: v >= 0, 0.0, "min conductance (µS), ≥ 0"),
     "prog_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "programming-noise scale in [0, 100]"),

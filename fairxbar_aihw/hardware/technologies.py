@@ -38,7 +38,7 @@ def _paper_variation(v: dict[str, Any]) -> Any:
 def _paper_saf(v: dict[str, Any]) -> Any:
     from .noise import PaperSAFNoiseModel
 
-    return None if v["saf_rate"] == 0 else PaperSAFNoiseModel(v["saf_rate"], v["weight_bits"])
+    return None if v["saf_rate"] == 0 else PaperSAFNoiseModel(v["saf_rate"], v["weight_bits"], v["saf_mode"])
 
 
 def _conductance_saf(v: dict[str, Any]) -> Any:
@@ -75,8 +75,8 @@ TECHNOLOGIES = {t.name: t for t in (
     Technology("none", frozenset(), None, False, _none, doc="exact weights"),
     Technology("paper-variation", frozenset({"noise_rate", "bits_per_device", "devices_per_weight"}), "noise_rate",
                False, _paper_variation, doc="FairXbar eq. 4-5 Gaussian variation"),
-    Technology("paper-saf", frozenset({"saf_rate", "weight_bits"}), "saf_rate", False, _paper_saf,
-               doc="FairXbar bit-level stuck-at faults"),
+    Technology("paper-saf", frozenset({"saf_rate", "weight_bits", "saf_mode"}), "saf_rate", False, _paper_saf,
+               doc="FairXbar bit-level stuck-at faults: each magnitude bit flips with probability saf_rate"),
     Technology("conductance-saf", frozenset({"saf_rate", "g_max", "g_min"}), "saf_rate", False, _conductance_saf,
                doc="a device of the differential pair stuck at g_min or g_max"),
     Technology("pcm", frozenset({"g_max", "prog_noise_scale", "read_noise_scale", "drift_scale"}),

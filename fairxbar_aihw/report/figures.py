@@ -39,16 +39,18 @@ def rank_scatter(sal: dict[str, Any], out: Path) -> str:
 
 
 def layer_fractions(sal: dict[str, Any], targets: list[float], out: Path) -> str:
-    """Fig. 5: fraction of each layer's weights targeted by FR only vs F+A R."""
+    """Fig. 5: fraction of each layer's weights targeted by FR only vs each F+A R reading."""
     layers = sal["layers"]
     fig, axes = plt.subplots(1, len(targets), figsize=(max(6, 0.6 * len(layers) + 3) * len(targets) ** 0.5, 3.8),
                              squeeze=False)
     x = np.arange(len(layers))
     for ax, target in zip(axes[0], targets):
-        for i, method in enumerate(("FR", "F+A R")):
+        methods = ordered(key.rpartition("|")[0] for key in sal["layer_fractions"] if key.endswith(f"|{target}"))
+        width = 0.8 / max(len(methods), 1)
+        for i, method in enumerate(methods):
             fr = sal["layer_fractions"][f"{method}|{target}"]
-            ax.bar(x + (i - 0.5) * 0.4, [100 * fr[layer] for layer in layers], width=0.4, label=method,
-                   color=color(method))
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, [100 * fr[layer] for layer in layers], width=width,
+                   label=method, color=color(method), hatch="//" if "[" in method else None)
         ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("targeted weights (%)")
         ax.set_title(f"target x = {100 * target:g}%")

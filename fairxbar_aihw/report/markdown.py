@@ -16,7 +16,9 @@ from ..provenance import provenance_note
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
 from . import figures
+from ..saliency.names import method_label, split_method
 from .stats import paired_comparison, summarise
+from .styles import ordered
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
 
@@ -33,44 +35,61 @@ def target_label(t: Any) -> str:
 
 
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
-    lines = ["| preset | intensity | method | target | weights hit | chips | macro-F1 | EOdds | EOpp0 | EOdds_nd | "
-             "acc unpriv. | acc priv. | EOdds improvement | F1 cost (pts) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| preset | intensity | method | target | weights hit | chips | macro-F1 | pooled F1 | EOdds | EOpp0 | "
+             "EOdds_nd | acc unpriv. | acc priv. | EOdds improvement | pooled-F1 cost (pts) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in summary.iterrows():
         imp = improvement(base["eodds"], r["eodds"])
-        cost = 100 * (base["f1_macro"] - r["f1_macro"])
+        cost = 100 * (base["f1_micro"] - r["f1_micro"])  # the paper's F1 (eq. 3) for the cost
         lines.append(
             f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])} | "
             f"{100 * r['targeted_fraction']:.2f}% | {r['n']} | "
-            f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
+            f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['f1_micro'], r['f1_micro_ci'])} | "
+            f"{_fmt(r['eodds'], r['eodds_ci'])} | "
             f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
             f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {100 * imp:+.1f}% (±{100 * r['eodds_ci'] / base['eodds']:.1f}) | "
-            f"{cost:+.2f} (±{100 * r['f1_macro_ci']:.2f}) |"
+            f"{cost:+.2f} (±{100 * r['f1_micro_ci']:.2f}) |"
         )
     return lines
 
 
-def _comparisons(sweep: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, int]]]:
-    """Paired A-vs-B rows: F+A R vs FR and random, and every retraining arm vs F+A R."""
-    lines = ["| preset | intensity | target | comparison | ΔF1 (A−B) | ΔEOdds (A−B) | verdict for A |",
+def fa_labels(methods: "pd.Series | list[str]") -> list[str]:
+    """The F+A R readings present ("F+A R", "F+A R [intersect]"), in registry order."""
+    return [m for m in ordered(methods) if m.partition(" [")[0] == "F+A R"]
+
+
+def _pairs(fa: str, arms: list[str], arm_target: str) -> list[tuple[str, str]]:
+    """What each F+A R reading is compared with: FR; the controls at its own per-layer counts
+    (FR-matched: which weights, random: how many); and each arm is compared with its F+A R."""
+    rule = fa[len("F+A R"):]  # "" or " [intersect]"
+    pairs = [(fa, "FR"), (fa, f"FR-matched{rule}"), (fa, f"random{rule}")]
+    return pairs + ([(arm, fa) for arm in arms] if fa == arm_target else [])
+
+
+def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[str], dict[str, dict[str, int]]]:
+    """Paired A-vs-B rows over identical chips; ΔF1 and the verdict use the paper's pooled F1 (eq. 3)."""
+    lines = ["| preset | intensity | target | comparison | ΔF1 pooled (A−B) | ΔEOdds (A−B) | verdict for A |",
              "|---|---|---|---|---|---|---|"]
     tally: dict[str, dict[str, int]] = {}
     arms = [m for m in dict.fromkeys(sweep.loc[sweep["kind"] == "retrain", "method"])]
-    pairs = [("F+A R", "FR"), ("F+A R", "random")] + [(arm, "F+A R") for arm in arms]
-    settings = sweep[sweep["method"] == "F+A R"][["preset", "intensity", "target"]].drop_duplicates()
-    for _, s in settings.iterrows():
-        cell = sweep[(sweep["preset"] == s["preset"]) & (sweep["intensity"] == s["intensity"])
-                     & (sweep["target"] == s["target"])]
-        for name_a, name_b in pairs:
-            a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
-            if not len(a) or not len(b) or cell.loc[cell["method"] == "F+A R", "targeted_fraction"].max() == 0:
-                continue  # F+A R left the model untouched here: comparing it would flatter it
-            c = paired_comparison(a, b)
-            v = c["verdict"]
-            key = "better" if v == "better" else "worse" if v == "worse" else "other"
-            tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
-            lines.append(f"| {s['preset']} | {s['intensity']:g} | {target_label(s['target'])} | {name_a} vs {name_b} | "
-                         f"{_fmt(c['d_f1'], c['d_f1_ci'], 100, 2)} pts | {_fmt(c['d_eodds'], c['d_eodds_ci'])} | {v} |")
+    for fa in fa_labels(sweep["method"]):
+        settings = sweep[sweep["method"] == fa][["preset", "intensity", "target"]].drop_duplicates()
+        for _, s in settings.iterrows():
+            cell = sweep[(sweep["preset"] == s["preset"]) & (sweep["intensity"] == s["intensity"])
+                         & (sweep["target"] == s["target"])]
+            if cell.loc[cell["method"] == fa, "targeted_fraction"].max() == 0:
+                continue  # this reading left the model untouched here: comparing it would flatter it
+            for name_a, name_b in _pairs(fa, arms, arm_target):
+                a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
+                if not len(a) or not len(b):
+                    continue
+                c = paired_comparison(a, b)
+                v = c["verdict"]
+                key = "better" if v == "better" else "worse" if v == "worse" else "other"
+                tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
+                lines.append(f"| {s['preset']} | {s['intensity']:g} | {target_label(s['target'])} | {name_a} vs "
+                             f"{name_b} | {_fmt(c['d_f1'], c['d_f1_ci'], 100, 2)} pts | "
+                             f"{_fmt(c['d_eodds'], c['d_eodds_ci'])} | {v} |")
     return lines, tally
 
 
@@ -80,19 +99,21 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
         n = sum(t.values())
         out.append(f"- **{pair}**: better in {t['better']} of {n} settings, worse in {t['worse']}, "
                    f"mixed or not significant in {t['other']} (paired over identical chips, 95% CI).")
-    empty = summary[(summary["targeted_fraction"] == 0) & (summary["method"] == "F+A R")]
-    for (method, target), _ in empty.groupby(["method", "target"], sort=True):
-        out.append(f"- **{method} at {target_label(target)} targets no weights**: the top-x% fairness set and the bottom-x% "
-                   "accuracy set do not intersect for this model and curvature, so those rows equal the "
-                   "pre-trained model (and `random`, which copies F+A R's per-layer counts, does too).")
-    far = summary[(summary["method"] == "F+A R") & (summary["targeted_fraction"] > 0)]
-    if len(far):
-        fair = far[(far["eodds"] + far["eodds_ci"] < base["eodds"]) &
-                   (100 * (base["f1_macro"] - far["f1_macro"]) < 1.0)]
-        out.append(f"- **F+A R vs the pre-trained model**: EOdds significantly below the pre-trained value with "
-                   f"< 1 F1 point lost in {len(fair)} of {len(far)} settings where it targets any weight"
-                   + (f" (best: {100 * improvement(base['eodds'], fair['eodds'].min()):.1f}% EOdds improvement)."
-                      if len(fair) else ". The paper's effect does not appear here."))
+    for fa in fa_labels(summary["method"]):
+        empty = summary[(summary["targeted_fraction"] == 0) & (summary["method"] == fa)]
+        for target, _ in empty.groupby("target", sort=True):
+            out.append(f"- **{fa} at {target_label(target)} targets no weights**: its fairness set and accuracy set "
+                       "leave nothing for this model and curvature, so those rows equal the pre-trained model "
+                       "(and so do its controls, which copy its per-layer counts).")
+        far = summary[(summary["method"] == fa) & (summary["targeted_fraction"] > 0)]
+        if len(far):
+            fair = far[(far["eodds"] + far["eodds_ci"] < base["eodds"]) &
+                       (100 * (base["f1_micro"] - far["f1_micro"]) < 1.0)]
+            out.append(f"- **{fa} vs the pre-trained model**: EOdds significantly below the pre-trained value with "
+                       f"< 1 point of the paper's pooled F1 lost in {len(fair)} of {len(far)} settings where it "
+                       "targets any weight"
+                       + (f" (best: {100 * improvement(base['eodds'], fair['eodds'].min()):.1f}% EOdds improvement)."
+                          if len(fair) else ". The paper's effect does not appear here."))
     return out
 
 
@@ -145,12 +166,13 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     figs: list[tuple[str, str]] = []
     if meta["saliency"]:
         figs.append(("Fairness rank vs accuracy rank (cf. paper Fig. 4)", figures.rank_scatter(meta["saliency"], out)))
-        figs.append(("Targeted fraction per layer, FR only vs F+A R (cf. Fig. 5)",
+        figs.append(("Targeted fraction per layer, FR only vs each F+A R reading (cf. Fig. 5)",
                      figures.layer_fractions(meta["saliency"], cfg.sweep.targets, out)))
     if len(sweep):
         summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS)
         summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
-        comp_lines, tally = _comparisons(sweep)
+        comp_lines, tally = _comparisons(sweep, method_label(*split_method(cfg.retrain.method,
+                                                                            cfg.saliency.fa_rule)))
         lines += ["## Does steering errors make the model fairer?", ""]
         lines += _statement(tally, summary, base)
         lines += ["", "Improvement = (EOdds_pre − EOdds)/EOdds_pre; cost = F1_pre − F1 in points; "

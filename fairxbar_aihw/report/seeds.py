@@ -17,7 +17,7 @@ from .figures import seed_forest
 from .markdown import target_label
 from .stats import mean_ci, paired_comparison, verdict
 
-COMPARISONS = [("F+A R", "FR"), ("F+A R", "random"), ("F+A R", "uniform")]
+COMPARISONS = [("F+A R", "FR"), ("F+A R", "FR-matched"), ("F+A R", "random"), ("F+A R", "uniform")]
 
 
 def _pm(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
@@ -47,12 +47,12 @@ def seed_rows(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
                 rows.append({**key, "comparison": "F+A R targets nothing", "targeted": 0.0})
                 continue
             eo, eo_ci = mean_ci(far["eodds"])
-            f1, f1_ci = mean_ci(far["f1_macro"])
+            f1, f1_ci = mean_ci(far["f1_micro"])  # the paper's pooled F1 (eq. 3)
             rows.append({**key, "comparison": "F+A R vs pre-trained", "targeted": hit,
                          "d_eodds": eo - base["eodds"], "d_eodds_ci": eo_ci,
-                         "d_f1": f1 - base["f1_macro"], "d_f1_ci": f1_ci,
+                         "d_f1": f1 - base["f1_micro"], "d_f1_ci": f1_ci,
                          "rel_eodds": improvement(base["eodds"], eo),
-                         "verdict": verdict((f1 - base["f1_macro"], f1_ci), (eo - base["eodds"], eo_ci))})
+                         "verdict": verdict((f1 - base["f1_micro"], f1_ci), (eo - base["eodds"], eo_ci))})
             for a_name, b_name in COMPARISONS:
                 b = _cells(sweep, s["preset"], s["intensity"], s["target"], b_name)
                 if b.empty:
@@ -90,7 +90,7 @@ def write_seed_report(name: str, frames: dict[int, pd.DataFrame], baselines: dic
     across = [mean_ci([baselines[s][k] for s in seeds]) for k in ("f1_macro", "eodds", "acc_g0", "acc_g1")]
     lines += ["| across | " + " | ".join(f"{m:.3f} ± {ci:.3f}" for m, ci in across) + " |", ""]
     lines += ["## Comparisons", "",
-              "ΔEOdds and ΔF1 are A − B (negative ΔEOdds = A fairer); for *F+A R vs pre-trained*, B is the "
+              "ΔEOdds and ΔF1 (the paper's pooled F1, eq. 3) are A − B (negative ΔEOdds = A fairer); for *F+A R vs pre-trained*, B is the "
               "seed's own pre-trained model.", "",
               "| preset | intensity | target | comparison | " + " | ".join(f"seed {s}: ΔEOdds (verdict)" for s in seeds)
               + " | across seeds: ΔEOdds | across seeds: ΔF1 (pts) | better / worse / other |",

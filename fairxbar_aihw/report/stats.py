@@ -54,9 +54,13 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> tuple[fl
     return mean, ci, len(merged)
 
 
-def paired_comparison(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
-    """A − B over identical chips: ΔF1 and ΔEOdds with their 95% CIs, and the verdict for A."""
-    f1 = paired_difference(a, b, "f1_macro")
+def paired_comparison(a: pd.DataFrame, b: pd.DataFrame, f1_metric: str = "f1_micro") -> dict[str, Any]:
+    """A − B over identical chips: ΔF1 and ΔEOdds with their 95% CIs, and the verdict for A.
+
+    ``f1_metric`` defaults to the paper's F1 (eq. 3: TP/FP/FN pooled over classes and groups);
+    the tables keep macro-F1 beside it.
+    """
+    f1 = paired_difference(a, b, f1_metric)
     eo = paired_difference(a, b, "eodds")
     return {"d_f1": f1[0], "d_f1_ci": f1[1], "d_eodds": eo[0], "d_eodds_ci": eo[1], "chips": f1[2],
             "verdict": verdict(f1[:2], eo[:2])}

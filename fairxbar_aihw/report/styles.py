@@ -16,14 +16,19 @@ _FALLBACK = ["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
 
 
 def ordered(labels: Iterable[str]) -> list[str]:
-    """The labels present, registered ones first in registry order, then the rest sorted."""
+    """The labels present in registry order (a method's other readings right after it), then the rest sorted."""
     present = set(labels)
-    known = [label for label in _REGISTERED if label in present]
-    return known + sorted(present - set(known))
+    known = [label for base in _REGISTERED for label in sorted(present)
+             if label == base or label.startswith(base + " [")]
+    return list(dict.fromkeys(known)) + sorted(present - set(known))
 
 
 def color(label: str) -> str:
     """The label's registered colour, or a stable fallback for a label no registry knows."""
     if label in _REGISTERED:
         return _REGISTERED[label]
+    base, _, rule = label.partition(" [")
+    if rule and base in _REGISTERED:  # another reading of a registered method: a darker shade of its colour
+        r, g, b = (int(_REGISTERED[base][i:i + 2], 16) for i in (1, 3, 5))
+        return f"#{r * 3 // 5:02x}{g * 3 // 5:02x}{b * 3 // 5:02x}"
     return _FALLBACK[sum(map(ord, label)) % len(_FALLBACK)]

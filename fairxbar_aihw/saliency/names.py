@@ -25,6 +25,32 @@ METHOD_INFO = {m.name: m for m in (
     MethodInfo("uniform", "#7f7f7f", False, "errors on every weight"),
     MethodInfo("random", "#1f77b4", True, "F+A R's per-layer counts, placed at random"),
     MethodInfo("FR", "#ff7f0e", True, "per layer, the top x% by fairness saliency (most negative s)"),
-    MethodInfo("F+A R", "#2ca02c", True, "per layer, top x% by s ∩ bottom x% by accuracy saliency a"),
+    MethodInfo("FR-matched", "#bcbd22", True, "per layer, the top k by fairness saliency, k = F+A R's count there"),
+    MethodInfo("F+A R", "#2ca02c", True, "per layer, significant to fairness and negligible to accuracy "
+               "(fa_rule: exclude or intersect)"),
 )}
 METHODS = tuple(METHOD_INFO)
+# The two readings of "top x% on the fairness ranks and bottom x% on the accuracy ranks" (paper §IV-C/D):
+#   exclude   = the top x% by s (most negative) minus the top x% by a (largest): significant to
+#               fairness, not among the most important to accuracy (the default; gives Fig. 5)
+#   intersect = the top x% by s ∩ the bottom x% by a (smallest); with exact (PSD) curvature |s| ≤ a,
+#               so at small x the two sets need not meet at all
+FA_RULES = ("exclude", "intersect")
+# Methods whose masks depend on the F+A R rule; a study may name them with a rule, "F+A R [intersect]".
+RULED = ("F+A R", "random", "FR-matched")
+
+
+def split_method(label: str, default_rule: str = "exclude") -> tuple[str, str | None]:
+    """("F+A R", "intersect") from "F+A R [intersect]"; a ruled method without a suffix takes
+    ``default_rule``; methods that no rule affects get None."""
+    base, _, rest = label.partition(" [")
+    rule = rest.rstrip("]") if rest else None
+    if base not in METHOD_INFO or (rule is not None and (base not in RULED or rule not in FA_RULES)):
+        raise ValueError(f"unknown targeting method '{label}'; choose one of {', '.join(METHODS)} "
+                         f"(ruled ones optionally as 'F+A R [intersect]')")
+    return base, (rule or default_rule) if base in RULED else None
+
+
+def method_label(base: str, rule: str | None) -> str:
+    """The canonical label stored with rows: the rule is named when it is not the default reading."""
+    return base if rule in (None, "exclude") else f"{base} [{rule}]"

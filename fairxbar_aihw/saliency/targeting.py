@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..errors import UserError
 from ..models import crossbar_layers
-from .names import METHODS
+from .names import FA_RULES, split_method
 
 Masks = dict[str, torch.Tensor]
 
@@ -51,11 +51,37 @@ def _lowest(values: torch.Tensor, fraction: float) -> torch.Tensor:
     return mask.reshape(values.shape)
 
 
+def fa_mask(s: torch.Tensor, a: torch.Tensor, target: float, rule: str = "exclude") -> torch.Tensor:
+    """One layer's F+A R weights under ``rule`` (see ``names.FA_RULES``)."""
+    fairness = _lowest(s, target)  # the top x% of the fairness rank: most negative s
+    if rule == "exclude":
+        return fairness & ~_lowest(-a, target)  # minus the top x% of the accuracy rank: largest a
+    if rule == "intersect":
+        return fairness & _lowest(a, target)  # ∩ the bottom x% of the accuracy rank: smallest a
+    raise UserError(f"unknown F+A R rule '{rule}'; choose one of {', '.join(FA_RULES)}")
+
+
+def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean mask of the k smallest values (stable: ties broken by position)."""
+    mask = torch.zeros(values.numel(), dtype=torch.bool)
+    if k > 0:
+        mask[torch.argsort(values.flatten(), stable=True)[:k]] = True
+    return mask.reshape(values.shape)
+
+
 def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], method: str, target: float,
-                        seed: int = 0) -> Masks:
-    """Masks for ``method`` at ``target`` (fraction in (0, 1]) from precomputed saliencies."""
-    if method not in METHODS:
-        raise UserError(f"unknown targeting method '{method}'; choose one of {', '.join(METHODS)}")
+                        seed: int = 0, fa_rule: str = "exclude") -> Masks:
+    """Masks for ``method`` at ``target`` (fraction in (0, 1]) from precomputed saliencies.
+
+    ``method`` may name its F+A R rule ("F+A R [intersect]"); otherwise ``fa_rule`` applies to
+    F+A R and to the controls built from its per-layer counts (``random``, ``FR-matched``).
+    """
+    try:
+        method, rule = split_method(method, fa_rule)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if fa_rule not in FA_RULES:
+        raise UserError(f"unknown F+A R rule '{fa_rule}'; choose one of {', '.join(FA_RULES)}")
     if not 0 < target <= 1:
         raise UserError(f"target must be a fraction in (0, 1] (0.05 = 5%), got {target}")
     out: Masks = {}
@@ -69,10 +95,12 @@ def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], 
         elif method == "FR":
             out[name] = _lowest(s[name], target)
         else:
-            fa = _lowest(s[name], target) & _lowest(a[name], target)
+            fa = fa_mask(s[name], a[name], target, rule or fa_rule)
             if method == "F+A R":
                 out[name] = fa
-            else:  # random: same count per layer as F+A R, uniformly placed
+            elif method == "FR-matched":  # F+A R's count in this layer, chosen by fairness alone
+                out[name] = _top_k(s[name], int(fa.sum()))
+            else:  # random: F+A R's count in this layer, uniformly placed
                 flat = torch.zeros(fa.numel(), dtype=torch.bool)
                 flat[torch.as_tensor(rng.choice(fa.numel(), size=int(fa.sum()), replace=False))] = True
                 out[name] = flat.reshape(shape)
@@ -80,10 +108,10 @@ def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], 
 
 
 def masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], method: str = "F+A R",
-          target: float = 0.05, beta: float = 1.0, seed: int = 0) -> Masks:
-    """Public entry point: curvature → saliency → per-layer masks."""
+          target: float = 0.05, beta: float = 1.0, seed: int = 0, *, fa_rule: str = "exclude") -> Masks:
+    """Public entry point: curvature → saliency → per-layer masks (``fa_rule``: exclude or intersect)."""
     s, a = saliencies(model, curv, beta)
-    return masks_from_saliency(s, a, method, target, seed)
+    return masks_from_saliency(s, a, method, target, seed, fa_rule=fa_rule)
 
 
 def layer_fractions(m: Masks) -> dict[str, float]:

@@ -23,6 +23,7 @@ from ..saliency import curvature, group_batches, layer_fractions, masks_from_sal
 from ..store import ResultsStore, config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import TrainConfig, evaluate, train
+from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
@@ -131,7 +132,8 @@ class StudyRun:
         torch.manual_seed(self.cfg.seed)  # weight init is part of the experiment: seed it
         model = build(m.name, s.num_classes, s.image_size, pretrained=m.pretrained)
         tc = TrainConfig(**self.cfg.train.model_dump(), seed=self.cfg.seed)
-        ckpt = train(model, m.name, s, tc, self.workdir / "model.pt", self.device, self.progress)
+        init = {"pretrained": file_digest(m.pretrained)} if m.pretrained else None
+        ckpt = train(model, m.name, s, tc, self.workdir / "model.pt", self.device, self.progress, init=init)
         self.timings["train"] = round(float(ckpt["seconds"]), 2)  # the training itself, also when loaded
         self.store.set_meta(self.run_id, "timings", self.timings)
         model.to(self.device).eval()
@@ -177,7 +179,7 @@ class StudyRun:
             ranks[label] = {"layer": name, "fairness_rank": r_s.round(4).tolist(), "accuracy_rank": r_a.round(4).tolist()}
         fractions = {}
         for target in self.cfg.sweep.targets:
-            for method in ("FR", "F+A R"):
+            for method in ("FR", *self.plan.fa_labels()):
                 fractions[f"{method}|{target}"] = layer_fractions(self.masks(method, target, s, a))
         self.store.set_meta(self.run_id, "saliency", {"ranks": ranks, "layer_fractions": fractions,
                                                       "layers": names})
@@ -188,6 +190,7 @@ class StudyRun:
             return None
         if s is None or a is None:
             s, a = self.saliency
+        # labels are canonical (plan.label): a rule other than the default is named in the label
         return masks_from_saliency(s, a, method, float(target or 0.05), seed=self.cfg.seed)
 
     # ---- Monte-Carlo sweep ---------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from ..hardware.presets import Preset, load_preset
 from ..retrain.fine_tuning import RetrainConfig
 from ..retrain.names import ARM_LABELS
+from ..saliency.names import method_label, split_method
 from ..store import config_hash
 from .schema import StudyConfig
 
@@ -64,13 +65,22 @@ class StudyPlan:
             out.append((preset, list(hw.intensities or [preset.intensity])))
         return out
 
+    def label(self, method: str) -> str:
+        """A method's canonical label: its F+A R rule named unless it is the default reading."""
+        return method_label(*split_method(method, self.cfg.saliency.fa_rule))
+
+    def fa_labels(self) -> list[str]:
+        """The F+A R readings the sweep runs (at least the study's own)."""
+        labels = [self.label(m) for m in self.cfg.sweep.methods if m.partition(" [")[0] == "F+A R"]
+        return list(dict.fromkeys(labels)) or [self.label("F+A R")]
+
     def sweep_cells(self) -> list[tuple[Cell, Preset]]:
         cells = []
         sw = self.cfg.sweep
         for preset, intensities in self.hardware():
             for x in intensities:
                 p = preset if x is None else preset.with_intensity(x)
-                for method in sw.methods:
+                for method in map(self.label, sw.methods):
                     if method == "none":
                         continue
                     for target in [None] if method == "uniform" else sw.targets:
@@ -84,7 +94,7 @@ class StudyPlan:
         cells = []
         for name in dr.presets:
             preset = load_preset(name)
-            for method in methods:
+            for method in map(self.label, methods):
                 if method != "none":
                     t = None if method == "uniform" else target
                     cells.append((Cell("drift", preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
@@ -96,7 +106,7 @@ class StudyPlan:
         rt, sal = self.cfg.retrain, self.cfg.saliency
         return RetrainConfig(
             steps=rt.steps, lr=float(rt.lr), batch_size=rt.batch_size, refresh_every=rt.refresh_every,
-            method=rt.method, target=float(rt.target or max(self.cfg.sweep.targets)), alpha=float(rt.alpha),
+            method=self.label(rt.method), target=float(rt.target or max(self.cfg.sweep.targets)), alpha=float(rt.alpha),
             lam=float(rt.lam), chip=rt.chip, estimator=sal.estimator, samples_per_group=int(rt.samples_per_group),
             probes=int(sal.probes), beta=float(sal.beta), hwa_noise=float(rt.hwa_noise),
             digital_layers=list(self.cfg.model.digital_layers))

@@ -7,14 +7,14 @@ sections or need other files (presets, drift times) live in ``config.check_consi
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..data.names import DATASET_NAMES
 from ..models.names import MODEL_NAMES
 from ..retrain.names import RETRAIN_ARMS
-from ..saliency.names import ESTIMATORS, METHODS
+from ..saliency.names import ESTIMATORS, FA_RULES, split_method
 
 PRUNE_KINDS = ("magnitude", "fairprune")
 AUGMENTS = ("none", "flip", "paper")
@@ -22,7 +22,15 @@ AUGMENTS = ("none", "flip", "paper")
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
-Method = Literal[METHODS]  # type: ignore[valid-type]
+FaRule = Literal[FA_RULES]  # type: ignore[valid-type]
+
+
+def _method(label: str) -> str:
+    split_method(label)  # a ValueError names the known methods
+    return label
+
+
+Method = Annotated[str, AfterValidator(_method)]  # a method, optionally with its F+A R rule: "F+A R [intersect]"
 Arm = Literal[RETRAIN_ARMS]  # type: ignore[valid-type]
 PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]
 
@@ -66,6 +74,8 @@ class SaliencySection(Section):
     batch_size: int = Field(128, ge=1, description="curvature batch size")
     probes: int = Field(8, ge=1, description="Rademacher probes (hutchinson)")
     beta: float = Field(1.0, ge=0, description="weight of the privileged group's term in s = ½h⁰θ² − β·½h¹θ²")
+    fa_rule: FaRule = Field("exclude", description="the F+A R reading for methods named without one: exclude = "
+                            "top x% by s minus top x% by a; intersect = top x% by s ∩ bottom x% by a")
 
 
 class HardwareEntry(Section):
@@ -76,7 +86,9 @@ class HardwareEntry(Section):
 
 
 class SweepSection(Section):
-    methods: list[Method] = Field(["uniform", "random", "FR", "F+A R"], description="targeting methods")
+    methods: list[Method] = Field(["uniform", "random", "FR", "FR-matched", "F+A R"],
+                                  description="targeting methods; F+A R, random and FR-matched may name a rule, "
+                                  "e.g. \"F+A R [intersect]\"")
     targets: list[float] = Field([0.05], description="target fractions x in (0, 1]")
     hardware: list[HardwareEntry] = Field([HardwareEntry(preset="paper-variation")], min_length=1,
                                           description="presets and intensities")

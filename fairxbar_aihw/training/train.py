@@ -6,6 +6,7 @@ records the config hash, the dataset fingerprint and the val/test metrics by gro
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,8 +44,19 @@ class TrainConfig:
             raise UserError(f"train.batch_size must be ≥ 1, got {self.batch_size}")
 
 
-def checkpoint_key(model_name: str, cfg: TrainConfig, fingerprint: str) -> str:
-    return config_hash({"model": model_name, "train": asdict(cfg), "data": fingerprint})
+def checkpoint_key(model_name: str, cfg: TrainConfig, fingerprint: str, init: dict[str, Any] | None = None) -> str:
+    """Everything the trained model depends on: architecture, recipe, data, and its starting
+    weights (``init``: e.g. the digest of a pretrained weights file)."""
+    return config_hash({"model": model_name, "train": asdict(cfg), "data": fingerprint, **({"init": init} if init else {})})
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's content (a changed weights file retrains even under the same name)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -63,14 +75,16 @@ def train(
     out: Path,
     device: str = "cpu",
     progress: bool = True,
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train to ``out`` (best-on-val macro-F1) and return the checkpoint dict; resumes if possible.
+    ``init`` names the starting weights (see ``checkpoint_key``).
 
     A resumed run equals an uninterrupted one bit for bit: the partial checkpoint carries the
     global RNG state too, evaluation leaves the model's memory layout alone, and the returned
     model is in the default (NCHW) layout either way.
     """
-    key = checkpoint_key(model_name, cfg, splits.fingerprint())
+    key = checkpoint_key(model_name, cfg, splits.fingerprint(), init)
     if out.is_file():
         ckpt = load_checkpoint(out)
         if ckpt.get("key") == key:
