@@ -43,7 +43,8 @@ def _study(home, name, **changes):
     ({"train": 5}, "train=5 must be a mapping of keys to values"),
     ({"retrain__lr": "fast"}, "retrain.lr='fast' must be a number"),
     ({"prune__beta": -1.0}, "prune.beta=-1.0 must be ≥ 0"),
-    ({"sweep__methods": ["FR", "best"]}, "sweep.methods.1='best' is unknown; choose one of"),
+    ({"sweep__methods": ["FR", "best"]}, "sweep.methods.1='best': unknown targeting method 'best'"),
+    ({"saliency__fa_rule": "union"}, "saliency.fa_rule='union' is unknown; choose one of"),
     ({"retrain__colour": 1}, "unknown key 'retrain.colour'; allowed: arms, steps"),
 ])
 def test_badly_typed_study_values_name_the_key(home, changes, fragment):

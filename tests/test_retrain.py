@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 import fairxbar_aihw as fx
 from fairxbar_aihw.retrain import (
-    ErrorEmulator,
     RetrainConfig,
     apply_pruning,
     boundary_loss,
@@ -44,12 +43,14 @@ def test_boundary_loss_uses_logit_margins():
 
 
 def test_error_emulation_touches_only_targeted_weights_and_restores():
+    from fairxbar_aihw.retrain.emulation import ChipEmulator
+
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     preset = fx.hardware.load_preset("paper-saf", saf_rate=0.3)
     masks = {"0": torch.rand(4, 27) < 0.4, "2": torch.rand(3, 64) < 0.4}
-    em = ErrorEmulator(model, preset)
+    em = ChipEmulator(model, preset, None, study_seed=0)
     with em.perturbed(masks, seed=5):
         for name, layer in (("0", model[0]), ("2", model[2])):
             w = layer.weight.detach().reshape(layer.weight.shape[0], -1)
@@ -58,6 +59,64 @@ def test_error_emulation_touches_only_targeted_weights_and_restores():
             assert (w[masks[name]] != ref[masks[name]]).any()
     for k, v in model.state_dict().items():
         assert torch.equal(v, clean[k])
+
+
+@pytest.mark.parametrize("preset_name", ["paper-variation", "paper-saf", "pcm-ibm"])
+def test_emulated_chip_k_is_monte_carlo_chip_k_on_a_multi_tile_layer(preset_name):
+    """Retraining errors come through the chips' own per-tile path: emulated chip k of the
+    current weights equals Monte-Carlo chip k programmed from those weights, tile scaling included."""
+    from fairxbar_aihw.hardware import effective_weights, install_overrides, program_chip, tile_slices
+    from fairxbar_aihw.retrain.emulation import ChipEmulator
+    from fairxbar_aihw.study.chips import chip_seed
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(70, 50), nn.ReLU(), nn.Linear(50, 4)).eval()
+    with torch.no_grad():
+        model[1].weight[:, :35] *= 10  # very different ranges on the two tiles of a row
+    preset = fx.hardware.load_preset(preset_name, tile_rows=20, tile_cols=35)
+    masks = {"1": torch.rand(50, 70) < 0.5, "3": torch.rand(4, 50) < 0.5}
+    em = ChipEmulator(model, preset, None, study_seed=3)
+    am = fx.hardware.to_analog(model, preset)
+    assert len(list(tile_slices(dict(fx.hardware.analog_layers(am))["1"]))) == 6
+    for k in (0, 7):
+        seed = chip_seed(3, preset.name, float(preset.intensity), k)
+        assert em.chip_seed(k) == seed
+        install_overrides(am, preset, masks)
+        program_chip(am, seed)
+        mc = effective_weights(am)
+        emulated = em.programmed(masks, seed)
+        for name in mc:
+            assert torch.equal(emulated[name], mc[name]), (name, k)
+    with torch.no_grad():  # the emulator programs the model's current weights, not the first ones
+        model[1].weight.mul_(0.5)
+    moved = em.programmed(masks, em.chip_seed(0))["1"]
+    assert torch.allclose(moved[~masks["1"]], model[1].weight.detach()[~masks["1"]])
+
+
+def test_persistent_errors_stay_in_the_weights(tiny):
+    splits, model = tiny
+    preset = fx.hardware.load_preset("paper-saf", saf_rate=0.2)
+    base = dict(steps=3, refresh_every=1, batch_size=32, target=0.5, samples_per_group=16, eval_every=0, lr=1e-9)
+    st, _ = finetune(model, splits, "va", RetrainConfig(**base, chip="fixed"), preset, progress=False)
+    pe, _ = finetune(model, splits, "va", RetrainConfig(**base, chip="fixed", errors="persistent"), preset,
+                     progress=False)
+    # with a vanishing learning rate straight-through keeps the clean weights; persistent keeps the chip's
+    assert torch.allclose(st[0].weight, model[0].weight, atol=1e-6)
+    assert (pe[0].weight != model[0].weight).float().mean() > 0.05
+
+
+def test_step_5_keeps_the_best_validation_checkpoint(tiny):
+    splits, model = tiny
+    preset = fx.hardware.load_preset("paper-variation", noise_rate=0.1)
+    cfg = RetrainConfig(steps=12, refresh_every=4, batch_size=32, target=0.5, samples_per_group=16, eval_every=3,
+                        val_chips=2, patience=2, max_f1_loss=1.0)
+    _, info = finetune(model, splits, "va", cfg, preset, progress=False)
+    hist = info["val_history"]
+    assert hist[0]["step"] == 0 and all(h["step"] % 3 == 0 for h in hist)
+    eligible = [h for h in hist[1:] if h["val_f1_pooled"] >= info["f1_reference"] - 1.0]
+    best = min(eligible, key=lambda h: h["val_eodds"])
+    assert info["kept_step"] == best["step"] and info["target_met"]
+    assert info["steps_run"] <= 12
 
 
 def test_magnitude_pruning_hits_sparsity_exactly():
@@ -115,13 +174,13 @@ def tiny():
     return splits, model
 
 
-@pytest.mark.parametrize("arm", ["va", "vfa", "fair-loss", "boundary"])
+@pytest.mark.parametrize("arm", ["va", "vfa", "ft", "fair-loss", "boundary"])
 def test_finetune_arms_run_and_change_weights(tiny, arm):
     splits, model = tiny
-    cfg = RetrainConfig(steps=4, refresh_every=2, batch_size=32, target=0.5, samples_per_group=16)
+    cfg = RetrainConfig(steps=4, refresh_every=2, batch_size=32, target=0.5, samples_per_group=16, eval_every=0)
     preset = fx.hardware.load_preset("paper-variation", noise_rate=0.2)
     tuned, info = finetune(model, splits, arm, cfg, preset, progress=False)
-    assert info["steps"] == 4 and math.isfinite(info["loss_last"])
+    assert info["steps_run"] == 4 and math.isfinite(info["loss_last"])
     assert not torch.equal(tuned[0].weight, model[0].weight)
 
 

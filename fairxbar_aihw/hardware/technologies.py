@@ -21,6 +21,7 @@ class Technology:
     build: Callable[[dict[str, Any]], Any]  # preset values -> aihwkit BaseNoiseModel, or None for exact weights
     drift_times: Callable[[dict[str, Any]], list[float]] | None = None  # tabulated models: the times they know
     doc: str = ""
+    permanent: bool = False  # its errors are faults a chip keeps (retraining uses one fixed chip by default)
 
 
 def _none(v: dict[str, Any]) -> Any:
@@ -76,9 +77,10 @@ TECHNOLOGIES = {t.name: t for t in (
     Technology("paper-variation", frozenset({"noise_rate", "bits_per_device", "devices_per_weight"}), "noise_rate",
                False, _paper_variation, doc="FairXbar eq. 4-5 Gaussian variation"),
     Technology("paper-saf", frozenset({"saf_rate", "weight_bits", "saf_mode"}), "saf_rate", False, _paper_saf,
-               doc="FairXbar bit-level stuck-at faults: each magnitude bit flips with probability saf_rate"),
+               doc="FairXbar bit-level stuck-at faults: each magnitude bit flips with probability saf_rate",
+               permanent=True),
     Technology("conductance-saf", frozenset({"saf_rate", "g_max", "g_min"}), "saf_rate", False, _conductance_saf,
-               doc="a device of the differential pair stuck at g_min or g_max"),
+               doc="a device of the differential pair stuck at g_min or g_max", permanent=True),
     Technology("pcm", frozenset({"g_max", "prog_noise_scale", "read_noise_scale", "drift_scale"}),
                "prog_noise_scale", True, _pcm, doc="aihwkit PCMLikeNoiseModel"),
     Technology("reram-wan2022", frozenset({"g_max", "prog_noise_scale"}), "prog_noise_scale", True, _reram_wan2022,

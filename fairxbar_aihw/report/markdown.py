@@ -63,7 +63,10 @@ def _pairs(fa: str, arms: list[str], arm_target: str) -> list[tuple[str, str]]:
     (FR-matched: which weights, random: how many); and each arm is compared with its F+A R."""
     rule = fa[len("F+A R"):]  # "" or " [intersect]"
     pairs = [(fa, "FR"), (fa, f"FR-matched{rule}"), (fa, f"random{rule}")]
-    return pairs + ([(arm, fa) for arm in arms] if fa == arm_target else [])
+    if fa != arm_target:
+        return pairs
+    control = [(arm, "Plain FT") for arm in arms if arm in ("VA-Retrain", "VFA-Retrain") and "Plain FT" in arms]
+    return pairs + [(arm, fa) for arm in arms if arm != "Plain FT"] + control
 
 
 def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[str], dict[str, dict[str, int]]]:
@@ -133,7 +136,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     sweep = df[df["kind"].isin(["sweep", "retrain"])].copy()
     drift = df[df["kind"] == "drift"].copy()
     meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
-                                                      "timings", "diagnostics")}
+                                                      "timings", "diagnostics", "arm_training")}
     ds = meta["dataset"]
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
@@ -184,7 +187,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
         figs.append(("Sensitivity to error intensity (cf. Fig. 7)",
                      figures.intensity_sensitivity(sweep, base, main_target, out)))
         figs.append(("Accuracy-fairness trade-off summary (cf. Fig. 8)", figures.tradeoff(summary, base, out)))
-    lines += _arms_section(df, base, meta["diagnostics"])
+    lines += _arms_section(df, base, meta["diagnostics"], meta["arm_training"], cfg)
     lines += ["## Figures", ""]
     for title, name in figs:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
@@ -224,16 +227,40 @@ def _drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]
     return lines + [""]
 
 
-def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict[str, float]]) -> list[str]:
-    """Retrained arms on ideal hardware, per-group diagnostics, and the pruning arms."""
+def _training_lines(training: dict[str, dict[str, Any]], cfg: StudyConfig) -> list[str]:
+    """How each fine-tuned arm was trained and which checkpoint step 5 kept."""
+    rt = cfg.retrain
+    lines = [f"Retraining protocol: errors `{rt.errors}`, chip `{rt.chip}` (auto: one fixed chip for permanent faults, "
+             f"a fresh chip per step otherwise), masks refreshed every {rt.refresh_every} step(s), validation on "
+             f"{rt.val_chips} chips every {rt.eval_every} steps; kept: the lowest validation EOdds losing at most "
+             f"{100 * rt.max_f1_loss:g} point(s) of pooled F1, early stop after {rt.patience} evaluations without one.",
+             "", "| arm | steps run | kept step | target met | val EOdds at start → kept | val pooled F1 at start → kept |",
+             "|---|---|---|---|---|---|"]
+    for label, info in training.items():
+        hist = info.get("val_history") or []
+        if not hist:
+            lines.append(f"| {label} | {info.get('steps', 'n/a')} | last | n/a | n/a | n/a |")
+            continue
+        kept = next((h for h in hist if h["step"] == info["kept_step"]), hist[-1])
+        lines.append(f"| {label} | {info['steps_run']} of {info['steps']} | {info['kept_step']} | "
+                     f"{'yes' if info['target_met'] else 'no (last step kept)'} | {hist[0]['val_eodds']:.3f} → "
+                     f"{kept['val_eodds']:.3f} | {hist[0]['val_f1_pooled']:.3f} → {kept['val_f1_pooled']:.3f} |")
+    return lines + [""]
+
+
+def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict[str, float]],
+                  training: dict[str, dict[str, Any]], cfg: StudyConfig) -> list[str]:
+    """Retrained arms on ideal hardware, how they were trained, per-group diagnostics, and the pruning arms."""
     lines: list[str] = []
     ideal = df[df["kind"] == "retrain-ideal"]
     if len(ideal) or diagnostics:
         lines += ["## Mitigation arms on ideal hardware", "",
-                  "Each arm fine-tunes the pre-trained model (VA/VFA with the preset's errors emulated on their "
-                  "refreshed masks; HWA with aihwkit's weight-noise training; fairness-loss and boundary "
-                  "regulariser without errors). Their chip results are in the tables above.", "",
-                  "| arm | macro-F1 | EOdds | acc unpriv. | acc priv. | ‖∇L‖ unpriv. | ‖∇L‖ priv. | "
+                  "Each arm fine-tunes the pre-trained model (VA/VFA with the preset's errors emulated as Monte-Carlo "
+                  "chips on their refreshed masks; Plain FT, the control, with the same batches and no errors; HWA "
+                  "with aihwkit's weight-noise training; fairness-loss and boundary regulariser without errors). "
+                  "Their chip results are in the tables above.", ""]
+        lines += _training_lines(training, cfg) if training else []
+        lines += ["| arm | macro-F1 | EOdds | acc unpriv. | acc priv. | ‖∇L‖ unpriv. | ‖∇L‖ priv. | "
                   "λmax(H) unpriv. | λmax(H) priv. |", "|---|---|---|---|---|---|---|---|---|"]
         rows = [("pre-trained", base)] + [(r["method"], r) for _, r in ideal.iterrows()]
         for label, r in rows:

@@ -36,22 +36,25 @@ def write_ideal_row(store: ResultsStore, run_id: str, key: str, seed: int, evalu
 
 
 def arm_model(arm: str, base: nn.Module, baseline_key: str, splits: Splits, plan: StudyPlan, workdir: Path,
-              device: str, seed: int, progress: bool) -> tuple[nn.Module, float | None]:
-    """A retrained copy of the baseline for one arm, cached on disk by its settings; returns
-    the model and the seconds its training took (None when it was loaded)."""
+              device: str, seed: int, progress: bool) -> tuple[nn.Module, float | None, dict[str, Any]]:
+    """A retrained copy of the baseline for one arm, cached on disk by its settings; returns the
+    model, the seconds its training took (None when it was loaded) and what its training recorded
+    (the kept step and validation history of step 5)."""
     path = workdir / plan.arm_checkpoint_name(arm, baseline_key)
     if path.is_file():
+        blob = load_torch_file(path, f"{arm} checkpoint")
         model = copy.deepcopy(base)
-        model.load_state_dict(load_torch_file(path, f"{arm} checkpoint"))
-        return model.to(device).eval(), None
+        model.load_state_dict(blob["state_dict"])
+        return model.to(device).eval(), None, blob.get("info", {})
     t0 = time.time()
     settings, preset = plan.arm_settings(), plan.retrain_preset()
+    info: dict[str, Any] = {}
     if ARMS[arm].runner == "hwa":
         model = hwa_train(base, splits, preset, settings, device, seed, progress)
     else:
-        model, _ = finetune(base, splits, arm, settings, preset, device, seed, progress)
-    atomic_torch_save({k: v.cpu() for k, v in model.state_dict().items()}, path)
-    return model.eval(), time.time() - t0
+        model, info = finetune(base, splits, arm, settings, preset, device, seed, progress)
+    atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
+    return model.eval(), time.time() - t0, info
 
 
 def evaluate_arm(arm: str, model: nn.Module, splits: Splits, plan: StudyPlan, store: ResultsStore, run_id: str,

@@ -69,7 +69,7 @@ def _message(exc: ValidationError, where: str) -> str:
         return f"{where}: {loc}{given} must be " + bounds[kind].format(**ctx)
     if kind == "literal_error":
         return f"{where}: {loc}{given} is unknown; choose one of {ctx.get('expected')}"
-    return f"{where}: {loc}{given}: {err['msg']}"
+    return f"{where}: {loc}{given}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def parse(raw: dict[str, Any], name: str) -> StudyConfig:

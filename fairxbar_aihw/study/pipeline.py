@@ -244,11 +244,14 @@ class StudyRun:
     def arm_model(self, arm: str) -> torch.nn.Module:
         """A retrained copy of the baseline for one arm (cached on disk by its settings)."""
         model, ckpt = self.baseline
-        arm_model, seconds = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.workdir,
-                                            self.device, self.cfg.seed, self.progress)
+        arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.workdir,
+                                                  self.device, self.cfg.seed, self.progress)
         if seconds is not None:
             self.timings[f"retrain {arm}"] = round(seconds, 2)
             self.store.set_meta(self.run_id, "timings", self.timings)
+        selection = dict(self.store.get_meta(self.run_id, "arm_training", {}) or {})
+        selection[ARM_LABELS[arm]] = {"steps": self.cfg.retrain.steps, **info}
+        self.store.set_meta(self.run_id, "arm_training", selection)
         return arm_model
 
     def retrain(self) -> int:

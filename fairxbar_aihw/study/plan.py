@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..hardware.presets import Preset, load_preset
+from ..hardware.technologies import TECHNOLOGIES
 from ..retrain.fine_tuning import RetrainConfig
 from ..retrain.names import ARM_LABELS
 from ..saliency.names import method_label, split_method
@@ -107,9 +108,16 @@ class StudyPlan:
         return RetrainConfig(
             steps=rt.steps, lr=float(rt.lr), batch_size=rt.batch_size, refresh_every=rt.refresh_every,
             method=self.label(rt.method), target=float(rt.target or max(self.cfg.sweep.targets)), alpha=float(rt.alpha),
-            lam=float(rt.lam), chip=rt.chip, estimator=sal.estimator, samples_per_group=int(rt.samples_per_group),
+            lam=float(rt.lam), chip=self.retrain_chip(), errors=rt.errors, estimator=sal.estimator,
+            eval_every=rt.eval_every, val_chips=rt.val_chips, patience=rt.patience, max_f1_loss=rt.max_f1_loss, samples_per_group=int(rt.samples_per_group),
             probes=int(sal.probes), beta=float(sal.beta), hwa_noise=float(rt.hwa_noise),
             digital_layers=list(self.cfg.model.digital_layers))
+
+    def retrain_chip(self) -> str:
+        """``chip: auto`` resolved: one fixed chip for permanent faults (SAF), a fresh chip per step otherwise."""
+        if self.cfg.retrain.chip != "auto":
+            return self.cfg.retrain.chip
+        return "fixed" if TECHNOLOGIES[self.retrain_preset().values["noise_model"]].permanent else "fresh"
 
     def retrain_preset(self) -> Preset:
         """The technology whose errors VA/VFA emulate: retrain.preset, else the first sweep hardware."""

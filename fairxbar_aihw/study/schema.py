@@ -108,8 +108,20 @@ class RetrainSection(Section):
     steps: int = Field(150, ge=1, description="fine-tuning steps per arm")
     lr: float = Field(5e-4, gt=0, lt=1, description="fine-tuning learning rate")
     batch_size: int = Field(128, ge=1, description="mini-batch size per group")
-    refresh_every: int = Field(50, ge=1, description="steps between curvature, rank and mask refreshes")
-    chip: Literal["fresh", "fixed"] = Field("fresh", description="a new emulated chip per step, or one chip")
+    refresh_every: int = Field(1, ge=1, description="steps between curvature, rank and mask refreshes (the paper: "
+                               "every step; each refresh costs one curvature pass)")
+    chip: Literal["auto", "fresh", "fixed"] = Field("auto", description="fixed: one emulated chip throughout; "
+                                                    "fresh: chip k at step k; auto: fixed for permanent faults (SAF), "
+                                                    "fresh otherwise")
+    errors: Literal["straight-through", "persistent"] = Field(
+        "straight-through", description="straight-through: errors for the forward/backward, clean weights updated; "
+        "persistent: after each step the weights become the chip's programmed weights (step 4 literally)")
+    eval_every: int = Field(25, ge=0, description="steps between validation-chip evaluations (paper step 5; 0 keeps "
+                            "the last step)")
+    val_chips: int = Field(5, ge=1, description="validation chips per evaluation")
+    patience: int = Field(3, ge=1, description="evaluations without a better checkpoint before stopping early")
+    max_f1_loss: float = Field(0.01, ge=0, le=1, description="the target: lowest validation EOdds among checkpoints "
+                               "losing at most this much pooled F1 (0.01 = 1 point)")
     preset: str | None = Field(None, description="technology whose errors VA/VFA emulate (default: the first "
                                "sweep preset at its first intensity)")
     intensity: float | None = Field(None, description="its intensity (default: the first sweep intensity)")

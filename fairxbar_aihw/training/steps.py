@@ -17,13 +17,13 @@ from tqdm import tqdm
 def optimise(model: nn.Module, opt: torch.optim.Optimizer, steps: int, draw: Callable[[int], Any],
              loss_of: Callable[[Any], torch.Tensor], *, before: Callable[[int], None] | None = None,
              around: Callable[[int], ContextManager[Any]] | None = None,
-             after: Callable[[int], None] | None = None, progress: bool = False, desc: str = "train"
-             ) -> list[float]:
+             after: Callable[[int], None] | None = None, stop: Callable[[int], bool] | None = None,
+             progress: bool = False, desc: str = "train") -> list[float]:
     """``steps`` optimiser steps; returns each step's loss.
 
     Per step: ``before(step)``; train mode; ``batch = draw(step)``; inside ``around(step)`` the
     loss and its gradient; the optimiser step (outside ``around``: gradients from perturbed
-    weights update the clean ones); ``after(step)``.
+    weights update the clean ones); ``after(step)``; then ``stop(step)`` may end the loop early.
     """
     history: list[float] = []
     with tqdm(range(steps), desc=desc, disable=not progress, unit="step") as bar:
@@ -41,4 +41,6 @@ def optimise(model: nn.Module, opt: torch.optim.Optimizer, steps: int, draw: Cal
                 after(step)
             history.append(float(loss.detach()))
             bar.set_postfix(loss=f"{history[-1]:.3f}")
+            if stop is not None and stop(step):
+                break
     return history
