@@ -270,3 +270,14 @@ def test_drift_and_retrain_stages_resume_to_the_unbroken_result(tmp_path, monkey
     resumed.close()
     assert len(got) == len(expected) > 1
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_row_keys_change_when_targeting_semantics_change(monkeypatch):
+    """Rows computed under an older meaning of a method label are never reused for a new one."""
+    from fairxbar_aihw.hardware import load_preset
+    from fairxbar_aihw.study import plan
+
+    preset = load_preset("paper-variation")
+    before = plan.preset_tag(preset)
+    monkeypatch.setattr(plan, "TARGETING_VERSION", plan.TARGETING_VERSION + 1)
+    assert plan.preset_tag(preset) != before

@@ -8,7 +8,8 @@ from .names import ARM_LABELS, ARMS, FINETUNE_ARMS
 
 _FROM = {
     ".diagnostics": ("gradient_norm", "group_diagnostics", "top_hessian_eigenvalue"),
-    ".fine_tuning": ("ErrorEmulator", "RetrainConfig", "finetune", "refresh_masks"),
+    ".emulation": ("ChipEmulator",),
+    ".fine_tuning": ("RetrainConfig", "finetune", "refresh_masks", "validation_score"),
     ".hwa": ("analog_to_digital", "hwa_train"),
     ".objectives": ("boundary_loss", "group_losses", "logit_margin", "vfa_loss"),
     ".prune": ("PRUNE_KINDS", "apply_pruning", "fairprune_masks", "magnitude_prune_masks", "prune_and_finetune"),

@@ -43,8 +43,14 @@ def cell_key(cell: Cell, t: float | None = None) -> str:
 BASELINE_KEY = "baseline"
 
 
+# Bumped whenever a method label's meaning changes, so rows computed under an old meaning are never
+# reused for a new one (2: F+A R's default reading became "exclude"; FR-matched added).
+TARGETING_VERSION = 2
+
+
 def preset_tag(preset: Preset) -> str:
-    return config_hash(preset.values)[:8]
+    """Part of every chip row's key: the resolved preset and the targeting semantics it ran under."""
+    return config_hash({"preset": preset.values, "targeting": TARGETING_VERSION})[:8]
 
 
 def knob(x: float | None) -> float:

@@ -7,6 +7,7 @@ rewrites it, and a test fails when the committed page differs.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -41,6 +42,7 @@ def _range(field: FieldInfo) -> str:
 
 def _type(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    text = re.sub(r"Annotated\[str, AfterValidator\(func=<function _method at 0x[0-9a-f]+>\)\]", "method", text)
     return text.replace("fairxbar_aihw.study.schema.", "").replace(" | ", " or ")
 
 
