@@ -50,3 +50,14 @@ def test_summarise_groups_and_intervals():
     s = summarise(df, ["m"], ["x"]).set_index("m")
     assert s.loc["a", "n"] == 3 and s.loc["a", "x"] == 2.0
     assert s.loc["b", "x_ci"] == pytest.approx(stats.t.ppf(0.975, 1) * stats.sem([5.0, 7.0]), rel=0.02)
+
+
+def test_figures_draw_every_label_in_registry_order():
+    from fairxbar_aihw.report.styles import color, ordered
+
+    labels = ["My new arm", "F+A R [intersect]", "VA-Retrain", "F+A R", "uniform", "FR-matched"]
+    assert ordered(labels) == ["uniform", "FR-matched", "F+A R", "F+A R [intersect]", "VA-Retrain", "My new arm"]
+    assert color("F+A R [intersect]") != color("F+A R")  # another reading: another shade
+    assert color("My new arm").startswith("#") and color("My new arm") == color("My new arm")
+    registered = {color(m) for m in ("uniform", "random", "FR", "FR-matched", "F+A R", "VA-Retrain", "Plain FT")}
+    assert len(registered) == 7 and color("My new arm") not in registered

@@ -12,7 +12,7 @@ from ..retrain.names import ARMS
 from ..saliency.names import METHOD_INFO
 
 _REGISTERED = {m.name: m.color for m in METHOD_INFO.values()} | {a.label: a.color for a in ARMS.values()}
-_FALLBACK = ["#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173"]
+_FALLBACK = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94"]  # light: never a registered colour
 
 
 def ordered(labels: Iterable[str]) -> list[str]:

@@ -26,7 +26,7 @@ ARMS = {a.name: a for a in (
     ArmInfo("hwa", "HWA (aihwkit)", "hwa", "#8c564b", "aihwkit's weight-noise training, no fairness term"),
     ArmInfo("fair-loss", "Fair-loss FT", "finetune", "#e377c2", "the VFA loss without errors"),
     ArmInfo("boundary", "Boundary-reg FT", "finetune", "#17becf", "CE + λ·|mean margin₀ − mean margin₁|"),
-    ArmInfo("ft", "Plain FT", "finetune", "#7f7f00", "the control: VA's batches, steps and learning rate, "
+    ArmInfo("ft", "Plain FT", "finetune", "#393b79", "the control: VA's batches, steps and learning rate, "
             "no errors, cross-entropy"),
 )}
 ARM_LABELS = {name: a.label for name, a in ARMS.items()}
