@@ -43,6 +43,8 @@ def arm_model(arm: str, base: nn.Module, baseline_key: str, splits: Splits, plan
     path = workdir / plan.arm_checkpoint_name(arm, baseline_key)
     if path.is_file():
         blob = load_torch_file(path, f"{arm} checkpoint")
+        if "state_dict" not in blob:  # an arm checkpoint from before training records were kept
+            blob = {"state_dict": blob, "info": {}}
         model = copy.deepcopy(base)
         model.load_state_dict(blob["state_dict"])
         return model.to(device).eval(), None, blob.get("info", {})
