@@ -135,8 +135,8 @@ def finetune(model: nn.Module, splits: Splits, arm: str, cfg: RetrainConfig, pre
         return masks["now"]
 
     def refresh(step: int) -> None:  # steps 2-3: curvature, ranks and masks from group-separated batches
-        if errors and step % cfg.refresh_every == 0:
-            current_masks(step)
+        if errors and step % cfg.refresh_every == 0 and not (step == 0 and "now" in masks):
+            current_masks(step)  # (step 0's masks may already exist: the starting score computed them)
 
     def draw(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # step 1
         picks = torch.cat([ix[torch.randint(0, len(ix), (half,), generator=gen)] for ix in idx_by_group])
