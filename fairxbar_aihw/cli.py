@@ -141,8 +141,8 @@ SELECT_OPTIONS = [
     click.option("--preset", default=None, help="The study on this device preset (its own run)."),
     click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
 ]
-SEED_OPTION = [click.option("--seed", type=click.IntRange(min=0), default=None,
-                            help="Replicate the study with another seed (data, init, chips); results go to NAME-seedN.")]
+SEED_OPTION = [click.option("--seeds", default=None, help="Comma-separated training seeds, e.g. 0,1,2 "
+                            "[default: the study's seeds]; every seed lives in the study's one run folder.")]
 # Options of commands that compute.
 RUN_OPTIONS = [
     click.option("--trials", type=click.IntRange(min=1), default=None, help="Monte-Carlo chips per cell (paper: 100)."),
@@ -170,13 +170,26 @@ study_options = _with(SELECT_OPTIONS + SEED_OPTION + RUN_OPTIONS)
 select_options = _with(SELECT_OPTIONS + SEED_OPTION)
 
 
-def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | None = None,
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``--seeds 0,1,2`` as a list of distinct seeds ≥ 0 (None: the study's own)."""
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers ≥ 0 like 0,1,2, got '{text}'") from None
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise UserError(f"--seeds takes distinct comma-separated integers ≥ 0 like 0,1,2, got '{text}'")
+    return values
+
+
+def _run(name: str, preset: str | None = None, quick: bool = False, seeds: str | None = None,
          trials: int | None = None, device: str | None = None, data_root: str | None = None, fresh: bool = False,
          no_progress: bool = False, threads: int | None = None, backend: str = "local", address: str | None = None,
          read_only: bool = False) -> Any:
-    """The StudyRun the options select; ``read_only`` opens an existing run and computes nothing."""
+    """The Study the options select; ``read_only`` opens an existing run and computes nothing."""
     from .hardware import load_preset
-    from .study import StudyRun, load_study
+    from .study import Study, load_study
     from .study.executors import make_executor
 
     overrides: dict[str, Any] = {}
@@ -184,6 +197,9 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | 
         overrides["sweep.trials"] = trials
     if device:
         overrides["device"] = device
+    seed_list = parse_seeds(seeds)
+    if seed_list is not None:
+        overrides["seeds"] = seed_list
     preset_name = None
     if preset:
         preset_name = load_preset(preset).name  # a path's stem: a validated name, never the raw path
@@ -191,53 +207,26 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seed: int | 
         overrides["retrain.presets"] = None  # the arms run on the swapped technology too
         overrides["retrain.preset"] = None
     cfg = load_study(name, quick=quick, **overrides)
-    if seed is not None:
-        if seed == cfg.seed:
-            seed = None  # the study's own seed: its own run
-        else:
-            cfg = load_study(name, quick=quick, **overrides, seed=seed)
     if preset and cfg.drift.presets:
         cfg.drift.presets = [preset]
-    tag = (f"-{preset_name}" if preset_name else "") + (f"-seed{seed}" if seed is not None else "") + \
-        ("-quick" if quick else "")
+    tag = (f"-{preset_name}" if preset_name else "") + ("-quick" if quick else "")
     if not read_only:
         import torch
 
         torch.set_num_threads(threads or default_threads())
         if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
-    return StudyRun(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
-                    executor=make_executor(backend, address), read_only=read_only)
+    return Study(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
+                 executor=make_executor(backend, address), read_only=read_only)
 
 
 @cli.command()
 @_with(SELECT_OPTIONS + RUN_OPTIONS)
-@click.option("--seeds", "seed_list", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-def seeds(seed_list: str, **kw: Any) -> None:
-    """Replicate a study's training and sweep over several seeds; report what holds across them."""
-    from .report.seeds import write_seed_report
-
-    try:
-        values = sorted({int(v) for v in seed_list.split(",") if v.strip()})
-    except ValueError:
-        raise UserError(f"--seeds takes comma-separated integers like 0,1,2, got '{seed_list}'") from None
-    if len(values) < 2 or min(values) < 0:
-        raise UserError("--seeds needs at least two seeds ≥ 0 to compare, e.g. --seeds 0,1,2")
-    frames, baselines, run = {}, {}, None
-    for s in values:
-        run = _run(**{**kw, "seed": s})
-        run.prepare()
-        run.inject()
-        df = run.store.to_frame(run.run_id)
-        df = df[df["cell"].isin(run.expected_cells()) & df["kind"].isin(["baseline", "sweep"])]
-        frames[s] = df
-        baselines[s] = df[df["kind"] == "baseline"].iloc[0]
-        click.echo(f"seed {s}: {run.name} ({len(df)} rows)", err=True)
-        run.close()
-    name = run.cfg.name + (f"-{kw['preset']}" if kw.get("preset") else "") + ("-quick" if kw.get("quick") else "")
-    out = run.report_dir().parent / f"{name}-seeds"
-    synthetic = run.cfg.dataset.name == "synthderm"
-    click.echo(f"report: {write_seed_report(name, frames, baselines, out, synthetic)}")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated training seeds.")
+def seeds(**kw: Any) -> None:
+    """Alias of `study NAME --seeds ...` (seeds now live inside a study and its one report)."""
+    click.echo(f"note: `seeds` runs `fairxbar-aihw study {kw['name']} --seeds {kw['seeds']}`", err=True)
+    click.echo(f"report: {_run(**kw).run_all()}")
 
 
 @cli.command()
@@ -252,56 +241,57 @@ def study(**kw: Any) -> None:
 @cli.command()
 @study_options
 def train(**kw: Any) -> None:
-    """Train (or load) the study's baseline model."""
-    run = _run(**kw)
-    _, ckpt = run.baseline
-    t = ckpt["test"]
-    click.echo(f"baseline: test macro-F1 {t['f1_macro']:.4f}, EOdds {t['eodds']:.4f}, accuracy by group "
-               f"0={t['per_group'][0]['accuracy']:.4f} 1={t['per_group'][1]['accuracy']:.4f}")
+    """Train (or load) the baseline model of each seed."""
+    for run in _run(**kw).runs():
+        _, ckpt = run.baseline
+        t = ckpt["test"]
+        click.echo(f"seed {run.cfg.seed} baseline: test macro-F1 {t['f1_macro']:.4f}, EOdds {t['eodds']:.4f}, "
+                   f"accuracy by group 0={t['per_group'][0]['accuracy']:.4f} 1={t['per_group'][1]['accuracy']:.4f}")
 
 
 @cli.command()
 @study_options
 def saliency(**kw: Any) -> None:
-    """Compute (or load) per-group curvature and the saliency ranks."""
-    run = _run(**kw)
-    s, _ = run.saliency
-    for target in run.cfg.sweep.targets:
-        for label in run.plan.fa_labels():
-            m = run.masks(label, target)
-            total = sum(v.numel() for v in m.values())
-            click.echo(f"{label} at {100 * target:g}%: {sum(int(v.sum()) for v in m.values())} of {total} weights "
-                       "targeted")
+    """Compute (or load) per-group curvature and the saliency ranks of each seed."""
+    for run in _run(**kw).runs():
+        run.saliency  # noqa: B018 (computes and caches)
+        for target in run.cfg.sweep.targets:
+            for label in run.plan.fa_labels():
+                m = run.masks(label, target)
+                total = sum(v.numel() for v in m.values())
+                click.echo(f"seed {run.cfg.seed}: {label} at {100 * target:g}%: "
+                           f"{sum(int(v.sum()) for v in m.values())} of {total} weights targeted")
+
+
+def _stage(kw: dict[str, Any], what: str, work: Any) -> None:
+    """Run one stage on every seed (after preparing it) and say how much was new."""
+    study = _run(**kw)
+    n = 0
+    for run in study.runs():
+        run.prepare()
+        n += work(run)
+    click.echo(f"{n} {what} run; results in {study.store.path}")
 
 
 @cli.command()
 @study_options
 def inject(**kw: Any) -> None:
-    """Run the Monte-Carlo error-injection sweep (resumable)."""
-    run = _run(**kw)
-    run.prepare()
-    n = run.inject()
-    click.echo(f"{n} chips run; results in {run.store.path}")
+    """Run the Monte-Carlo error-injection sweep of each seed (resumable)."""
+    _stage(kw, "chips", lambda run: run.inject())
 
 
 @cli.command()
 @study_options
 def retrain(**kw: Any) -> None:
     """Run the study's mitigation arms (VA/VFA retraining, HWA, boundary, pruning) and their chips."""
-    run = _run(**kw)
-    run.prepare()
-    n = run.retrain() + run.prune()
-    click.echo(f"{n} arm chips/rows run; results in {run.store.path}")
+    _stage(kw, "arm chips/rows", lambda run: run.retrain() + run.prune())
 
 
 @cli.command()
 @study_options
 def drift(**kw: Any) -> None:
     """Evaluate fairness over time after programming (the study's drift section)."""
-    run = _run(**kw)
-    run.prepare()
-    n = run.drift()
-    click.echo(f"{n} drift chips run; results in {run.store.path}")
+    _stage(kw, "drift chips", lambda run: run.drift())
 
 
 @cli.command()
@@ -317,8 +307,7 @@ def report(**kw: Any) -> None:
 @click.option("--out", required=True, help="Output .csv or .parquet file.")
 def export(out: str, **kw: Any) -> None:
     """Export a study's trial rows to CSV or Parquet (read-only: computes nothing)."""
-    run = _run(**kw, read_only=True)
-    click.echo(f"wrote {run.store.export(run.run_id, out)}")
+    click.echo(f"wrote {_run(**kw, read_only=True).export(out)}")
 
 
 def _close_progress_bars() -> None:

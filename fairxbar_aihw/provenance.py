@@ -23,15 +23,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def provenance_note(env: dict[str, Any]) -> str:
+def provenance_note(env: dict[str, Any], seeds: int = 1) -> str:
     """The report's line on where its numbers came from and why another machine may differ."""
+    caveat = ("A single trained model's numbers change with the CPU and the torch build (other kernels, other "
+              "rounding, another model)")
+    caveat += (f"; the verdicts here are judged across {seeds} training seeds for that reason." if seeds > 1 else
+               ": set `seeds: [0, 1, 2]` in the study (or `--seeds 0,1,2`) to see what holds across training runs.")
     if not env.get("cpu"):
-        return ("> Produced by a run that did not record its machine. Numbers from one trained model vary "
-                "with the CPU and torch build.")
+        return f"> Produced by a run that did not record its machine. {caveat}"
     return (f"> Produced on {env['cpu']} ({env.get('cpu_capability')}), torch {env.get('torch')} with "
-            f"{env.get('torch_threads')} thread(s), device {env.get('device')}. A single trained model's numbers "
-            "change with the CPU and the torch build (other kernels, other rounding, another model): "
-            "rerun `fairxbar-aihw seeds` to see what holds across training runs.")
+            f"{env.get('torch_threads')} thread(s), device {env.get('device')}. {caveat}")
 
 
 def environment_info(device: str) -> dict[str, Any]:

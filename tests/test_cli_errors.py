@@ -33,8 +33,11 @@ def _study(home, name, **changes):
 
 
 @pytest.mark.parametrize("changes,fragment", [
-    ({"seed": "abc"}, "seed='abc' must be an integer"),
-    ({"seed": -5}, "seed=-5 must be ≥ 0"),
+    ({"seeds": "abc"}, "seeds='abc' must be a list"),
+    ({"seeds": [0, -1]}, "seeds.1=-1 must be ≥ 0"),
+    ({"seeds": [1, 1]}, "seeds must be distinct"),
+    ({"seeds": None, "seed": -5}, "seed=-5 must be ≥ 0"),
+    ({"seed": 3}, "give seeds: [..] or seed: N, not both"),
     ({"train__lr": "abc"}, "train.lr='abc' must be a number"),
     ({"train__batch_size": "abc"}, "train.batch_size='abc' must be an integer"),
     ({"saliency__samples_per_group": "many"}, "saliency.samples_per_group='many' must be an integer"),

@@ -14,6 +14,7 @@ import yaml
 
 TINY = {
     "description": "tiny test study",
+    "seeds": [0],
     "dataset": {"name": "synthderm", "size": 16, "params": {"n": 240, "num_classes": 3}},
     "model": {"name": "small-cnn", "digital_layers": ["0"]},
     "train": {"epochs": 1, "batch_size": 64},
@@ -158,7 +159,7 @@ def test_sigkill_during_training_then_resume_equals_uninterrupted_run(tmp_path):
         (home / "studies" / "tiny.yaml").write_text(yaml.safe_dump(cfg))
         homes.append(home)
     killed, clean = homes
-    partial = killed / "runs" / "tiny" / "model.partial.pt"
+    partial = killed / "runs" / "tiny" / "seed-0" / "model.partial.pt"
     proc = subprocess.Popen([sys.executable, "-m", "fairxbar_aihw.cli", "study", "tiny", "--no-progress"],
                             env=_env(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -166,7 +167,7 @@ def test_sigkill_during_training_then_resume_equals_uninterrupted_run(tmp_path):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert partial.exists() and not (killed / "runs" / "tiny" / "model.pt").exists(), "kill missed training"
+    assert partial.exists() and not (killed / "runs" / "tiny" / "seed-0" / "model.pt").exists(), "kill missed training"
     _cli(killed, "study", "tiny", "--no-progress")
     _cli(clean, "study", "tiny", "--no-progress")
     a = _table(killed / "runs" / "tiny" / "results.sqlite")

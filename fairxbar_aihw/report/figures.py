@@ -158,31 +158,32 @@ def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
     return _save(fig, out / "fig_drift.png")
 
 
-def seed_forest(rows: pd.DataFrame, out: Path) -> str:
-    """ΔEOdds (A − B) per seed with its chip-level CI, one panel per comparison, one row per setting:
-    where the dots of different seeds disagree in sign, the finding belongs to the training run."""
-    comps = sorted(rows["comparison"].unique())
-    settings = rows[["preset", "intensity", "target"]].drop_duplicates().sort_values(["preset", "intensity", "target"])
-    labels = [f"{r.preset} {r.intensity:g} @ {'all' if pd.isna(r.target) else f'{100 * r.target:g}%'}"
-              for r in settings.itertuples()]
-    seeds = sorted(rows["seed"].unique())
-    fig, axes = plt.subplots(1, len(comps), figsize=(3.6 * len(comps) + 1, 0.5 * len(labels) + 2), sharey=True,
-                             squeeze=False)
-    for ax, comp in zip(axes[0], comps):
-        part = rows[rows["comparison"] == comp]
-        for k, seed in enumerate(seeds):
-            for i, s in enumerate(settings.itertuples()):
-                r = part[(part["seed"] == seed) & (part["preset"] == s.preset) & (part["intensity"] == s.intensity)
-                         & ((part["target"] == s.target) | (part["target"].isna() & pd.isna(s.target)))]
-                if len(r):
-                    y = i + (k - (len(seeds) - 1) / 2) * min(0.18, 0.7 / len(seeds))
-                    ax.errorbar(r["d_eodds"].iloc[0], y, xerr=r["d_eodds_ci"].iloc[0], fmt="o", ms=4,
-                                color=plt.cm.tab10(k % 10), label=f"seed {seed}" if i == 0 else None)
+def claims_forest(table: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> str:
+    """Forest plot of the claims table: each seed's paired difference with its chip interval (dots)
+    and the mean over seeds with its t-interval over seeds (black diamond), for ΔEOdds and ΔF1.
+    Where the dots of different seeds fall on both sides of zero, the answer belongs to the training run."""
+    labels = [f"({r.claim}) {r.comparison} · {r.preset}" for r in table.itertuples()]
+    seeds = sorted(per_seed["seed"].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(labels) + 1.8), sharey=True)
+    for ax, (metric, scale, title) in zip(axes, (("d_eodds", 1.0, "ΔEOdds (A − B; < 0 = A fairer)"),
+                                                 ("d_f1", 100.0, "ΔF1 pooled, points (A − B; < 0 = A less accurate)"))):
+        for i, r in enumerate(table.itertuples()):
+            mine = per_seed[(per_seed["claim"] == r.claim) & (per_seed["reading"] == r.reading)
+                            & (per_seed["comparison"] == r.comparison) & (per_seed["preset"] == r.preset)]
+            for k, seed in enumerate(seeds):
+                p = mine[mine["seed"] == seed]
+                if len(p):
+                    y = i + 0.12 + (k - (len(seeds) - 1) / 2) * min(0.12, 0.5 / len(seeds))
+                    ax.errorbar(scale * p[metric].iloc[0], y, xerr=scale * p[f"{metric}_ci"].iloc[0], fmt="o", ms=3,
+                                lw=0.8, color=plt.cm.tab10(k % 10), label=f"seed {seed} (chip CI)" if i == 0 else None)
+            half = getattr(r, f"{metric}_ci")
+            if len(seeds) > 1:
+                ax.errorbar(scale * getattr(r, metric), i - 0.22, xerr=0 if pd.isna(half) else scale * half,
+                            fmt="D", ms=5, color="k", lw=1.6, label="mean over seeds (t CI)" if i == 0 else None)
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_title(comp, fontsize=10)
-        ax.set_xlabel("ΔEOdds (A − B; < 0 = A fairer)")
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-    axes[0][-1].legend(*axes[0][0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.02, 0.5),
-                       fontsize=8)
-    return _save(fig, out / "fig_seeds.png")
+        ax.set_xlabel(title)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.5, -0.6)
+        ax.grid(axis="x", alpha=0.3)
+    axes[1].legend(loc="best", fontsize=7, framealpha=0.8)
+    return _save(fig, out / "fig_claims_forest.png")

@@ -15,7 +15,7 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
-from . import figures
+from . import claims, figures
 from ..saliency.names import method_label, split_method
 from .stats import paired_comparison, summarise
 from .styles import ordered
@@ -34,6 +34,31 @@ def target_label(t: Any) -> str:
     return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
 
 
+def _relative(imp: float, ci: float, base_eodds: float) -> str:
+    """An EOdds improvement with its CI as a share of the pre-trained EOdds (n/a when that is 0)."""
+    return f"{100 * imp:+.1f}% (±{100 * ci / base_eodds:.1f})" if base_eodds > 0 else "n/a (pre-trained EOdds 0)"
+
+
+def _interval(bounds: list[float] | None) -> str:
+    return "" if not bounds else f"[{bounds[0]:.4f}, {bounds[1]:.4f}]"
+
+
+def arm_reading(cfg: StudyConfig) -> str:
+    """The F+A R reading the retrained arms' chips use (their comparator in claim c)."""
+    return method_label(*split_method(cfg.retrain.method, cfg.saliency.fa_rule))
+
+
+def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path) -> list[str]:
+    """The claims table (with its forest plot) from each seed's rows; CSVs of it beside the report."""
+    chips, empty = claims.chip_differences(frames, arm_reading(cfg))
+    table, per_seed = claims.claim_table(chips)
+    figure = figures.claims_forest(table, per_seed, out) if len(table) else None
+    if len(table):
+        table.to_csv(out / "claims.csv", index=False, float_format="%.6g")
+        claims.setting_table(chips).to_csv(out / "claims_by_setting.csv", index=False, float_format="%.6g")
+    return claims.markdown(table, empty, figure)
+
+
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
     lines = ["| preset | intensity | method | target | weights hit | chips | macro-F1 | pooled F1 | EOdds | EOpp0 | "
              "EOdds_nd | acc unpriv. | acc priv. | EOdds improvement | pooled-F1 cost (pts) |",
@@ -47,7 +72,7 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
             f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['f1_micro'], r['f1_micro_ci'])} | "
             f"{_fmt(r['eodds'], r['eodds_ci'])} | "
             f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
-            f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {100 * imp:+.1f}% (±{100 * r['eodds_ci'] / base['eodds']:.1f}) | "
+            f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {_relative(imp, r['eodds_ci'], base['eodds'])} | "
             f"{cost:+.2f} (±{100 * r['f1_micro_ci']:.2f}) |"
         )
     return lines
@@ -145,6 +170,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
     lines += [provenance_note(meta["environment"]), ""]
+    lines += claims_section({cfg.seed: df}, cfg, out)
     lines += [cfg.description.strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
@@ -161,10 +187,14 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
               f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "
               "are shared across methods, so method differences are paired.", "",
               "## Pre-trained model (ideal hardware), test split", "",
-              "| metric | value |", "|---|---|"]
+              "| metric | value | 95% interval over test images |", "|---|---|---|"]
+    boot = (meta["baseline"] or {}).get("test_bootstrap") or {}
     for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
                 "acc_g0", "acc_g1", "f1_g0", "f1_g1"):
-        lines.append(f"| {key} | {base[key]:.4f} |")
+        lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
+    if boot:
+        lines += ["", f"Intervals: stratified bootstrap over test images ({boot['resamples']} resamples within each "
+                  "group × class stratum, percentile): the test set's own uncertainty, before any chip or seed."]
     lines.append("")
     figs: list[tuple[str, str]] = []
     if meta["saliency"]:
@@ -174,8 +204,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     if len(sweep):
         summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS)
         summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
-        comp_lines, tally = _comparisons(sweep, method_label(*split_method(cfg.retrain.method,
-                                                                            cfg.saliency.fa_rule)))
+        comp_lines, tally = _comparisons(sweep, arm_reading(cfg))
         lines += ["## Does steering errors make the model fairer?", ""]
         lines += _statement(tally, summary, base)
         lines += ["", "Improvement = (EOdds_pre − EOdds)/EOdds_pre; cost = F1_pre − F1 in points; "

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from urllib.parse import quote
 
@@ -157,14 +157,19 @@ class ResultsStore:
             records.append(rec)
         return pd.DataFrame.from_records(records)
 
-    def export(self, run_id: str, out: str | Path) -> Path:
-        """Write a run's trials to CSV or Parquet (chosen by the file suffix)."""
+    def export(self, run_ids: str | Sequence[str], out: str | Path, study_seeds: Sequence[int] | None = None) -> Path:
+        """Write runs' trials to CSV or Parquet (chosen by the file suffix); with ``study_seeds`` (one
+        per run) each row says which training seed it belongs to."""
         out = Path(out)
         if out.suffix not in (".csv", ".parquet"):
             raise UserError(f"unknown export format '{out.suffix}': use .csv or .parquet")
         if not out.parent.is_dir():
             raise UserError(f"cannot export to {out}: folder {out.parent} does not exist; create it first")
-        df = self.to_frame(run_id)
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        frames = [self.to_frame(r) for r in ids]
+        if study_seeds is not None:
+            frames = [f.assign(study_seed=s) for f, s in zip(frames, study_seeds)]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if out.suffix == ".parquet":
             try:
                 df.to_parquet(out, index=False)

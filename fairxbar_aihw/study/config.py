@@ -118,7 +118,11 @@ def validate(raw: dict[str, Any], name: str) -> StudyConfig:
     """Parse and check a raw study mapping (what a study file holds) into a StudyConfig."""
     bad = [k for k in LOADER_KEYS if k in raw]
     _need(not bad, f"study '{name}': key(s) {', '.join(bad)} are set from the file name and --quick, not in the file")
+    if "seed" in raw:  # a single-seed study file (the older form): seed N means seeds [N]
+        _need(raw.get("seeds") is None, f"study '{name}': give seeds: [..] or seed: N, not both")
+        raw = {**raw, "seeds": [raw["seed"]]}
     cfg = parse(raw, name)
+    cfg.seed = cfg.seeds[0]
     cfg.name = name
     return check_consistency(cfg)
 
@@ -136,6 +140,8 @@ def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> Study
         q = raw.get("quick") or {}
         _need(isinstance(q, dict), f"study '{stem}': quick must be a mapping of keys to values")
         raw = _merge(raw, q)
+    if "seeds" in overrides:
+        raw.pop("seed", None)  # --seeds replaces the file's seeds, in either form
     for key, val in overrides.items():
         node = raw
         *parents, last = key.split(".")

@@ -16,22 +16,24 @@ import torch
 from ..data import Splits, load
 from ..errors import UserError
 from ..models import build
-from ..paths import check_name, inside, reports_dir, runs_dir
+from ..paths import check_name, inside, reports_dir
 from ..provenance import environment_info
 from ..retrain.names import ARM_LABELS
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
-from ..store import ResultsStore, config_hash
+from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
-from ..training import TrainConfig, evaluate, train
+from ..metrics.bootstrap import stratified_bootstrap
+from ..training import TrainConfig, evaluate, predict_logits, train
 from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
-from .runfolder import existing_run_folder, open_run_folder
+from .runfolder import SharedFolder, open_shared_folder
 from .schema import StudyConfig
 
+BOOTSTRAP_RESAMPLES = 1000  # test-set intervals of the pre-trained model (0.3 s for the demo)
 RUN_KEYS = ("seed", "dataset", "model", "train", "saliency")
 
 
@@ -57,10 +59,13 @@ class StudyRun:
     """One resolved study: lazily computes and caches each stage."""
 
     def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True,
-                 fresh: bool = False, tag: str = "", executor: Executor | None = None, read_only: bool = False):
-        """``executor`` runs the chips (default: in this process). ``read_only`` opens an existing
-        run for reports and exports: it computes, creates and deletes nothing, and fails if the
-        study has no results for this configuration."""
+                 fresh: bool = False, tag: str = "", executor: Executor | None = None, read_only: bool = False,
+                 folder: "SharedFolder | None" = None):
+        """One seed of a study: ``cfg.seed``. ``executor`` runs the chips (default: in this process).
+        ``read_only`` opens an existing run for reports and exports: it computes, creates and
+        deletes nothing, and fails if this seed has no results for this configuration.
+        ``folder`` is the run folder (path and database) shared by all seeds of a ``Study``; without
+        it the run opens (and locks) its own."""
         self.executor = executor or LocalExecutor()
         self.cfg = cfg
         self.plan = StudyPlan(cfg)
@@ -68,27 +73,36 @@ class StudyRun:
         self.progress = progress
         self.data_root = data_root or cfg.dataset.root
         self._lock = None
+        self._owns_folder = folder is None
+        if folder is None:
+            folder = open_shared_folder(self.name, cfg.name, fresh, read_only)
+            self._lock = folder.lock
+        self.workdir, self.store = folder.path, folder.store
+        self.device = cfg.device if read_only else resolve_device(cfg.device)
         if read_only:
-            self.device = cfg.device
-            self.workdir = existing_run_folder(runs_dir(), self.name, cfg.name)
-            self.store = ResultsStore(self.workdir / "results.sqlite", read_only=True)
             self.run_id = config_hash(run_config_for_hash(cfg))
             if not self.store.has_run(self.run_id):
-                raise UserError(f"{self.store.path} has no results for study '{self.name}' as configured now "
-                                f"(its data, model, training or saliency settings changed); run "
-                                f"`fairxbar-aihw study {cfg.name}` first")
+                raise UserError(f"{self.store.path} has no results for seed {cfg.seed} of study '{self.name}' as "
+                                "configured now (never run, or its data, model, training or saliency settings "
+                                f"changed); run `fairxbar-aihw study {cfg.name}` first")
         else:
-            self.device = resolve_device(cfg.device)
-            self.workdir, self._lock = open_run_folder(runs_dir(), self.name, fresh)
-            self.store = ResultsStore(self.workdir / "results.sqlite")
             self.run_id = self.store.register_run(self.name, run_config_for_hash(cfg))
         self.timings: dict[str, float] = dict(self.store.get_meta(self.run_id, "timings", {}) or {})
 
+    @property
+    def files(self) -> Path:
+        """This seed's cached files (model, curvature, arm checkpoints) inside the run folder."""
+        path = self.workdir / f"seed-{self.cfg.seed}"
+        path.mkdir(exist_ok=True)
+        return path
+
     def close(self) -> None:
-        """Release the run folder's lock and the database (also done when the process ends)."""
-        self.store.close()
-        if self._lock is not None:
-            self._lock.close()
+        """Release the run folder's lock and the database if this run opened them (also done when
+        the process ends)."""
+        if self._owns_folder:
+            self.store.close()
+            if self._lock is not None:
+                self._lock.close()
 
     def _timed(self, stage: str, t0: float) -> None:
         self.timings[stage] = round(time.time() - t0, 2)
@@ -133,7 +147,7 @@ class StudyRun:
         model = build(m.name, s.num_classes, s.image_size, pretrained=m.pretrained)
         tc = TrainConfig(**self.cfg.train.model_dump(), seed=self.cfg.seed)
         init = {"pretrained": file_digest(m.pretrained)} if m.pretrained else None
-        ckpt = train(model, m.name, s, tc, self.workdir / "model.pt", self.device, self.progress, init=init)
+        ckpt = train(model, m.name, s, tc, self.files / "model.pt", self.device, self.progress, init=init)
         self.timings["train"] = round(float(ckpt["seconds"]), 2)  # the training itself, also when loaded
         self.store.set_meta(self.run_id, "timings", self.timings)
         model.to(self.device).eval()
@@ -152,7 +166,7 @@ class StudyRun:
         key = config_hash({"ckpt": ckpt["key"], "sal": {k: getattr(sal, k) for k in ("estimator", "samples_per_group",
                            "batch_size", "probes")}, "swap": self.swapped,
                            "seed": self.cfg.seed})
-        path = self.workdir / f"curvature-{key}.pt"
+        path = self.files / f"curvature-{key}.pt"
         if path.is_file():
             return load_torch_file(path, "curvature cache")
         t0 = time.time()
@@ -207,7 +221,13 @@ class StudyRun:
         model, ckpt = self.baseline
         arms.write_ideal_row(self.store, self.run_id, BASELINE_KEY, self.cfg.seed, self.evaluator, model, self.device,
                              kind="baseline", method="none", target=None)
+        test = self.splits.test
+        preds = predict_logits(model, test, self.device).argmax(1).cpu().numpy()
+        interval = stratified_bootstrap(test.labels.numpy(), preds, test.groups.numpy(), self.splits.num_classes,
+                                        resamples=BOOTSTRAP_RESAMPLES, seed=self.cfg.seed)
         self.store.set_meta(self.run_id, "baseline", {
+            "test_bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "level": 0.95, "strata": "group × class",
+                               **{k: list(v) for k, v in interval.items()}},
             "best_epoch": ckpt["best_epoch"], "history": ckpt["history"], "train_seconds": ckpt["seconds"],
             "val": {k: v for k, v in evaluate(model, self.splits.val, self.device, self.splits.num_classes).items()
                     if k not in ("undefined",)},
@@ -244,7 +264,7 @@ class StudyRun:
     def arm_model(self, arm: str) -> torch.nn.Module:
         """A retrained copy of the baseline for one arm (cached on disk by its settings)."""
         model, ckpt = self.baseline
-        arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.workdir,
+        arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.files,
                                                   self.device, self.cfg.seed, self.progress)
         if seconds is not None:
             self.timings[f"retrain {arm}"] = round(seconds, 2)
@@ -269,17 +289,26 @@ class StudyRun:
             if n:
                 self._timed(f"evaluate {arm}", t0)
             total += n
-        # power iterations per group; 0 = no diagnostics (slow on CPUs)
-        diag = arms.diagnostics(models, self._group_batches(), int(rt.diagnostic_iters))
-        self.store.set_meta(self.run_id, "diagnostics", diag)
+        stored = self.store.get_meta(self.run_id, "diagnostics", {}) or {}
+        wanted = set(models) if rt.diagnostic_iters else set()
+        if total or set(stored) != wanted:  # a resume with nothing new keeps them (minutes on a CPU)
+            t0 = time.time()  # power iterations per group; 0 = no diagnostics
+            diag = arms.diagnostics(models, self._group_batches(), int(rt.diagnostic_iters))
+            self.store.set_meta(self.run_id, "diagnostics", diag)
+            if diag:
+                self._timed("diagnostics", t0)
         return total
 
     def prune(self) -> int:
         """Pruning arms (stuck-at-zero) on ideal hardware: one deterministic row per kind × sparsity."""
         if not self.cfg.prune.kinds:
             return 0
-        return arms.run_pruning(self.baseline[0], lambda: self.curvature, self.splits, self.plan, self.store,
-                                self.run_id, self.cfg.seed, self.evaluator, self.device)
+        t0 = time.time()
+        n = arms.run_pruning(self.baseline[0], lambda: self.curvature, self.splits, self.plan, self.store,
+                             self.run_id, self.cfg.seed, self.evaluator, self.device)
+        if n:
+            self._timed("prune", t0)
+        return n
 
     def environment(self) -> dict[str, Any]:
         info = environment_info(self.device)
@@ -300,15 +329,20 @@ class StudyRun:
         self.environment()
         _ = self.saliency
 
-    def run_all(self) -> Path:
+    def compute_all(self) -> None:
+        """Every stage of this seed that is not done yet."""
         self.prepare()
         self.inject()
         self.retrain()
         self.prune()
         self.drift()
+
+    def run_all(self) -> Path:
+        self.compute_all()
         return self.write_report()
 
-    def write_report(self) -> Path:
+    def write_report(self, out: Path | None = None) -> Path:
+        """This seed's report (default: the run's report folder)."""
         from ..report import write_report
 
-        return write_report(self.store, self.run_id, self.report_dir(), self.cfg, self.expected_cells())
+        return write_report(self.store, self.run_id, out or self.report_dir(), self.cfg, self.expected_cells())

@@ -34,7 +34,8 @@ def _default(field: FieldInfo) -> str:
 def _range(field: FieldInfo) -> str:
     parts = []
     for meta in field.metadata:
-        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"), ("min_length", "items ≥")):
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"), ("min_length", "items ≥"),
+                          ("max_length", "items ≤")):
             if getattr(meta, attr, None) is not None:
                 parts.append(f"{sign} {getattr(meta, attr)}")
     return ", ".join(parts)
@@ -43,6 +44,7 @@ def _range(field: FieldInfo) -> str:
 def _type(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
     text = re.sub(r"Annotated\[str, AfterValidator\(func=<function _method at 0x[0-9a-f]+>\)\]", "method", text)
+    text = re.sub(r"Annotated\[int, FieldInfo\(.*?Ge\(ge=(\d+)\)\]\)\]", r"int ≥ \1", text)
     return text.replace("fairxbar_aihw.study.schema.", "").replace(" | ", " or ")
 
 

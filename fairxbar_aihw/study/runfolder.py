@@ -9,11 +9,13 @@ import json
 import os
 import shutil
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..paths import inside
+from ..paths import inside, runs_dir
+from ..store import ResultsStore
 
 MARKER = "fairxbar-run.json"
 LOCK = ".lock"
@@ -111,3 +113,28 @@ def existing_run_folder(runs: Path, name: str, study: str) -> Path:
         raise UserError(f"study '{name}' has no results in {runs} yet; run `fairxbar-aihw study {study}` "
                         "(with the same options) first")
     return folder
+
+
+@dataclass
+class SharedFolder:
+    """A run folder opened once for every seed of a study: its path, its results database and
+    (when it may be written) its lock."""
+
+    path: Path
+    store: ResultsStore
+    lock: RunLock | None
+
+    def close(self) -> None:
+        self.store.close()
+        if self.lock is not None:
+            self.lock.close()
+
+
+def open_shared_folder(name: str, study: str, fresh: bool = False, read_only: bool = False) -> SharedFolder:
+    """``runs/name`` with its database: locked and created for computing commands; for
+    read-only ones it must exist already and is opened without a lock and without writing."""
+    if read_only:
+        folder = existing_run_folder(runs_dir(), name, study)
+        return SharedFolder(folder, ResultsStore(folder / "results.sqlite", read_only=True), None)
+    folder, lock = open_run_folder(runs_dir(), name, fresh)
+    return SharedFolder(folder, ResultsStore(folder / "results.sqlite"), lock)

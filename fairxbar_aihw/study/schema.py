@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..data.names import DATASET_NAMES
 from ..models.names import MODEL_NAMES
@@ -150,7 +150,10 @@ class StudyConfig(Section):
     """A resolved study. ``name`` and ``quick_mode`` are set by the loader, not by the file."""
 
     description: str = Field("", description="one paragraph on what the study is for")
-    seed: int = Field(0, ge=0, description="drives data, init, data order, probes and chips")
+    seed: int = Field(0, ge=0, description="(set per replicate from seeds; a file may give `seed: N` for one seed)")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        [0, 1, 2], min_length=1, max_length=100, description="training seeds: each one is a full replicate (data "
+        "split or generation, weight init, data order, probes, chips); verdicts need the same answer across them")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu or cuda")
     dataset: DatasetSection = Field(default_factory=DatasetSection)
     model: ModelSection = Field(default_factory=ModelSection)
@@ -163,6 +166,17 @@ class StudyConfig(Section):
     quick: dict[str, Any] = Field(default_factory=dict, description="overrides applied by --quick")
     name: str = Field("", description="(set from the file name)")
     quick_mode: bool = Field(False, description="(set by --quick)")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds}")
+        return seeds
+
+    def for_seed(self, seed: int) -> "StudyConfig":
+        """This study as the single replicate ``seed`` (what one StudyRun computes)."""
+        return self.model_copy(update={"seed": seed, "seeds": [seed]}, deep=True)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON types) for hashing, storing and printing."""

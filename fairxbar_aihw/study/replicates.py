@@ -1,0 +1,87 @@
+"""A study over its training seeds: one run folder and one results database, one StudyRun per seed.
+
+Why seeds inside a study: chip intervals are conditional on one trained model, and the same demo
+retrained on another CPU flipped its headline. Each seed is a full replicate (data split or
+generation, weight init, data order, curvature probes, chips); the report judges every claim
+across them. Each seed is its own run in the shared database, so resuming skips finished seeds
+and finished chips of the seed that was interrupted.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from ..errors import UserError
+from ..paths import check_name, inside, reports_dir
+from .executors import Executor
+from .pipeline import StudyRun
+from .runfolder import open_shared_folder
+from .schema import StudyConfig
+
+
+class Study:
+    """Every seed of a resolved study; computes lazily through each seed's StudyRun."""
+
+    def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True, fresh: bool = False,
+                 tag: str = "", executor: Executor | None = None, read_only: bool = False):
+        self.cfg = cfg
+        self.name = check_name(cfg.name + tag, "run")
+        self.folder = open_shared_folder(self.name, cfg.name, fresh, read_only)
+        self.store = self.folder.store
+        self._settings = dict(data_root=data_root, progress=progress, tag=tag, executor=executor,
+                              read_only=read_only)
+        self._runs: dict[int, StudyRun] = {}
+        self.seeds = list(cfg.seeds)
+
+    def run(self, seed: int) -> StudyRun:
+        """Seed ``seed``'s run (opened on first use)."""
+        if seed not in self._runs:
+            self._runs[seed] = StudyRun(self.cfg.for_seed(seed), folder=self.folder, **self._settings)
+        return self._runs[seed]
+
+    def runs(self) -> Iterator[StudyRun]:
+        for seed in self.seeds:
+            yield self.run(seed)
+
+    def close(self) -> None:
+        self.folder.close()
+
+    def report_dir(self) -> Path:
+        return inside(reports_dir(), self.name, "report")
+
+    def run_all(self) -> Path:
+        """Every stage of every seed that is not done yet, then the report."""
+        for run in self.runs():
+            run.compute_all()
+        return self.write_report()
+
+    def frames(self) -> dict[int, pd.DataFrame]:
+        """Each seed's rows that the current config asks for."""
+        out = {}
+        for run in self.runs():
+            df = run.store.to_frame(run.run_id)
+            if df.empty or "kind" not in df or not (df["kind"] == "baseline").any():
+                raise UserError(f"seed {run.cfg.seed} of study '{self.name}' has no results yet; run "
+                                f"`fairxbar-aihw study {self.cfg.name}` to finish it")
+            out[run.cfg.seed] = df[df["cell"].isin(run.expected_cells())].reset_index(drop=True)
+        return out
+
+    def write_report(self) -> Path:
+        """One seed: its report with the claims on top. Several: each seed's report in
+        ``seed-N/`` and the across-seed report (claims, forest plot, per-seed models) on top."""
+        out = self.report_dir()
+        if len(self.seeds) == 1:
+            return self.run(self.seeds[0]).write_report(out)
+        from ..report.across_seeds import write_across_seeds
+
+        for run in self.runs():
+            run.write_report(out / f"seed-{run.cfg.seed}")
+        metas = {run.cfg.seed: {k: run.store.get_meta(run.run_id, k, {}) for k in
+                                ("dataset", "environment", "baseline", "groups", "timings")} for run in self.runs()}
+        return write_across_seeds(self.name, self.cfg, self.frames(), metas, out)
+
+    def export(self, out: str) -> Path:
+        """Every seed's trial rows in one CSV or Parquet file, with a ``study_seed`` column."""
+        return self.store.export([r.run_id for r in self.runs()], out, study_seeds=self.seeds)
