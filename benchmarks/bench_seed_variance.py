@@ -52,16 +52,15 @@ def main() -> None:
         def half(n_seeds: int, n_chips: int) -> float:
             return t_crit(n_seeds - 1) * math.sqrt((between + within / n_chips) / n_seeds)
         rows.append({"claim": claim, "comparison": comp, "preset": preset, "seeds": n, "chips": c,
-                     "chip share of seed-mean variance": (within / c) / (between + within / c)
-                     if between + within > 0 else float("nan"),
-                     f"±now ({n}×{c})": half(n, c), f"±({n}×{3 * c})": half(n, 3 * c),
-                     f"±({n + 2}×{c})": half(n + 2, c), f"±(5×{max(2, (3 * c) // 5)})": half(5, max(2, (3 * c) // 5))})
+                     "chip share": (within / c) / (between + within / c) if between + within > 0 else float("nan"),
+                     "±now": half(n, c), "±3× chips": half(n, 3 * c), "±5 seeds": half(5, c),
+                     "±5 seeds, same compute": half(5, max(2, round(n * c / 5)))})
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
     print("\nmedian ratio to the current half-width:")
-    now = table.columns[5]
-    for col in table.columns[6:]:
+    now = "±now"
+    for col in ("±3× chips", "±5 seeds", "±5 seeds, same compute"):
         print(f"  {col}: {float((table[col] / table[now]).median()):.2f}×")
 
 
