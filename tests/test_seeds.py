@@ -94,6 +94,8 @@ def test_seeds_share_one_run_resume_per_seed_and_claims_match_scipy(tmp_path):
     # the old command is an alias; bad seeds are one line
     alias = _cli(tmp_path, "seeds", "tiny", "--seeds", "0,1,2", "--no-progress")
     assert alias.stdout.strip().endswith("reports/tiny/README.md")
+    missing = _cli(tmp_path, "report", "tiny", "--seeds", "7", check=False)  # read-only: names the fix
+    assert missing.returncode == 2 and "no results for seed 7" in missing.stderr and "--seeds 7" in missing.stderr
     for bad in ("0,x", "1,1", "-1"):
         out = _cli(tmp_path, "study", "tiny", "--seeds", bad, check=False)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--seeds" in out.stderr, out.stderr

@@ -84,7 +84,7 @@ class StudyRun:
             if not self.store.has_run(self.run_id):
                 raise UserError(f"{self.store.path} has no results for seed {cfg.seed} of study '{self.name}' as "
                                 "configured now (never run, or its data, model, training or saliency settings "
-                                f"changed); run `fairxbar-aihw study {cfg.name}` first")
+                                f"changed); run `fairxbar-aihw study {cfg.name} --seeds {cfg.seed}` first")
         else:
             self.run_id = self.store.register_run(self.name, run_config_for_hash(cfg))
         self.timings: dict[str, float] = dict(self.store.get_meta(self.run_id, "timings", {}) or {})
