@@ -27,7 +27,7 @@ def provenance_note(env: dict[str, Any], seeds: int = 1) -> str:
     """The report's line on where its numbers came from and why another machine may differ."""
     caveat = ("A single trained model's numbers change with the CPU and the torch build (other kernels, other "
               "rounding, another model)")
-    caveat += (f"; the verdicts here are judged across {seeds} training seeds for that reason." if seeds > 1 else
+    caveat += (f"; this study judges its verdicts across {seeds} training seeds for that reason." if seeds > 1 else
                ": set `seeds: [0, 1, 2]` in the study (or `--seeds 0,1,2`) to see what holds across training runs.")
     if not env.get("cpu"):
         return f"> Produced by a run that did not record its machine. {caveat}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -230,9 +230,9 @@ def pm(m: float, h: float, scale: float = 1.0, digits: int = 3) -> str:
     return f"{m * scale:+.{digits}f}" + ("" if pd.isna(h) else f" ± {h * scale:.{digits}f}")
 
 
-def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None,
-             note: Callable[[int], str] = lambda n: "") -> list[str]:
-    """The claims section: the table, how it was decided, and what was left out."""
+def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study_seeds: int = 1) -> list[str]:
+    """The claims section: the table, how it was decided, and what was left out. ``study_seeds`` >
+    1 marks a one-seed table as one seed of a study judged across seeds elsewhere."""
     if table.empty:
         return ["## The paper's claims", "", "No claim can be tested: the run has no sweep rows yet.", ""]
     n_seeds = int(table["seeds"].max())
@@ -245,8 +245,10 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None,
                   "seeds says so; *per seed* is each seed's own verdict from its chip interval.", ""]
     else:
         lines += ["**One training seed**: each interval is over chips of this one trained model, so a verdict "
-                  "belongs to this model, not to the method. Run the study with ≥ 3 seeds for a verdict that "
-                  "survives retraining.", ""]
+                  "belongs to this model, not to the method. " + (
+                      f"The verdicts across all {study_seeds} seeds of this study are in [its report](../README.md)."
+                      if study_seeds > 1 else "Run the study with ≥ 3 seeds for a verdict that survives "
+                      "retraining."), ""]
     present = list(dict.fromkeys(table["claim"]))
     lines += [f"- **({k})** {CLAIMS[k].text}" for k in present] + [""]
     lines += ["| claim | F+A R reading | A vs B | error type | ΔEOdds | ΔEOdds / pre-trained EOdds | "
@@ -280,4 +282,4 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None,
                   "and another's say it fails. There the answer depends on the training run."]
     if figure:
         lines += ["", f"![Claims per seed and across seeds]({figure})"]
-    return lines + [note(n_seeds), ""] if note(n_seeds) else lines + [""]
+    return lines + [""]

@@ -48,7 +48,7 @@ def arm_reading(cfg: StudyConfig) -> str:
     return method_label(*split_method(cfg.retrain.method, cfg.saliency.fa_rule))
 
 
-def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path) -> list[str]:
+def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1) -> list[str]:
     """The claims table (with its forest plot) from each seed's rows; CSVs of it beside the report."""
     chips, empty = claims.chip_differences(frames, arm_reading(cfg))
     table, per_seed = claims.claim_table(chips)
@@ -56,7 +56,7 @@ def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path)
     if len(table):
         table.to_csv(out / "claims.csv", index=False, float_format="%.6g")
         claims.setting_table(chips).to_csv(out / "claims_by_setting.csv", index=False, float_format="%.6g")
-    return claims.markdown(table, empty, figure)
+    return claims.markdown(table, empty, figure, study_seeds)
 
 
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
@@ -146,8 +146,9 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
 
 
 def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
-                 cells: set[str] | None = None) -> Path:
-    """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path."""
+                 cells: set[str] | None = None, study_seeds: int = 1) -> Path:
+    """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path.
+    ``study_seeds`` > 1: the run is one seed of a study whose across-seed report sits one folder up."""
     df = store.to_frame(run_id)
     if cells is not None and not df.empty:
         df = df[df["cell"].isin(cells)].reset_index(drop=True)
@@ -169,8 +170,8 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     if ds.get("synthetic"):
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
-    lines += [provenance_note(meta["environment"]), ""]
-    lines += claims_section({cfg.seed: df}, cfg, out)
+    lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
+    lines += claims_section({cfg.seed: df}, cfg, out, study_seeds)
     lines += [cfg.description.strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "

@@ -341,8 +341,10 @@ class StudyRun:
         self.compute_all()
         return self.write_report()
 
-    def write_report(self, out: Path | None = None) -> Path:
-        """This seed's report (default: the run's report folder)."""
+    def write_report(self, out: Path | None = None, study_seeds: int = 1) -> Path:
+        """This seed's report (default: the run's report folder); ``study_seeds`` > 1 when it is one
+        seed of a study with an across-seed report one folder up."""
         from ..report import write_report
 
-        return write_report(self.store, self.run_id, out or self.report_dir(), self.cfg, self.expected_cells())
+        return write_report(self.store, self.run_id, out or self.report_dir(), self.cfg, self.expected_cells(),
+                            study_seeds)

@@ -77,7 +77,7 @@ class Study:
         from ..report.across_seeds import write_across_seeds
 
         for run in self.runs():
-            run.write_report(out / f"seed-{run.cfg.seed}")
+            run.write_report(out / f"seed-{run.cfg.seed}", study_seeds=len(self.seeds))
         metas = {run.cfg.seed: {k: run.store.get_meta(run.run_id, k, {}) for k in
                                 ("dataset", "environment", "baseline", "groups", "timings")} for run in self.runs()}
         return write_across_seeds(self.name, self.cfg, self.frames(), metas, out)
