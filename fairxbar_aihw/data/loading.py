@@ -54,9 +54,9 @@ def load(
     if info.synthetic:
         return info.loader()(size=size, seed=seed, balance=balance, **params)
     table = info.loader()(resolve_root(name, root), **params)
-    images, labels, groups, corrupt = real.decode_cached(name, table, size, progress=progress)
+    images, labels, groups, corrupt, values = real.decode_cached(name, table, size, progress=progress)
     return make_splits(
-        images, labels, groups, seed, balance,
+        images, labels, groups, seed, balance, values=values, value_names=table.value_names,
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
@@ -94,7 +94,7 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
             problems.append(f"{count} row(s) dropped: {why.replace('_', ' ')}")
     labels, groups = table.labels, table.groups
     if decode:
-        _, labels, groups, corrupt = real.decode_cached(name, table, size, progress=True)
+        _, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
         problems += [f"corrupt or unreadable image, skipped: {p}" for p in corrupt]
     k = len(table.class_names)
     counts = np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2)

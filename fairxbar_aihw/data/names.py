@@ -32,5 +32,12 @@ DATASETS = {d.name: d for d in (
     DatasetInfo("isic2019", "fairxbar_aihw.data.real:isic_table", synthetic=False, root_env="FAIRXBAR_ISIC_ROOT",
                 how_to_get="put ISIC_2019_Training_GroundTruth.csv, ISIC_2019_Training_Metadata.csv and "
                            "ISIC_2019_Training_Input/ under the root (see docs/user-guide.md#isic-2019)"),
+    DatasetInfo("csv", "fairxbar_aihw.data.user_table:csv_table", synthetic=False, root_env="FAIRXBAR_DATA_ROOT",
+                how_to_get="put a CSV with image (path relative to the root), label and group columns under the "
+                           "root (see docs/bring-your-own.md)"),
+    DatasetInfo("folder", "fairxbar_aihw.data.user_table:folder_table", synthetic=False,
+                root_env="FAIRXBAR_DATA_ROOT",
+                how_to_get="put images in root/<label>/ and a groups CSV (image, group) in the root "
+                           "(see docs/bring-your-own.md)"),
 )}
 DATASET_NAMES = tuple(DATASETS)

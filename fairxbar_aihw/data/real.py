@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,13 +42,15 @@ class Table:
     group_names: dict[int, str]
     missing: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    values: np.ndarray | None = None  # each row's group value id when a dataset has more than two values
+    value_names: list[str] = field(default_factory=list)
 
 
-def _read_csv(path: Path, dataset: str, required: list[str]) -> pd.DataFrame:
+def _read_csv(path: Path, dataset: str, required: list[str], dtype: Any = None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {DATASETS[dataset].how_to_get}")
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype=dtype)
     except Exception as exc:
         raise DataError(f"{dataset}: cannot parse {path} as CSV ({exc})") from exc
     missing = [c for c in required if c not in df.columns]
@@ -159,16 +161,21 @@ def _cache_key(dataset: str, table: Table, size: int) -> str:
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     h.update(table.labels.tobytes())
     h.update(table.groups.tobytes())
+    if table.values is not None:
+        h.update(table.values.tobytes())
     return h.hexdigest()[:20]
 
 
 def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
-                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, list[str]]:
-    """Decoded uint8 images (cached on disk), labels, groups, and the files that failed to decode."""
+                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+    """Decoded uint8 images (cached on disk), labels, groups, the files that failed to decode, and
+    each kept image's group value id (None for two-group datasets)."""
     path = cache_dir() / f"{dataset}-{size}px-{_cache_key(dataset, table, size)}.pt"
     if path.is_file():
         blob = load_torch_file(path, "decoded-image cache")
-        return blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), list(blob["corrupt"])
+        values = blob.get("values")
+        return (blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), list(blob["corrupt"]),
+                None if values is None else values.numpy())
     images, keep = [], []
     for i, p in enumerate(tqdm(table.paths, desc=f"decode {dataset} @{size}px", disable=not progress,
                                unit="img")):
@@ -182,7 +189,9 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
         raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first {corrupt[0]}); "
                         "check the files")
     idx = np.asarray(keep)
-    out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt)
+    values = None if table.values is None else table.values[idx]
+    out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt, values)
     atomic_torch_save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
-                       "corrupt": corrupt}, path)  # atomic: a killed decode never leaves a half cache
+                       "corrupt": corrupt, **({} if values is None else {"values": torch.as_tensor(values)})},
+                      path)  # atomic: a killed decode never leaves a half cache
     return out

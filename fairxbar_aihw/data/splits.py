@@ -22,11 +22,14 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 class TensorSplit(Dataset):
     """One split held as uint8 tensors; items are (float image, label, group)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
+                 values: torch.Tensor | None = None):
+        """``values``: each image's group value id, when the dataset has more than the two groups."""
         assert images.dtype == torch.uint8 and images.ndim == 4
         self.images = images
         self.labels = labels.long()
         self.groups = groups.long()
+        self.values = None if values is None else values.long()
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -36,7 +39,8 @@ class TensorSplit(Dataset):
 
     def subset(self, idx: np.ndarray | torch.Tensor) -> "TensorSplit":
         idx = torch.as_tensor(idx, dtype=torch.long)
-        return TensorSplit(self.images[idx], self.labels[idx], self.groups[idx])
+        return TensorSplit(self.images[idx], self.labels[idx], self.groups[idx],
+                           None if self.values is None else self.values[idx])
 
     def counts(self, num_classes: int) -> np.ndarray:
         """(num_classes, 2) sample counts per class × group."""
@@ -60,7 +64,7 @@ class Splits:
 
     def with_groups_swapped(self) -> "Splits":
         """A copy with groups 0 and 1 exchanged (the study's unprivileged group becomes group 0)."""
-        flip = {k: TensorSplit(s.images, s.labels, 1 - s.groups) for k, s in
+        flip = {k: TensorSplit(s.images, s.labels, 1 - s.groups, s.values) for k, s in
                 (("train", self.train), ("val", self.val), ("test", self.test))}
         return replace(self, **flip, group_names={0: self.group_names[1], 1: self.group_names[0]})
 
@@ -114,12 +118,18 @@ def make_splits(
     groups: np.ndarray,
     seed: int,
     balance: bool,
+    values: np.ndarray | None = None,
+    value_names: list[str] | None = None,
     **meta: Any,
 ) -> Splits:
-    """Apply balancing and the stratified split to a full decoded dataset."""
+    """Apply balancing and the stratified split to a full decoded dataset (``values``: each image's
+    group value id when there are more than two values; ``value_names`` names them)."""
     keep = balance_groups(labels, groups, seed) if balance else np.arange(len(labels))
     labels, groups = labels[keep], groups[keep]
     images = images[torch.as_tensor(keep)]
     tr, va, te = stratified_split(labels, groups, seed)
-    full = TensorSplit(images, torch.as_tensor(labels), torch.as_tensor(groups))
+    full = TensorSplit(images, torch.as_tensor(labels), torch.as_tensor(groups),
+                       None if values is None else torch.as_tensor(values[keep]))
+    if values is not None:
+        meta["info"] = {**meta.get("info", {}), "group_values": list(value_names or [])}
     return Splits(train=full.subset(tr), val=full.subset(va), test=full.subset(te), **meta)

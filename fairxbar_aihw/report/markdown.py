@@ -39,6 +39,17 @@ def _relative(imp: float, ci: float, base_eodds: float) -> str:
     return f"{100 * imp:+.1f}% (±{100 * ci / base_eodds:.1f})" if base_eodds > 0 else "n/a (pre-trained EOdds 0)"
 
 
+def _model_line(cfg: StudyConfig, baseline: dict[str, Any]) -> str:
+    """How the pre-trained model came to be: trained here, or given (and from where)."""
+    m = cfg.model
+    given = [(k, getattr(m, k)) for k in ("torchscript", "weights", "entry") if getattr(m, k)]
+    if given:
+        kind, source = given[0]
+        return f"- Model: given, not trained here: `{source}` ({kind}{'' if kind != 'weights' else f' for {m.name}'})."
+    return (f"- Model: `{m.name}`, trained {cfg.train.epochs} epochs (Adam, lr {cfg.train.lr}), best val epoch "
+            f"{baseline.get('best_epoch')}.")
+
+
 def _interval(bounds: list[float] | None) -> str:
     return "" if not bounds else f"[{bounds[0]:.4f}, {bounds[1]:.4f}]"
 
@@ -181,8 +192,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
               f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
               f"- Layers kept digital (exact): {', '.join(cfg.model.digital_layers) or 'none'}; "
               "every other conv/linear layer is on crossbars.",
-              f"- Model: `{cfg.model.name}`, trained {cfg.train.epochs} epochs (Adam, lr {cfg.train.lr}), "
-              f"best val epoch {meta['baseline'].get('best_epoch')}.",
+              _model_line(cfg, meta["baseline"]),
               f"- Saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} "
               f"training samples per group, β = {cfg.saliency.beta}.",
               f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "

@@ -22,7 +22,9 @@ from ..data.splits import TensorSplit
 from ..hardware import (Preset, analog_layers, drift, effective_weights, install_overrides, load_into_digital,
                         program_chip, seeded_rng, to_analog)
 from ..hardware.analog import Masks
+from ..errors import UserError
 from ..metrics import flat_row
+from ..models.user import crossbar_proxy, is_scripted
 from ..rng import derive_seed
 from ..training.evaluate import metrics_from_logits, predict_logits
 from .plan import Cell, cell_key
@@ -56,6 +58,8 @@ class ChipEvaluator:
         self.device = device
         # the shadow lives channels-last: every chip's pass runs in that layout with no conversion
         self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
+        # what aihwkit converts: the model, or for TorchScript a proxy holding its crossbar weights
+        self.crossbars = crossbar_proxy(model) if is_scripted(model) else model
         self._analog: dict[str, nn.Module] = {}
 
     def analog(self, preset: Preset) -> nn.Module:
@@ -63,7 +67,11 @@ class ChipEvaluator:
         key = f"{preset.name}:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
         if key not in self._analog:
             home = "cpu" if preset.ideal_forward else self.device
-            self._analog[key] = to_analog(self.model, preset, self.digital_layers, device=home)
+            if self.crossbars is not self.model and not preset.ideal_forward:
+                raise UserError(f"preset {preset.name} computes through aihwkit's analog forward, which needs the "
+                                "model's Python modules; give the model as model.weights or model.entry instead "
+                                "of TorchScript")
+            self._analog[key] = to_analog(self.crossbars, preset, self.digital_layers, device=home)
         return self._analog[key]
 
     def logits(self, amodel: nn.Module, preset: Preset, read_seed: int) -> torch.Tensor:
@@ -83,9 +91,11 @@ Job = tuple[Cell, Preset, "Masks | None"]
 Row = tuple[str, int, int, dict[str, Any]]
 
 
-def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks | None, trials: list[int],
-              study_seed: int, times: list[float | None]) -> Iterator[list[Row]]:
-    """Program and evaluate the given chips of one cell; yields each chip's rows (one per time)."""
+def chip_logits(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks | None, trials: list[int],
+                study_seed: int, times: list[float | None]
+                ) -> Iterator[tuple[int, int, float, list[tuple[float | None, torch.Tensor]]]]:
+    """Program the given chips of one cell; yields (trial, chip seed, targeted fraction, [(time,
+    test-set logits)]) per chip. Chip ``trial`` is the same chip wherever it is asked for."""
     amodel = evaluator.analog(preset)
     if masks is not None:  # layers kept digital carry no errors
         analog_names = {name for name, _ in analog_layers(amodel)}
@@ -93,17 +103,27 @@ def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks
     install_overrides(amodel, preset, masks)
     n_targeted = None if masks is None else sum(int(m.sum()) for m in masks.values())
     n_total = sum(l.analog_module.out_size * l.analog_module.in_size for _, l in analog_layers(amodel))
-    fields = {k: v for k, v in asdict(cell).items() if k != "tag"}
     fraction = 1.0 if n_targeted is None else n_targeted / n_total
     for trial in trials:
         seed = chip_seed(study_seed, cell.preset, cell.intensity, trial)
         program_chip(amodel, seed)
-        rows = []
+        read = []
         for t in times:
             if t is not None:
                 drift(amodel, preset, t, seed)
+            read.append((t, evaluator.logits(amodel, preset, read_seed(seed, t))))
+        yield trial, seed, fraction, read
+
+
+def chip_rows(evaluator: ChipEvaluator, cell: Cell, preset: Preset, masks: Masks | None, trials: list[int],
+              study_seed: int, times: list[float | None]) -> Iterator[list[Row]]:
+    """Program and evaluate the given chips of one cell; yields each chip's rows (one per time)."""
+    fields = {k: v for k, v in asdict(cell).items() if k != "tag"}
+    for trial, seed, fraction, read in chip_logits(evaluator, cell, preset, masks, trials, study_seed, times):
+        rows = []
+        for t, logits in read:
             data: dict[str, Any] = {**fields, "t_inference": t, "targeted_fraction": fraction}
-            data.update(evaluator.row(evaluator.logits(amodel, preset, read_seed(seed, t))))
+            data.update(evaluator.row(logits))
             rows.append((cell_key(cell, t), trial, seed, data))
         yield rows
 

@@ -18,7 +18,7 @@ from ..hardware.presets import load_preset, supported_drift_times
 from ..models.names import MIN_IMAGE_SIZE
 from ..paths import studies_dir
 from ..yaml_files import load_named, named_yaml_files
-from .schema import StudyConfig
+from .schema import TABLE_OPTIONS, StudyConfig
 
 __all__ = ["load_study", "available", "validate", "StudyConfig", "DRIFT_DEFAULT_TIMES"]
 
@@ -85,13 +85,44 @@ def _need(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+def check_model(model: Any, size: int, w: str) -> None:
+    """A built-in architecture, or one of the three ways to bring a trained model."""
+    sources = [k for k in ("torchscript", "weights", "entry") if getattr(model, k)]
+    _need(len(sources) <= 1, f"{w}: give one of model.torchscript, model.weights or model.entry, not "
+          f"{' and '.join(sources)}")
+    if model.name in MIN_IMAGE_SIZE:
+        _need(size >= MIN_IMAGE_SIZE[model.name], f"{w}: model {model.name} needs dataset.size ≥ "
+              f"{MIN_IMAGE_SIZE[model.name]} pixels, got {size}")
+        return
+    _need(bool(sources), f"{w}: model.name='{model.name}' is unknown; choose one of {', '.join(MIN_IMAGE_SIZE)}, "
+          "or bring a trained model with model.weights (a torchvision model's state dict), model.torchscript "
+          "or model.entry")
+    if sources == ["weights"]:
+        from ..models.user import torchvision_names
+
+        _need(model.name in torchvision_names(), f"{w}: model.name='{model.name}' is neither a built-in "
+              f"architecture ({', '.join(MIN_IMAGE_SIZE)}) nor a torchvision classification model")
+
+
+def check_dataset(ds: Any, w: str) -> None:
+    """Table options belong to your own datasets (csv, folder), which need a privileged value."""
+    set_options = [k for k in TABLE_OPTIONS if getattr(ds, k) is not None]
+    if ds.name in ("csv", "folder"):
+        _need(ds.privileged is not None, f"{w}: dataset {ds.name} needs dataset.privileged: the group value "
+              "treated as privileged (group 1)")
+        wrong = [k for k in set_options if k in (("groups_file",) if ds.name == "csv" else ("file", "label_column"))]
+        _need(not wrong, f"{w}: dataset.{wrong[0] if wrong else ''} does not apply to dataset {ds.name}")
+    else:
+        _need(not set_options, f"{w}: dataset.{set_options[0] if set_options else ''} applies only to the csv "
+              f"and folder datasets, not {ds.name}")
+
+
 def check_consistency(cfg: StudyConfig) -> StudyConfig:
     """Checks across sections and against other files (presets, drift times); returns ``cfg``."""
     w = f"study '{cfg.name}'"
     ds, sw, dr, rt, pr = cfg.dataset, cfg.sweep, cfg.drift, cfg.retrain, cfg.prune
-    model = cfg.model.name
-    _need(ds.size >= MIN_IMAGE_SIZE[model], f"{w}: model {model} needs dataset.size ≥ {MIN_IMAGE_SIZE[model]} "
-          f"pixels, got {ds.size}")
+    check_model(cfg.model, ds.size, w)
+    check_dataset(ds, w)
     for t in sw.targets:
         _need(0 < t <= 1, f"{w}: sweep.targets must be fractions in (0, 1]; got {t}")
     for hw in sw.hardware:

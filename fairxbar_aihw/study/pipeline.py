@@ -115,7 +115,7 @@ class StudyRun:
         ds = self.cfg.dataset
         t0 = time.time()
         splits = load(ds.name, seed=self.cfg.seed, size=ds.size, root=self.data_root,
-                      balance=ds.balance, progress=self.progress, **(ds.params or {}))
+                      balance=ds.balance, progress=self.progress, **ds.loader_params())
         self._timed("data", t0)
         return splits
 
@@ -138,9 +138,30 @@ class StudyRun:
         })
         return swap
 
+    @property
+    def brings_model(self) -> bool:
+        """True when the study audits a trained model it was given instead of training one."""
+        m = self.cfg.model
+        return bool(m.torchscript or m.weights or m.entry)
+
+    def _given_model(self) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """Your trained model, with the checkpoint metadata the later stages read."""
+        from ..models.user import load_trained
+
+        s, m = self.data, self.cfg.model
+        model = load_trained(m, s.num_classes, s.image_size)
+        source = m.torchscript or m.weights or m.entry
+        digest = file_digest(source) if (m.torchscript or m.weights) else source
+        ckpt = {"key": config_hash({"given": digest, "name": m.name, "data": s.fingerprint()}), "best_epoch": None,
+                "history": [], "seconds": 0.0, "given": str(source),
+                **{split: evaluate(model, getattr(s, split), "cpu", s.num_classes) for split in ("val", "test")}}
+        return model.to(self.device).eval(), ckpt
+
     @cached_property
     def baseline(self) -> tuple[torch.nn.Module, dict[str, Any]]:
-        """The pre-trained model (trained once, then loaded) with its checkpoint metadata."""
+        """The pre-trained model (trained once, then loaded, or given) with its checkpoint metadata."""
+        if self.brings_model:
+            return self._given_model()
         s = self.data
         m = self.cfg.model
         torch.manual_seed(self.cfg.seed)  # weight init is part of the experiment: seed it

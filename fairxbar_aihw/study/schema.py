@@ -12,15 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ..data.names import DATASET_NAMES
-from ..models.names import MODEL_NAMES
 from ..retrain.names import RETRAIN_ARMS
 from ..saliency.names import ESTIMATORS, FA_RULES, split_method
 
 PRUNE_KINDS = ("magnitude", "fairprune")
+TABLE_OPTIONS = ("file", "groups_file", "image_column", "label_column", "group_column", "privileged", "classes")
 AUGMENTS = ("none", "flip", "paper")
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
-ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
 FaRule = Literal[FA_RULES]  # type: ignore[valid-type]
 
@@ -50,11 +49,34 @@ class DatasetSection(Section):
     unprivileged: Literal["auto", 0, 1] = Field("auto", description="which dataset group is unprivileged: auto = "
                                                 "the one with the lower baseline validation F1")
     root: str | None = Field(None, description="dataset root folder (or --data-root)")
+    file: str | None = Field(None, description="csv: the labels CSV under the root (default labels.csv)")
+    groups_file: str | None = Field(None, description="folder: the CSV mapping images to groups (default "
+                                    "groups.csv)")
+    image_column: str | None = Field(None, description="csv/folder: column with image paths relative to the root "
+                                     "(default image)")
+    label_column: str | None = Field(None, description="csv: column with labels (default label)")
+    group_column: str | None = Field(None, description="csv/folder: column with the group value (default group)")
+    privileged: str | None = Field(None, description="csv/folder: the group value that is privileged (group 1); "
+                                   "every other value is unprivileged (group 0) and keeps its own per-value rows")
+    classes: list[str] | None = Field(None, description="csv/folder: every label in your model's output order "
+                                      "(default: labels sorted)")
+
+    def loader_params(self) -> dict[str, Any]:
+        """What the dataset's loader takes: ``params`` plus the table options that are set."""
+        table = {k: getattr(self, k) for k in TABLE_OPTIONS if getattr(self, k) is not None}
+        return {**(self.params or {}), **table}
 
 
 class ModelSection(Section):
-    name: ModelName = Field("small-cnn", description="architecture")
+    name: str = Field("small-cnn", description="architecture: small-cnn, resnet18, vgg11, vgg11_bn, or with "
+                      "`weights` any torchvision classification model name")
     pretrained: str | None = Field(None, description="a local weights file (never downloaded)")
+    torchscript: str | None = Field(None, description="your trained model as a TorchScript file: the study "
+                                    "skips training")
+    weights: str | None = Field(None, description="your trained model's state dict (loaded weights_only) for "
+                                "`name`: the study skips training")
+    entry: str | None = Field(None, description="trusted Python `module:function` returning your trained "
+                              "nn.Module (it runs code): the study skips training")
     digital_layers: list[str] = Field(default_factory=list, description="conv/linear module names kept digital "
                                       "and exact; every other conv/linear layer is on crossbars")
 

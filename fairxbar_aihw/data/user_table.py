@@ -1,0 +1,113 @@
+"""Your own labelled images: a CSV of (image, label, group) rows, or a folder per label.
+
+Why two layouts: exported datasets usually come as one table, while many image collections are
+sorted into a folder per class with the sensitive attribute kept apart. Both become the same
+``Table`` the built-in datasets use, so splits, balancing, the decode cache and ``data check``
+work unchanged. Group values are read as text; the ``privileged`` value becomes group 1 and every
+other value group 0, and each value keeps its own id so reports can show every value.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .real import Table, _read_csv
+
+CSV_DEFAULTS = {"file": "labels.csv", "image_column": "image", "label_column": "label", "group_column": "group"}
+FOLDER_DEFAULTS = {"groups_file": "groups.csv", "image_column": "image", "group_column": "group"}
+
+
+def _inside(root: Path, rel: str, dataset: str) -> Path | None:
+    """``root/rel`` if it stays inside the root and is a file; a path escaping the root is an error."""
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DataError(f"{dataset}: image path '{rel}' leads outside the data root {root}; give paths relative "
+                        "to the root")
+    return path if path.is_file() else None
+
+
+def _groups(values: pd.Series, privileged: object, dataset: str, column: str
+            ) -> tuple[np.ndarray, np.ndarray, list[str], dict[int, str]]:
+    """Binary groups (privileged value → 1) plus each row's value id and the value names."""
+    text = values.astype(str).str.strip()
+    names = sorted(text.unique().tolist())
+    if privileged is None:
+        raise DataError(f"{dataset}: say which value of '{column}' is privileged (dataset.privileged); found "
+                        f"{', '.join(names[:10])}")
+    priv = str(privileged).strip()
+    if priv not in names:
+        raise DataError(f"{dataset}: privileged value '{priv}' does not occur in column '{column}'; found "
+                        f"{', '.join(names[:10])}")
+    if len(names) < 2:
+        raise DataError(f"{dataset}: column '{column}' has only the value '{priv}'; fairness needs a second group")
+    value_ids = text.map({v: i for i, v in enumerate(names)}).to_numpy(np.int64)
+    groups = (text == priv).to_numpy(np.int64)
+    others = [v for v in names if v != priv]
+    return groups, value_ids, names, {0: " + ".join(others) if len(others) <= 3 else f"{len(others)} other values",
+                                      1: priv}
+
+
+def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list[str]:
+    """The class order: the model's output order when given (``classes``), else sorted labels."""
+    found = sorted(labels.unique().tolist())
+    if classes is None:
+        return found
+    classes = [str(c).strip() for c in classes]
+    unknown = [c for c in found if c not in classes]
+    if unknown:
+        raise DataError(f"{dataset}: label(s) {', '.join(unknown[:5])} are not in dataset.classes "
+                        f"({', '.join(classes[:10])}); list every label in the model's output order")
+    return classes
+
+
+def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group_values: pd.Series,
+           privileged: object, group_column: str, classes: list[str] | None) -> Table:
+    keep = images.notna() & labels.notna() & group_values.notna()
+    dropped = {"missing_image_label_or_group": int((~keep).sum())}
+    images, labels, group_values = images[keep], labels[keep].astype(str).str.strip(), group_values[keep]
+    if images.empty:
+        raise DataError(f"{dataset}: no row has an image, a label and a group")
+    groups, value_ids, value_names, group_names = _groups(group_values, privileged, dataset, group_column)
+    class_names = _classes(labels, classes, dataset)
+    label_ids = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(np.int64)
+    paths = [_inside(root, str(p), dataset) for p in images]
+    missing = [str(p) for p, found in zip(images, paths) if found is None]
+    ok = np.array([p is not None for p in paths], dtype=bool)
+    if not ok.any():
+        raise DataError(f"{dataset}: none of the {len(paths)} images listed were found under {root} (first: "
+                        f"{', '.join(missing[:3])}); paths are relative to the data root")
+    return Table(paths=[p for p in paths if p is not None], labels=label_ids[ok], groups=groups[ok],
+                 class_names=class_names, group_names=group_names, missing=missing, dropped=dropped,
+                 values=value_ids[ok], value_names=value_names)
+
+
+def csv_table(root: Path, file: str = "labels.csv", image_column: str = "image", label_column: str = "label",
+              group_column: str = "group", privileged: object = None, classes: list[str] | None = None) -> Table:
+    """A CSV under the root: one row per image (path relative to the root), its label and group.
+    ``classes`` is the label order of the model's outputs (default: sorted labels)."""
+    df = _read_csv(root / file, "csv", [image_column, label_column, group_column], dtype=str)
+    return _table("csv", root, df[image_column], df[label_column], df[group_column], privileged, group_column,
+                  classes)
+
+
+def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str = "image",
+                 group_column: str = "group", privileged: object = None, classes: list[str] | None = None
+                 ) -> Table:
+    """``root/<label>/<image>``; the groups CSV maps each image (path relative to the root, or its
+    file name when names are unique) to its group."""
+    df = _read_csv(root / groups_file, "folder", [image_column, group_column], dtype=str)
+    files = sorted(p for p in root.glob("*/*") if p.is_file() and p.parent.name != "." and p.name != groups_file)
+    if not files:
+        raise DataError(f"folder: no images in {root}/<label>/; put each image in a folder named after its label")
+    rel = [str(p.relative_to(root)) for p in files]
+    by_rel = dict(zip(df[image_column].astype(str), df[group_column]))
+    by_name = dict(zip(df[image_column].astype(str).map(lambda s: Path(s).name), df[group_column]))
+    group_values = pd.Series([by_rel.get(r, by_name.get(Path(r).name)) for r in rel])
+    unlisted = int(group_values.isna().sum())
+    table = _table("folder", root, pd.Series(rel), pd.Series([Path(r).parent.name for r in rel]), group_values,
+                   privileged, group_column, classes)
+    table.dropped["not_in_groups_file"] = unlisted
+    return table

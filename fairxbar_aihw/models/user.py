@@ -1,0 +1,167 @@
+"""Your own trained model: a TorchScript file, an architecture plus a state dict, or an entry point.
+
+Why three ways: a deployed model is usually exported (TorchScript), a research model is a state
+dict beside the code that defines it (here: the tool's own architectures or any torchvision
+classifier), and anything else can be built by your own function. State dicts load with
+``weights_only=True`` (no code runs); TorchScript runs only TorchScript; an entry point is your
+Python code, so it is documented as trusted.
+
+Crossbars: aihwkit converts ``nn.Conv2d`` and ``nn.Linear`` modules. A TorchScript model has no
+Python modules to convert, so ``crossbar_proxy`` mirrors its conv and linear weights (by name)
+into plain modules; chips are programmed on the proxy and their weights read back into the
+TorchScript model, the same fast path the study uses for every model.
+"""
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..errors import UserError
+from ..torchfiles import load_torch_file
+
+CROSSBAR_TYPES = ("Conv2d", "Linear")
+
+
+@lru_cache(maxsize=1)
+def torchvision_names() -> tuple[str, ...]:
+    from torchvision.models import list_models
+
+    return tuple(list_models(module=__import__("torchvision").models))
+
+
+def _file(path: str, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"{what} not found: {p}")
+    return p
+
+
+def load_torchscript(path: str) -> nn.Module:
+    p = _file(path, "TorchScript model file")
+    try:
+        return torch.jit.load(str(p), map_location="cpu")
+    except Exception as exc:  # a pickle, a state dict or a broken file
+        raise UserError(f"{p} is not a TorchScript model ({str(exc).splitlines()[0][:120]}); export one with "
+                        "torch.jit.save(torch.jit.script(model), PATH), or give model.weights with model.name") from None
+
+
+def load_state_dict_model(name: str, path: str, num_classes: int, image_size: int) -> nn.Module:
+    """``name`` (a built-in or torchvision architecture) with ``num_classes`` outputs, weights from ``path``."""
+    from . import build
+    from .names import MODEL_NAMES
+
+    if name in MODEL_NAMES:
+        model = build(name, num_classes, image_size)
+    else:
+        import torchvision
+
+        model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    blob = load_torch_file(_file(path, "state-dict file"), "state dict")
+    state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        theirs, ours = set(state), set(model.state_dict())
+        shapes = [k for k in theirs & ours if state[k].shape != model.state_dict()[k].shape]
+        detail = "; ".join(part for part in (
+            f"missing {', '.join(sorted(ours - theirs)[:3])}" if ours - theirs else "",
+            f"unexpected {', '.join(sorted(theirs - ours)[:3])}" if theirs - ours else "",
+            f"shape mismatch at {', '.join(sorted(shapes)[:3])}" if shapes else "") if part)
+        raise UserError(f"state dict {path} does not fit architecture {name} with {num_classes} classes "
+                        f"({detail or str(exc).splitlines()[0]}); check model.name and the dataset's classes") from None
+    return model
+
+
+def load_entry_point(entry: str) -> nn.Module:
+    """``module:function`` (trusted code) called with no arguments."""
+    module, _, func = entry.partition(":")
+    if not module or not func:
+        raise UserError(f"model.entry must look like package.module:function, got '{entry}'")
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot import model entry point {entry} ({exc})") from None
+    model = fn()
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model entry point {entry} returned {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module:
+    """The trained model a study's ``model`` section names, in eval mode on the CPU, checked to
+    give ``num_classes`` outputs on an image of the study's size."""
+    if model_cfg.torchscript:
+        model = load_torchscript(model_cfg.torchscript)
+    elif model_cfg.weights:
+        model = load_state_dict_model(model_cfg.name, model_cfg.weights, num_classes, image_size)
+    else:
+        model = load_entry_point(model_cfg.entry)
+    model = model.cpu().eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, 3, image_size, image_size))
+    except Exception as exc:
+        raise UserError(f"the model fails on a {image_size}×{image_size} RGB batch ({str(exc).splitlines()[0][:160]})"
+                        "; set dataset.size to the resolution it was trained at") from None
+    if not isinstance(out, torch.Tensor) or out.shape != (2, num_classes):
+        raise UserError(f"the model gives outputs of shape {tuple(getattr(out, 'shape', ()))} for a batch of 2; the "
+                        f"dataset has {num_classes} classes, so it must give (2, {num_classes}) logits")
+    return model
+
+
+def layer_types(model: nn.Module) -> dict[str, str]:
+    """Each named module's type (TorchScript keeps the original class name)."""
+    return {name: getattr(m, "original_name", type(m).__name__) for name, m in model.named_modules() if name}
+
+
+def digital_only_layers(model: nn.Module) -> list[str]:
+    """Layers with their own weights that stay digital: not conv/linear (normalisation excepted)."""
+    out = []
+    for name, kind in layer_types(model).items():
+        m = dict(model.named_modules())[name]
+        own = [p for n, p in m.named_parameters(recurse=False)]
+        if own and kind not in CROSSBAR_TYPES and "Norm" not in kind:
+            out.append(f"{name} ({kind})")
+    return out
+
+
+def crossbar_proxy(model: nn.Module) -> nn.Module:
+    """Plain ``nn.Conv2d``/``nn.Linear`` modules holding ``model``'s crossbar weights under the same
+    names: what aihwkit programs when the model itself cannot be converted (TorchScript)."""
+    proxy = nn.Module()
+    modules = dict(model.named_modules())
+    for name, kind in layer_types(model).items():
+        if kind not in CROSSBAR_TYPES:
+            continue
+        m = modules[name]
+        w = m.weight.detach().cpu()
+        bias = getattr(m, "bias", None) is not None
+        if kind == "Linear":
+            layer: nn.Module = nn.Linear(w.shape[1], w.shape[0], bias=bias)
+        else:
+            if int(getattr(m, "groups", 1)) != 1:
+                continue  # grouped convolutions stay digital
+            layer = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), bias=bias)
+        with torch.no_grad():
+            layer.weight.copy_(w)
+            if bias:
+                layer.bias.copy_(m.bias.detach().cpu())
+        parent = proxy
+        *path, last = name.split(".")
+        for part in path:
+            if not hasattr(parent, part):
+                parent.add_module(part, nn.Module())
+            parent = getattr(parent, part)
+        parent.add_module(last, layer)
+    return proxy
+
+
+def is_scripted(model: nn.Module) -> bool:
+    return isinstance(model, torch.jit.ScriptModule)
