@@ -115,3 +115,17 @@ def test_masked_drift_on_a_drifting_technology_follows_each_tiles_mask():
             expected = r * ((t + t0) / t0) ** (-torch.where(r > 0, nu_plus, nu_minus))
             m = masks[name][rows, cols]
             assert torch.allclose(wt[name][rows, cols][~m], expected[~m], rtol=1e-4, atol=1e-6)
+
+
+def test_a_chip_programmed_after_a_drifted_one_reads_as_if_fresh():
+    """aihwkit keeps the last drift's compensation factor through programming; a new chip must not."""
+    preset = fx.hardware.load_preset("pcm-ibm")
+    fresh = fx.hardware.to_analog(_net(), preset)
+    fx.hardware.program(fresh, preset, seed=3)
+    reference = effective_weights(fresh)
+    used = fx.hardware.to_analog(_net(), preset)
+    fx.hardware.program(used, preset, seed=2)
+    fx.hardware.drift(used, preset, t_inference=3.15e7, seed=2)
+    fx.hardware.program(used, preset, seed=3)
+    for name, w in effective_weights(used).items():
+        assert torch.equal(w, reference[name])

@@ -119,10 +119,20 @@ def install_overrides(amodel: nn.Module, preset: Preset, masks: Masks | None) ->
 
 
 def program_chip(amodel: nn.Module, seed: int) -> None:
-    """Program every tile with its installed noise model, as chip number ``seed``."""
+    """Program every tile with its installed noise model, as chip number ``seed``.
+
+    aihwkit's programming keeps the drift-compensation factor of the last drift, so a chip
+    programmed after another chip was drifted would be read with that chip's compensation; a
+    freshly programmed chip is at t = 0, where the factor is 1, so it is reset here."""
     amodel.eval()
     with seeded_rng(seed, device_of(amodel)):
         amodel.program_analog_weights()
+    with torch.no_grad():
+        for _, layer in analog_layers(amodel):
+            for tile, _, _ in tile_slices(layer):
+                alpha = getattr(tile, "alpha", None)
+                if isinstance(alpha, torch.Tensor):
+                    alpha.fill_(1.0)
 
 
 def program(amodel: nn.Module, preset: Preset, masks: Masks | None = None, seed: int = 0) -> dict[str, int]:
