@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 from typing import Any
 
 import click
@@ -105,23 +106,54 @@ def data() -> None:
     """Dataset tools."""
 
 
+# Options of your own datasets (csv, folder): `data check` and `audit` take them.
+TABLE_OPTIONS = [
+    click.option("--file", "file", default=None, help="csv: the labels CSV under the root [labels.csv]."),
+    click.option("--groups-file", default=None, help="folder: the groups CSV under the root [groups.csv]."),
+    click.option("--image-column", default=None, help="Column with image paths relative to the root [image]."),
+    click.option("--label-column", default=None, help="csv: column with labels [label]."),
+    click.option("--group-column", default=None, help="Column with the group value [group]."),
+    click.option("--privileged", default=None, help="The group value that is privileged (csv/folder: required)."),
+    click.option("--classes", default=None, help="Comma-separated labels in the model's output order "
+                 "[sorted labels]."),
+]
+
+
+def _with_table_options(f: Any) -> Any:
+    for opt in reversed(TABLE_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def table_params(kw: dict[str, Any]) -> dict[str, Any]:
+    """The table options given on the command line (popped from ``kw``), as loader parameters."""
+    out = {k: kw.pop(k) for k in ("file", "groups_file", "image_column", "label_column", "group_column",
+                                  "privileged", "classes")}
+    if out["classes"]:
+        out["classes"] = [c.strip() for c in out["classes"].split(",") if c.strip()]
+    return {k: v for k, v in out.items() if v is not None}
+
+
 @data.command("check")
-@click.option("--dataset", required=True, help="synthderm, fitzpatrick17k or isic2019")
+@click.option("--dataset", required=True, help="synthderm, fitzpatrick17k, isic2019, csv or folder")
 @click.option("--data-root", "--root", "root", default=None,
-              help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT).")
+              help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT / FAIRXBAR_DATA_ROOT).")
 @click.option("--size", default=32, show_default=True, help="Decode resolution (pixels).")
 @click.option("--no-decode", is_flag=True, help="Only check the CSVs and file presence.")
-def data_check(dataset: str, root: str | None, size: int, no_decode: bool) -> None:
+@_with_table_options
+def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw: Any) -> None:
     """Validate a dataset root and print counts per class × group."""
     from .data import check
 
-    r = check(dataset, root, size=size, decode=not no_decode)
+    r = check(dataset, root, size=size, decode=not no_decode, **table_params(kw))
     if r["synthetic"]:
         click.echo("synthderm: SYNTHETIC images generated on the fly (no files needed)")
     click.echo(f"{dataset}: {r['usable']} usable images of {r['rows']} rows")
     click.echo(f"{'class':28s} {r['group_names'][0][:22]:>24s} {r['group_names'][1][:22]:>24s}")
     for name, (g0, g1) in zip(r["class_names"], r["counts"]):
         click.echo(f"{str(name)[:28]:28s} {g0:24d} {g1:24d}")
+    for value, count in (r.get("value_counts") or {}).items():
+        click.echo(f"group value {value}: {count} images (before decoding)")
     for p in r["problems"]:
         click.echo(f"warning: {p}")
 
@@ -308,6 +340,51 @@ def report(**kw: Any) -> None:
 def export(out: str, **kw: Any) -> None:
     """Export a study's trial rows to CSV or Parquet (read-only: computes nothing)."""
     click.echo(f"wrote {_run(**kw, read_only=True).export(out)}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--model", "torchscript", default=None, help="Your trained model as a TorchScript file.")
+@click.option("--weights", default=None, help="A state dict (loaded weights_only) for --arch.")
+@click.option("--arch", default=None, help="Architecture of --weights: small-cnn, resnet18, vgg11, vgg11_bn or a "
+              "torchvision classification model name.")
+@click.option("--entry", default=None, help="Trusted Python module:function returning your nn.Module (runs code).")
+@click.option("--dataset", default="csv", show_default=True, help="csv, folder, or a built-in dataset.")
+@click.option("--data-root", required=True, help="Dataset root folder (paths in the CSV are relative to it).")
+@_with_table_options
+@click.option("--size", type=click.IntRange(8, 512), default=32, show_default=True,
+              help="Image side the model expects (pixels).")
+@click.option("--preset", "presets", multiple=True, help="Technology to audit (repeat for several) "
+              "[paper-variation, pcm-ibm].")
+@click.option("--chips", type=click.IntRange(min=2), default=10, show_default=True, help="Chips per technology.")
+@click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True,
+              help="F+A R target fraction x.")
+@click.option("--no-drift", is_flag=True, help="Skip the drift-over-time section.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Split and chip seed.")
+@click.option("--fresh", is_flag=True, help="Delete this audit's cached results first.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+def audit(name: str, torchscript: str | None, weights: str | None, arch: str | None, entry: str | None, dataset: str,
+          data_root: str, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
+          fresh: bool, no_progress: bool, threads: int | None, **kw: Any) -> None:
+    """Audit your trained model on analog chips: per group on each technology, over drift time,
+    per layer, and whether F+A R targeting helps (report in reports/NAME/)."""
+    from .study.audit import Audit, audit_config
+
+    given = [k for k, v in (("--model", torchscript), ("--weights", weights), ("--entry", entry)) if v]
+    if len(given) != 1:
+        raise UserError("audit needs exactly one of --model (TorchScript), --weights (with --arch) or --entry; got "
+                        + (" and ".join(given) or "none"))
+    if weights and not arch:
+        raise UserError("--weights needs --arch: the architecture the state dict belongs to")
+    model = {"name": arch or "given", "torchscript": torchscript, "weights": weights, "entry": entry}
+    ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw)}
+    cfg = audit_config(name, {k: v for k, v in model.items() if v is not None}, ds,
+                       list(presets) or ["paper-variation", "pcm-ibm"], chips, seed, target, not no_drift)
+    import torch
+
+    torch.set_num_threads(threads or default_threads())
+    click.echo(f"report: {Audit(cfg, progress=not no_progress, fresh=fresh).run_all()}")
 
 
 def _close_progress_bars() -> None:

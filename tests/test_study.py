@@ -30,7 +30,7 @@ TINY = {
 def _env(tmp: Path) -> dict:
     env = dict(os.environ)
     env.update(FAIRXBAR_STUDIES=str(tmp / "studies"), FAIRXBAR_RUNS=str(tmp / "runs"),
-               FAIRXBAR_REPORTS=str(tmp / "reports"), OMP_NUM_THREADS="1")
+               FAIRXBAR_REPORTS=str(tmp / "reports"), FAIRXBAR_CACHE=str(tmp / "cache"), OMP_NUM_THREADS="1")
     return env
 
 

@@ -99,9 +99,11 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     k = len(table.class_names)
     counts = np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2)
     problems += empty_cells(counts, table.class_names, table.group_names)
+    value_counts = {} if table.values is None else {
+        v: int((table.values == i).sum()) for i, v in enumerate(table.value_names)}
     return {"dataset": name, "rows": len(table.paths) + len(table.missing), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
-            "counts": counts.tolist(), "synthetic": False}
+            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts}
 
 
 def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import DataError
+
 # Per-channel normalisation applied to every uint8 image (fixed, so caches stay dataset-agnostic).
 MEAN = 0.5
 STD = 0.25
@@ -131,5 +133,10 @@ def make_splits(
     full = TensorSplit(images, torch.as_tensor(labels), torch.as_tensor(groups),
                        None if values is None else torch.as_tensor(values[keep]))
     if values is not None:
-        meta["info"] = {**meta.get("info", {}), "group_values": list(value_names or [])}
+        names = list(value_names or [])
+        meta["info"] = {**meta.get("info", {}), "group_values": names}
+        absent = sorted(set(np.unique(values[keep]).tolist()) - set(np.unique(values[keep][te]).tolist()))
+        if absent:
+            raise DataError(f"group value(s) {', '.join(names[v] if v < len(names) else str(v) for v in absent)} have "
+                            "no image in the test split (too few images); add images or merge the value into another")
     return Splits(train=full.subset(tr), val=full.subset(va), test=full.subset(te), **meta)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from dataclasses import asdict
 from typing import Any, Iterator
 
@@ -57,7 +58,9 @@ class ChipEvaluator:
         self.num_classes = num_classes
         self.device = device
         # the shadow lives channels-last: every chip's pass runs in that layout with no conversion
-        self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
+        with warnings.catch_warnings():  # a TorchScript model's .to() reads .grad of non-leaf tensors: harmless
+            warnings.simplefilter("ignore", UserWarning)
+            self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
         # what aihwkit converts: the model, or for TorchScript a proxy holding its crossbar weights
         self.crossbars = crossbar_proxy(model) if is_scripted(model) else model
         self._analog: dict[str, nn.Module] = {}

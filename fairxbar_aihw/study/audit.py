@@ -1,0 +1,146 @@
+"""``fairxbar-aihw audit``: one trained model, one labelled dataset, one or more technologies.
+
+Why a study underneath: the audit is a one-seed study whose model is given (no training), so
+chips, drift, F+A R targeting, resuming and the results database are the study's own. It adds
+what an auditor asks that a study does not: which layer's errors hurt which group (errors on
+one layer at a time), every group value's numbers when there are more than two, and per-chip
+predictions in the long form fairlearn's ``MetricFrame`` reads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..hardware.technologies import TECHNOLOGIES
+from ..metrics import compute
+from ..models.registry import crossbar_layers
+from ..models.user import digital_only_layers
+from .chips import chip_logits
+from .config import DRIFT_DEFAULT_TIMES, validate
+from .montecarlo import run_cells
+from .pipeline import StudyRun
+from .plan import Cell, knob, preset_tag
+from .replicates import Study
+from .schema import StudyConfig
+
+AUDIT_METHODS = ["uniform", "random", "FR-matched", "F+A R"]
+
+
+def audit_config(name: str, model: dict[str, Any], dataset: dict[str, Any], presets: list[str], chips: int = 10,
+                 seed: int = 0, target: float = 0.4, drift: bool = True) -> StudyConfig:
+    """The one-seed study an audit runs: uniform errors and F+A R (with its controls) on each
+    technology, drift over time where the technology drifts, no training."""
+    from ..hardware.presets import load_preset, supported_drift_times
+
+    def drifts_anytime(name: str) -> bool:  # tabulated models (fixed times only) are left out of drift
+        preset = load_preset(name)
+        return TECHNOLOGIES[preset.values["noise_model"]].drifts and supported_drift_times(preset) is None
+
+    drifting = [p for p in presets if drifts_anytime(p)]
+    raw: dict[str, Any] = {
+        "description": "Audit of a given trained model on analog chips: per-group accuracy and fairness on each "
+                       "technology, over drift time, per layer, and whether F+A R targeting helps.",
+        "seeds": [seed], "dataset": dataset, "model": model,
+        "saliency": {"estimator": "hutchinson" if model.get("torchscript") else "hessian-exact",
+                     "samples_per_group": 256, "batch_size": 64, "probes": 16},
+        "sweep": {"methods": AUDIT_METHODS, "targets": [target], "hardware": [{"preset": p} for p in presets],
+                  "trials": chips},
+        "drift": {"times": DRIFT_DEFAULT_TIMES if drift and drifting else [], "presets": drifting if drift else [],
+                  "methods": ["uniform", "F+A R"], "target": target, "trials": max(2, chips // 2)},
+    }
+    return validate(raw, name)
+
+
+class Audit(Study):
+    """A one-seed study of a given model plus the audit's own stages."""
+
+    @property
+    def only(self) -> StudyRun:
+        return self.run(self.seeds[0])
+
+    def layer_cells(self) -> list[tuple[Cell, Any, dict[str, torch.Tensor]]]:
+        """Errors on one crossbar layer at a time, under the first technology at its intensity."""
+        run = self.only
+        preset, intensities = run.plan.hardware()[0]
+        model = run.baseline[0]
+        layers = {n: m for n, m in crossbar_layers(model).items() if n not in run.cfg.model.digital_layers}
+        shapes = {n: m.weight.reshape(m.weight.shape[0], -1).shape for n, m in layers.items()}
+        jobs = []
+        x = intensities[0]
+        p = preset if x is None else preset.with_intensity(x)
+        for name in layers:
+            masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
+                     for n, s in shapes.items()}
+            jobs.append((Cell("layer", preset.name, knob(x), f"layer {name}", None, preset_tag(p)), p, masks))
+        return jobs
+
+    def layer_sensitivity(self) -> int:
+        run = self.only
+        return run_cells(run.evaluator, self.layer_cells(), run.store, run.run_id, run.cfg.sweep.trials,
+                         run.cfg.seed, run.executor, progress=run.progress, desc=f"{self.name}: one layer at a time")
+
+    def predictions(self) -> pd.DataFrame:
+        """Per-chip test predictions under uniform errors on each technology (the same chips as the
+        sweep's uniform rows), and the pre-trained model's as chip "pre-trained"."""
+        run = self.only
+        test = run.splits.test
+        values = test.values.numpy() if test.values is not None else test.groups.numpy()
+        names = run.splits.info.get("group_values") or [run.splits.group_names[0], run.splits.group_names[1]]
+        base = {"image": np.arange(len(test)), "y_true": test.labels.numpy(), "group": test.groups.numpy(),
+                "group_value": [names[v] for v in values]}
+        from ..training import predict_logits
+
+        frames = [pd.DataFrame({**base, "preset": "ideal", "intensity": np.nan, "chip": -1,
+                                "y_pred": predict_logits(run.baseline[0], test, run.device).argmax(1).numpy()})]
+        for cell, preset in run.plan.sweep_cells():
+            if cell.method != "uniform":
+                continue
+            for trial, _, _, read in chip_logits(run.evaluator, cell, preset, None, list(range(run.cfg.sweep.trials)),
+                                                 run.cfg.seed, [None]):
+                frames.append(pd.DataFrame({**base, "preset": cell.preset, "intensity": cell.intensity, "chip": trial,
+                                            "y_pred": read[0][1].argmax(1).cpu().numpy()}))
+        return pd.concat(frames, ignore_index=True)
+
+    def run_all(self) -> Path:
+        run = self.only
+        run.prepare()
+        run.record_baseline()
+        run.inject()
+        run.drift()
+        self.layer_sensitivity()
+        return self.write_report()
+
+    def write_report(self) -> Path:
+        from ..report.audit import write_audit_report
+
+        run = self.only
+        out = self.report_dir()
+        run.write_report(out / "study")
+        return write_audit_report(run, self.predictions(), digital_only_layers(run.baseline[0]), out)
+
+
+def per_value(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """Accuracy and macro-F1 of every group value, per preset (mean over chips), plus the share of
+    images; the pre-trained model is preset "ideal"."""
+    rows = []
+    for (preset, value), part in predictions.groupby(["preset", "group_value"], sort=False):
+        per_chip = [(float((p.y_true == p.y_pred).mean()), _macro_f1(p.y_true.to_numpy(), p.y_pred.to_numpy(),
+                                                                     num_classes))
+                    for _, p in part.groupby("chip")]
+        acc, f1 = np.mean(per_chip, axis=0)
+        rows.append({"preset": preset, "group_value": value, "images": int(len(part) / part["chip"].nunique()),
+                     "accuracy": acc, "f1_macro": f1})
+    return pd.DataFrame(rows)
+
+
+def _macro_f1(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    """Macro-F1 over the classes present, through the same code as every other metric."""
+    g = np.zeros_like(y)
+    g[: len(g) // 2] = 1  # compute() needs two groups; the pooled macro-F1 ignores them
+    if len(y) < 2:
+        return float("nan")
+    return float(compute(y, p, g, num_classes=k)["f1_macro"])

@@ -1,0 +1,126 @@
+"""Bring your own model and data: `fairxbar-aihw audit` on a CSV dataset with three group values,
+for a TorchScript model and the same model as a state dict; its numbers checked against
+`fairxbar-aihw metrics` on the predictions it wrote, and every bad input a one-line error."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+import fairxbar_aihw as fx
+from fairxbar_aihw.models import build
+from test_safety import _one_line_error
+from test_study import _cli
+
+SIZE = 16
+
+
+def _dataset(root: Path, rare: int = 0) -> list[str]:
+    """synthderm written as PNGs + labels.csv; group 0 split into "dark" and "medium" (and
+    ``rare`` images of a value "rare"). Returns the class names in the model's output order."""
+    s = fx.data.load("synthderm", seed=0, size=SIZE, n=360, num_classes=3)
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows, k, left = ["image,label,group"], 0, rare
+    for split in (s.train, s.val, s.test):
+        for img, y, g in zip(split.images, split.labels, split.groups):
+            name = f"img/{k:04d}.png"
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(root / name)
+            value = "light" if int(g) == 1 else ("rare" if left else "dark" if rng.random() < 0.5 else "medium")
+            left -= value == "rare"
+            rows.append(f"{name},{s.class_names[int(y)]},{value}")
+            k += 1
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return list(s.class_names)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("audit")
+    classes = _dataset(home / "data")
+    torch.manual_seed(0)
+    model = build("small-cnn", 3, SIZE).eval()
+    torch.jit.save(torch.jit.script(model), str(home / "model.ts"))
+    torch.save(model.state_dict(), home / "model_state.pt")
+    (home / "studies").mkdir()
+    return home, ",".join(classes)
+
+
+def _audit(home: Path, name: str, *args: str, check: bool = True):
+    return _cli(home, "audit", name, "--data-root", str(home / "data"), "--size", str(SIZE), "--chips", "2",
+                "--preset", "paper-variation", "--no-progress", *args, check=check)
+
+
+def _ideal_row(text: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith("| ideal (pre-trained) |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_audit_of_torchscript_and_state_dict_models_matches_metrics(home):
+    home, classes = home
+    _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
+    _audit(home, "sd", "--weights", str(home / "model_state.pt"), "--arch", "small-cnn", "--privileged", "light",
+           "--classes", classes, "--no-drift")
+    reports = {k: home / "reports" / k for k in ("ts", "sd")}
+    pre = {k: pd.read_csv(r / "pretrained_predictions.csv") for k, r in reports.items()}
+    pd.testing.assert_frame_equal(pre["ts"], pre["sd"])  # the same weights, loaded two ways
+    for name, report in reports.items():
+        text = (report / "README.md").read_text()
+        m = json.loads(_cli(home, "metrics", str(report / "pretrained_predictions.csv"), "--json").stdout)
+        row = _ideal_row(text)  # ideal | | | acc unpriv | acc priv | F1 unpriv | F1 priv | pooled F1 | EOdds | EOpp0
+        assert row[7].startswith(f"{m['f1_micro']:.3f} [") and row[8].startswith(f"{m['eodds']:.3f} [")
+        assert row[9].startswith(f"{m['eopp0']:.3f} [")
+        assert row[3] == f"{m['per_group']['0']['accuracy']:.3f}" and row[4] == f"{m['per_group']['1']['accuracy']:.3f}"
+        # per-chip predictions in the long form MetricFrame reads; the group-value table is computed from them
+        preds = pd.read_csv(report / "predictions.csv")
+        n_test = len(pre[name])
+        assert len(preds) == 3 * n_test and set(preds.group_value) == {"dark", "light", "medium"}
+        by_group = pd.read_csv(report / "by_group.csv")
+        ideal = preds[preds.preset == "ideal"]
+        acc = (ideal.y_true == ideal.y_pred).groupby(ideal.group_value).mean()
+        mine = by_group[by_group.preset == "ideal"].set_index("group_value")["accuracy"]
+        pd.testing.assert_series_equal(mine.sort_index(), acc.sort_index(), check_names=False)
+        assert "## Which layers hurt which group" in text and "## The paper's claims" in text
+        assert "| dark |" in text and "| medium |" in text
+    assert "## Fairness over time (drift)" not in (reports["sd"] / "README.md").read_text()
+
+
+def test_audit_bad_inputs_are_one_line_errors(home, tmp_path):
+    home, classes = home
+    junk = tmp_path / "junk.ts"
+    junk.write_bytes(b"not a model")
+    _one_line_error(_audit(home, "e1", "--model", str(junk), "--privileged", "light", check=False),
+                    "is not a TorchScript model")
+    _one_line_error(_audit(home, "e2", "--model", str(home / "model.ts"), "--privileged", "light",
+                           "--group-column", "skin", check=False), "lacks column(s) skin")
+    wrong = tmp_path / "four_classes.pt"
+    torch.save(build("small-cnn", 4, SIZE).state_dict(), wrong)
+    _one_line_error(_audit(home, "e3", "--weights", str(wrong), "--arch", "small-cnn", "--privileged", "light",
+                           check=False), "does not fit architecture small-cnn")
+    _one_line_error(_audit(home, "e4", "--model", str(home / "model.ts"), check=False), "needs dataset.privileged")
+    _one_line_error(_audit(home, "e5", "--model", str(home / "model.ts"), "--privileged", "purple", check=False),
+                    "privileged value 'purple' does not occur")
+    rare = tmp_path / "rare"
+    _dataset(rare, rare=1)
+    out = _cli(home, "audit", "e6", "--data-root", str(rare), "--size", str(SIZE), "--model", str(home / "model.ts"),
+               "--privileged", "light", "--no-progress", check=False)
+    _one_line_error(out, "group value(s) rare have no image in the test split")
+
+
+def test_folder_layout_reads_labels_from_folders(tmp_path):
+    root = tmp_path / "folder"
+    rows = ["image,group"]
+    rng = np.random.default_rng(1)
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(root / label / f"{label}{i}.png")
+            rows.append(f"{label}/{label}{i}.png,{'f' if i % 2 else 'm'}")
+    (root / "groups.csv").write_text("\n".join(rows) + "\n")
+    out = _cli(tmp_path, "data", "check", "--dataset", "folder", "--data-root", str(root), "--privileged", "m",
+               "--size", "12")
+    assert "12 usable images" in out.stdout
+    assert "group value f: 6 images" in out.stdout and "group value m: 6 images" in out.stdout
