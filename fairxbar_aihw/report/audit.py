@@ -117,6 +117,10 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
              f"- Data: `{cfg.dataset.name}` under `{cfg.dataset.root}` at {cfg.dataset.size} px; test split "
              f"{meta['dataset'].get('sizes', {}).get('test')} images; unprivileged (0) = {groups.get('0', groups.get(0))}, "
              f"privileged (1) = {groups.get('1', groups.get(1))}.",
+             f"- F+A R saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} training "
+             "images per group" + (" (TorchScript models have no Python modules for BackPACK's exact curvature; "
+                                   "Hutchinson's estimate is noisy, see the user guide)"
+                                   if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
     lines += claims_section({cfg.seed: df}, cfg, out)
     lines += _technologies(df, base, boot)
