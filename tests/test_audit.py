@@ -124,3 +124,20 @@ def test_folder_layout_reads_labels_from_folders(tmp_path):
                "--size", "12")
     assert "12 usable images" in out.stdout
     assert "group value f: 6 images" in out.stdout and "group value m: 6 images" in out.stdout
+
+
+def test_entry_point_model_is_audited_like_the_same_weights(home, tmp_path, monkeypatch):
+    home, classes = home
+    (tmp_path / "ep").mkdir()
+    (tmp_path / "ep" / "audit_entry_model.py").write_text(
+        "import torch\nfrom fairxbar_aihw.models import build\n\n\ndef load():\n"
+        f"    m = build('small-cnn', 3, {SIZE})\n"
+        f"    m.load_state_dict(torch.load({str(home / 'model_state.pt')!r}, weights_only=True))\n    return m\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "ep"))
+    _audit(home, "ep", "--entry", "audit_entry_model:load", "--privileged", "light", "--classes", classes,
+           "--no-drift")
+    ts = home / "reports" / "ts" / "pretrained_predictions.csv"
+    if not ts.exists():  # run alone: audit the TorchScript export for the reference
+        _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
+    pd.testing.assert_frame_equal(pd.read_csv(home / "reports" / "ep" / "pretrained_predictions.csv"),
+                                  pd.read_csv(ts))
