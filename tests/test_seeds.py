@@ -146,3 +146,14 @@ def test_stratified_bootstrap_matches_scipy_and_the_closed_form():
     lo, hi = ours["accuracy"]
     assert (hi - lo) / 2 == pytest.approx(half, rel=0.12)
     assert lo < (y == p).mean() < hi
+
+
+def test_run_ids_of_the_demo_stay_put():
+    """A run id is the hash of what its rows depend on; adding an optional key to the config must not
+    change it, or every existing run would be recomputed (these are the committed demo's run ids)."""
+    from fairxbar_aihw.store import config_hash
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.pipeline import run_config_for_hash
+
+    ids = [config_hash(run_config_for_hash(load_study("demo").for_seed(s))) for s in (0, 1, 2)]
+    assert ids == ["8131751f900cd262", "a3e781a2f6f52218", "fc8d5dff2242518e"]

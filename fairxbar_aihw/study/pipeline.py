@@ -31,9 +31,11 @@ from .executors import Executor, LocalExecutor
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
 from .runfolder import SharedFolder, open_shared_folder
-from .schema import StudyConfig
+from .schema import TABLE_OPTIONS, StudyConfig
 
 BOOTSTRAP_RESAMPLES = 1000  # test-set intervals of the pre-trained model (0.3 s for the demo)
+# Keys added after runs existed: left out of the run hash while unset, so old runs keep their id.
+ADDED_LATER = {"dataset": TABLE_OPTIONS, "model": ("torchscript", "weights", "entry")}
 RUN_KEYS = ("seed", "dataset", "model", "train", "saliency")
 
 
@@ -44,7 +46,10 @@ def run_config_for_hash(cfg: StudyConfig) -> dict[str, Any]:
     its resolved preset or arm config), so extending a study extends its run.
     """
     data = cfg.as_dict()
-    return {k: data[k] for k in RUN_KEYS}
+    out = {k: data[k] for k in RUN_KEYS}
+    for section, keys in ADDED_LATER.items():  # unset, they leave the hash (and every existing run) as it was
+        out[section] = {k: v for k, v in out[section].items() if not (k in keys and v is None)}
+    return out
 
 
 def resolve_device(device: str) -> str:
