@@ -108,8 +108,7 @@ class Audit(Study):
     def run_all(self) -> Path:
         run = self.only
         run.prepare()
-        run.record_baseline()
-        run.inject()
+        run.inject()  # records the pre-trained row first
         run.drift()
         self.layer_sensitivity()
         return self.write_report()

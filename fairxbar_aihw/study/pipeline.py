@@ -247,17 +247,25 @@ class StudyRun:
         model, ckpt = self.baseline
         arms.write_ideal_row(self.store, self.run_id, BASELINE_KEY, self.cfg.seed, self.evaluator, model, self.device,
                              kind="baseline", method="none", target=None)
-        test = self.splits.test
-        preds = predict_logits(model, test, self.device).argmax(1).cpu().numpy()
-        interval = stratified_bootstrap(test.labels.numpy(), preds, test.groups.numpy(), self.splits.num_classes,
-                                        resamples=BOOTSTRAP_RESAMPLES, seed=self.cfg.seed)
         self.store.set_meta(self.run_id, "baseline", {
-            "test_bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "level": 0.95, "strata": "group × class",
-                               **{k: list(v) for k, v in interval.items()}},
+            "test_bootstrap": self._test_bootstrap(model),
             "best_epoch": ckpt["best_epoch"], "history": ckpt["history"], "train_seconds": ckpt["seconds"],
             "val": {k: v for k, v in evaluate(model, self.splits.val, self.device, self.splits.num_classes).items()
                     if k not in ("undefined",)},
         })
+
+    def _test_bootstrap(self, model: torch.nn.Module) -> dict[str, Any]:
+        """The pre-trained model's stratified bootstrap over test images: computed once per run
+        (the run id fixes the model and the split), then read back on every resume."""
+        stored = (self.store.get_meta(self.run_id, "baseline", {}) or {}).get("test_bootstrap")
+        if stored and stored.get("resamples") == BOOTSTRAP_RESAMPLES:
+            return stored
+        test = self.splits.test
+        preds = predict_logits(model, test, self.device).argmax(1).cpu().numpy()
+        interval = stratified_bootstrap(test.labels.numpy(), preds, test.groups.numpy(), self.splits.num_classes,
+                                        resamples=BOOTSTRAP_RESAMPLES, seed=self.cfg.seed)
+        return {"resamples": BOOTSTRAP_RESAMPLES, "level": 0.95, "strata": "group × class",
+                **{k: list(v) for k, v in interval.items()}}
 
     def inject(self) -> int:
         self.record_baseline()
