@@ -61,12 +61,13 @@ def test_seeds_share_one_run_resume_per_seed_and_claims_match_scipy(tmp_path):
     # claim (d), F+A R vs random: per seed the paired chip mean, then a t-interval over seeds
     table = pd.read_csv(report / "claims.csv")
     row = table[(table.claim == "d") & (table.comparison == "F+A R vs random")].iloc[0]
+    assert row.gap == "eodds_bc"  # the default: claims judged on the bias-corrected gap
     per_seed, per_seed_f1 = [], []
     for s, df in sorted(after.items()):
         sweep = df[df.kind == "sweep"]
         a = sweep[sweep.method == "F+A R"].set_index("trial")
         b = sweep[sweep.method == "random"].set_index("trial")
-        per_seed.append(float((a["eodds"] - b["eodds"]).mean()))
+        per_seed.append(float((a["eodds_bc"] - b["eodds_bc"]).mean()))
         per_seed_f1.append(float((a["f1_micro"] - b["f1_micro"]).mean()))
     lo, hi = stats.t.interval(0.95, df=2, loc=np.mean(per_seed), scale=stats.sem(per_seed))
     assert row.d_eodds == pytest.approx(np.mean(per_seed), abs=1e-6)

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UserError
+from .gap_bias import corrected_gaps
 
 GROUPS = (0, 1)
 MAX_CLASSES = 2000  # a K×K confusion per group; bounds memory for a mistyped label (e.g. 30000)
@@ -173,6 +174,7 @@ def compute(
         "eodds_nd": _mean((d_tpr + d_fpr) / 2.0, ok_both),
         "eopp0_nd": _mean(d_fpr, ok_fpr),
         "eopp1_nd": _mean(d_tpr, ok_tpr),
+        **corrected_gaps(conf),
         "undefined": {
             "tpr": np.flatnonzero(~ok_tpr).tolist(),
             "fpr": np.flatnonzero(~ok_fpr).tolist(),
@@ -222,7 +224,7 @@ def compute(
 
 HEADLINE = (
     "accuracy", "f1_macro", "f1_micro", "kappa", "eodds", "eopp0", "eopp1",
-    "eodds_nd", "eopp0_nd", "eopp1_nd", "acc_gap", "f1_gap",
+    "eodds_nd", "eopp0_nd", "eopp1_nd", "eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor", "acc_gap", "f1_gap",
 )
 
 

@@ -16,7 +16,7 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..study.schema import StudyConfig
 from . import claims
-from .markdown import arm_reading, claims_section, target_label
+from .markdown import arm_reading, claim_settings, claims_section, target_label
 from .stats import across_seeds
 
 MODEL_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("acc_g0", "acc unpriv."),
@@ -61,7 +61,8 @@ def _models(frames: dict[int, pd.DataFrame], metas: dict[int, dict[str, Any]]) -
 def _settings(table: pd.DataFrame) -> list[str]:
     """Every claim setting by setting: each seed's chip-level value and the interval over seeds."""
     lines = ["## Each claim setting by setting", "",
-             "Per seed: ΔEOdds (A − B) ± 95% chip interval; across seeds: mean ± 95% t-interval over seeds.", "",
+             "Per seed: ΔEOdds (A − B, the claims table's gap metric) ± 95% chip interval; across seeds: mean ± "
+             "95% t-interval over seeds.", "",
              "| claim | comparison | preset | intensity | target | per seed ΔEOdds | across: ΔEOdds | across: ΔF1 "
              "pooled (pts) | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
@@ -127,9 +128,10 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               "probes, chips), each with its own report in `seed-N/`.", ""]
     lines += claims_section(frames, cfg, out)
     lines += _models(frames, metas)
-    chips, _ = claims.chip_differences(frames, arm_reading(cfg))
+    settings = claim_settings(cfg)
+    chips, _ = claims.chip_differences(frames, arm_reading(cfg), claims.gap_metric(frames, settings.gap))
     if len(chips):
-        lines += _settings(claims.setting_table(chips))
+        lines += _settings(claims.setting_table(chips, settings))
     lines += _arms(frames)
     lines += [STATISTICS]
     timings = {s: sum((m.get("timings") or {}).values()) for s, m in metas.items()}

@@ -61,13 +61,22 @@ def arm_reading(cfg: StudyConfig) -> str:
 
 def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1) -> list[str]:
     """The claims table (with its forest plot) from each seed's rows; CSVs of it beside the report."""
-    chips, empty = claims.chip_differences(frames, arm_reading(cfg))
-    table, per_seed = claims.claim_table(chips)
+    settings = claim_settings(cfg)
+    gap = claims.gap_metric(frames, settings.gap)
+    chips, empty = claims.chip_differences(frames, arm_reading(cfg), gap)
+    table, per_seed = claims.claim_table(chips, settings)
     figure = figures.claims_forest(table, per_seed, out) if len(table) else None
     if len(table):
-        table.to_csv(out / "claims.csv", index=False, float_format="%.6g")
-        claims.setting_table(chips).to_csv(out / "claims_by_setting.csv", index=False, float_format="%.6g")
-    return claims.markdown(table, empty, figure, study_seeds)
+        table.assign(gap=gap).to_csv(out / "claims.csv", index=False, float_format="%.6g")
+        claims.setting_table(chips, settings).assign(gap=gap).to_csv(out / "claims_by_setting.csv", index=False,
+                                                                     float_format="%.6g")
+    return claims.markdown(table, empty, figure, study_seeds, settings, gap)
+
+
+def claim_settings(cfg: StudyConfig) -> claims.ClaimSettings:
+    """The study's ``claims`` section as the decision layer's settings."""
+    c = cfg.claims
+    return claims.ClaimSettings(gap=c.gap, equivalence_eodds=c.equivalence_eodds, equivalence_f1=c.equivalence_f1)
 
 
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:

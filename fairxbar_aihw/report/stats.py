@@ -116,3 +116,89 @@ def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out
+
+
+# ---------------------------------------------------------------- equivalence and power
+ALPHA = 0.05
+POWER = 0.80
+MAX_SEEDS = 200  # seeds_needed beyond this is reported as "more than 200"
+
+
+def tost(values: np.ndarray | pd.Series | list[float], margin: float) -> tuple[bool, float]:
+    """Two one-sided t-tests (Schuirmann 1987) of |mean| < ``margin``: (equivalent at 5%, p).
+
+    Equivalent exactly when the 90% t-interval lies inside (−margin, +margin); p is the larger of
+    the two one-sided p-values. NaN p (and not equivalent) with fewer than two finite values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size < 2 or not margin > 0:
+        return False, math.nan
+    sd = v.std(ddof=1)
+    if sd == 0:
+        inside = abs(float(v.mean())) < margin
+        return inside, (0.0 if inside else 1.0)
+    from scipy import stats
+
+    se = sd / math.sqrt(v.size)
+    df = v.size - 1
+    p_low = float(stats.t.sf((v.mean() + margin) / se, df))  # H0: mean ≤ −margin
+    p_high = float(stats.t.cdf((v.mean() - margin) / se, df))  # H0: mean ≥ +margin
+    p = max(p_low, p_high)
+    return p < ALPHA, p
+
+
+def t_power(effect: float, sd: float, n: int) -> float:
+    """Power of the two-sided one-sample t-test at 5% for a true mean ``effect`` (noncentral t)."""
+    if n < 2 or not sd > 0:
+        return math.nan
+    from scipy import stats
+
+    df = n - 1
+    crit = stats.t.ppf(1 - ALPHA / 2, df)
+    nc = abs(effect) * math.sqrt(n) / sd
+    # scipy's noncentral t returns NaN far in a tail, where that tail's probability is 0 (or 1)
+    upper = float(stats.nct.sf(crit, df, nc))
+    lower = float(stats.nct.cdf(-crit, df, nc))
+    upper = (1.0 if nc > crit else 0.0) if math.isnan(upper) else upper
+    return upper + (0.0 if math.isnan(lower) else lower)
+
+
+def min_detectable(sd: float, n: int) -> float:
+    """Smallest |mean| the two-sided 5% t-test over ``n`` replicates detects with 80% power,
+    at between-replicate standard deviation ``sd`` (solved on the noncentral t)."""
+    if n < 2 or not sd > 0:
+        return math.nan
+    from scipy import optimize
+
+    hi = sd
+    while t_power(hi, sd, n) < POWER:
+        hi *= 2
+    return float(optimize.brentq(lambda d: t_power(d, sd, n) - POWER, 0.0, hi, xtol=1e-10 * sd))
+
+
+def tost_power(effect: float, sd: float, n: int, margin: float) -> float:
+    """Power of the 5% TOST with margin ±``margin`` at true mean ``effect`` (noncentral t; the
+    usual approximation P(reject low) + P(reject high) − 1, floored at 0)."""
+    if n < 2 or not sd > 0 or abs(effect) >= margin:
+        return 0.0 if n >= 2 and sd > 0 else math.nan
+    from scipy import stats
+
+    df = n - 1
+    crit = stats.t.ppf(1 - ALPHA, df)
+    se = sd / math.sqrt(n)
+    low = float(stats.nct.sf(crit, df, (effect + margin) / se))
+    high = float(stats.nct.cdf(-crit, df, (effect - margin) / se))
+    low = 1.0 if math.isnan(low) else low  # NaN only far in the tail, where rejection is certain
+    high = 1.0 if math.isnan(high) else high
+    return max(0.0, low + high - 1.0)
+
+
+def replicates_needed(power_at: Any) -> float:
+    """Smallest n in 2..MAX_SEEDS with ``power_at(n)`` ≥ 80%; inf beyond MAX_SEEDS, NaN if unknown."""
+    if math.isnan(power_at(2)):
+        return math.nan
+    for n in range(2, MAX_SEEDS + 1):
+        if power_at(n) >= POWER:
+            return float(n)
+    return math.inf

@@ -168,6 +168,16 @@ class PruneSection(Section):
     beta: float = Field(1.0, ge=0, description="FairPrune's β")
 
 
+class ClaimsSection(Section):
+    gap: Literal["eodds_bc", "eodds"] = Field(
+        "eodds_bc", description="gap metric the claims are judged on: eodds_bc (bias-corrected, Cai & Low 2011) or "
+        "eodds (raw, the paper's printed sum; inflated by test-set sampling and by noise-like chip errors)")
+    equivalence_eodds: float = Field(0.10, gt=0, lt=1, description="equivalence margin: ± this share of the "
+                                     "pre-trained gap (two one-sided tests)")
+    equivalence_f1: float = Field(0.01, gt=0, lt=1, description="equivalence margin on pooled F1 for 'beats' claims "
+                                  "(0.01 = 1 point)")
+
+
 class StudyConfig(Section):
     """A resolved study. ``name`` and ``quick_mode`` are set by the loader, not by the file."""
 
@@ -185,6 +195,7 @@ class StudyConfig(Section):
     drift: DriftSection = Field(default_factory=DriftSection)
     retrain: RetrainSection = Field(default_factory=RetrainSection)
     prune: PruneSection = Field(default_factory=PruneSection)
+    claims: ClaimsSection = Field(default_factory=ClaimsSection)
     quick: dict[str, Any] = Field(default_factory=dict, description="overrides applied by --quick")
     name: str = Field("", description="(set from the file name)")
     quick_mode: bool = Field(False, description="(set by --quick)")
