@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import UserError
+from .errors import DataWarning, UserError
 
 STATE = {"debug": False}
 
@@ -395,9 +395,21 @@ def _close_progress_bars() -> None:
             bar.close()
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """Data warnings (rows skipped, a likely class-order mix-up) as one ``warning:`` line on stderr."""
+    if issubclass(category, DataWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _PYTHON_SHOW_WARNING(message, category, *args, **kw)
+
+
+_PYTHON_SHOW_WARNING = warnings.showwarning
+
+
 def main() -> None:
     """Entry point: one-line errors, exit 2 for user errors, 130 for Ctrl-C."""
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.showwarning = _show_warning
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)

@@ -16,3 +16,8 @@ class DataError(UserError):
 
 class ConfigError(UserError):
     """A preset or study file is invalid (unknown key, bad range, unknown name)."""
+
+
+class DataWarning(UserWarning):
+    """Input that was used but may not mean what the user thinks (rows skipped, a likely class-order
+    mix-up); the CLI prints it as one ``warning:`` line on stderr."""

@@ -13,7 +13,7 @@ from PIL import Image
 import fairxbar_aihw as fx
 from fairxbar_aihw.models import build
 from test_safety import _one_line_error
-from test_study import _cli
+from test_study import _cli, _env
 
 SIZE = 16
 
@@ -141,3 +141,49 @@ def test_entry_point_model_is_audited_like_the_same_weights(home, tmp_path, monk
         _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
     pd.testing.assert_frame_equal(pd.read_csv(home / "reports" / "ep" / "pretrained_predictions.csv"),
                                   pd.read_csv(ts))
+
+
+def _colour_dataset(root: Path) -> None:
+    """Solid-colour images whose brightest channel is the class (red, green, blue), named so the
+    sorted labels (blue, green, red) are not the colour order; one row has a blank group cell."""
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    rows = ["image,label,group"]
+    for i in range(90):
+        c = i % 3
+        pixel = np.full(3, 40, dtype=np.uint8)
+        pixel[c] = 200
+        img = np.clip(pixel + rng.integers(-20, 20, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(root / "img" / f"{i}.png")
+        rows.append(f"img/{i}.png,{['red', 'green', 'blue'][c]},{' ' if i == 0 else 'ab'[(i // 3) % 2]}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monkeypatch):
+    from fairxbar_aihw.study.audit import Audit, audit_config
+
+    for var, value in _env(tmp_path).items():
+        monkeypatch.setenv(var, value)
+    _colour_dataset(tmp_path / "data")
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3)).eval()
+    with torch.no_grad():  # output k = channel k: perfect in the order red, green, blue
+        model[2].weight.copy_(torch.eye(3))
+        model[2].bias.zero_()
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "colour.ts"))
+    (tmp_path / "studies").mkdir()
+    ds = {"name": "csv", "root": str(tmp_path / "data"), "size": SIZE, "privileged": "a", "balance": False}
+    audits = {k: Audit(audit_config(f"colour-{k}", {"name": "given", "torchscript": str(tmp_path / "colour.ts")},
+                                    {**ds, **extra}, ["paper-variation"], chips=2), progress=False)
+              for k, extra in (("sorted", {}), ("ordered", {"classes": ["red", "green", "blue"]}))}
+    hint = audits["sorted"].class_order_hint()
+    assert audits["sorted"].only.baseline[1]["test"]["accuracy"] < 0.5  # blue and red swapped: only green right
+    assert hint is not None and "class order probably differs from the sorted labels (blue, green, red)" in hint
+    assert audits["ordered"].only.baseline[1]["test"]["accuracy"] == 1.0
+    assert audits["ordered"].class_order_hint() is None
+    # on the command line: one warning line each for the skipped row and the class order, and the audit runs on
+    proc = _cli(tmp_path, "audit", "colour-cli", "--data-root", str(tmp_path / "data"), "--size", str(SIZE),
+                "--chips", "2", "--preset", "paper-variation", "--no-progress", "--no-drift", "--model",
+                str(tmp_path / "colour.ts"), "--privileged", "a")
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == ["warning: csv: 1 row(s) skipped (1 blank group cell); `fairxbar-aihw data check --dataset csv` "
+                      "lists them", "warning: " + hint], proc.stderr

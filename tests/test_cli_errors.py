@@ -7,6 +7,7 @@ import sys
 import pytest
 import yaml
 from click.testing import CliRunner
+from PIL import Image
 
 import fairxbar_aihw.cli as cli_module
 from test_safety import SMALL, _one_line_error
@@ -104,6 +105,34 @@ def test_data_check_errors_and_option_names(home):
     assert "--data-root" in line  # the option the message names exists
     _one_line_error(_cli(home, "data", "check", "--dataset", "isic2019", "--data-root", str(home / "no"),
                          check=False), "is not a directory")
+
+
+def test_data_inputs_outside_the_root_or_ambiguous_are_one_line_errors(home):
+    from test_data import SECRET, _rows
+
+    root = home / "data"
+    (root / "img").mkdir(parents=True)
+    for i in range(40):
+        Image.new("RGB", (12, 12), (i, 80, 60)).save(root / "img" / f"{i}.png")
+    (root / "labels.csv").write_text("image,label,group\n" + "".join(",".join(r) + "\n" for r in _rows()))
+    (home / "secret.txt").write_text(SECRET + "\n")
+    check = ["data", "check", "--dataset", "csv", "--data-root", str(root), "--privileged", "m", "--size", "8"]
+    for file in ("../secret.txt", "../../../../../../../../" + str(home / "secret.txt")):
+        proc = _cli(home, *check, "--file", file, check=False)
+        _one_line_error(proc, "leads outside the data root")
+        assert "TOPSECRET" not in proc.stdout + proc.stderr
+    _study(home, "outside", dataset={"name": "csv", "root": str(root), "file": "../secret.txt", "privileged": "m",
+                                     "size": 8})
+    proc = _cli(home, "study", "outside", "--no-progress", check=False)
+    _one_line_error(proc, "csv: file '../secret.txt' leads outside the data root")
+    assert "TOPSECRET" not in proc.stdout + proc.stderr
+    _one_line_error(_cli(home, *check, "--classes", "b,a,b", check=False), "names b more than once")
+    (root / "latin.csv").write_bytes("image,label,group\nimg/0.png,café,m\n".encode("latin-1"))
+    _one_line_error(_cli(home, *check, "--file", "latin.csv", check=False), "save it as UTF-8")
+    (root / "labels.csv").write_text("image,label,group\n" + "".join(f"{im},{y},{'  ' if i < 4 else g}\n"
+                                                                      for i, (im, y, g) in enumerate(_rows())))
+    out = _cli(home, *check).stdout
+    assert "36 usable images of 40 rows" in out and "warning: 4 row(s) dropped: blank group cell" in out
 
 
 def test_missing_configured_folders_are_named(home):

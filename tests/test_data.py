@@ -212,3 +212,101 @@ def test_isic_groups_are_coded_row_by_row(tmp_path):
     for path, y, group in zip(table.paths, table.labels, table.groups):
         assert group == (1 if sex[path.stem] == "male" else 0)
         assert y == label[path.stem]
+
+
+# ---- your own CSV: inputs that read outside the root or were silently wrong (issue 25)
+SECRET = "TOPSECRET-root:$6$hash:19000"
+
+
+def _csv_root(tmp_path, rows, monkeypatch):
+    """A csv dataset root with 12x12 PNGs img/0.png.. and labels.csv from (image, label, group) rows."""
+    monkeypatch.setenv("FAIRXBAR_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "root"
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(root / "img" / f"{i}.png")
+    pd.DataFrame(rows, columns=["image", "label", "group"]).to_csv(root / "labels.csv", index=False)
+    return root
+
+
+def _rows(n=40):
+    return [(f"img/{i}.png", "ab"[i % 2], "mf"[(i // 2) % 2]) for i in range(n)]
+
+
+def test_label_files_outside_the_root_are_refused_and_never_echoed(tmp_path, monkeypatch):
+    root = _csv_root(tmp_path, _rows(), monkeypatch)
+    (tmp_path / "secret.txt").write_text(SECRET + "\nmore\n")
+    (root / "link.csv").symlink_to(tmp_path / "secret.txt")
+    for file in ("../secret.txt", str(tmp_path / "secret.txt"), "link.csv"):
+        with pytest.raises(DataError, match="leads outside the data root") as err:
+            fx.data.load("csv", root=root, file=file, privileged="m")
+        assert SECRET not in str(err.value)
+    with pytest.raises(DataError, match="groups file '../secret.txt' leads outside"):
+        fx.data.load("folder", root=root, groups_file="../secret.txt", privileged="m")
+    (root / "notes.txt").write_text(SECRET + "\n")  # inside the root but not the table: name columns, no text
+    with pytest.raises(DataError, match=r"notes.txt lacks column\(s\) image, label, group; its header") as err:
+        fx.data.load("csv", root=root, file="notes.txt", privileged="m")
+    assert SECRET not in str(err.value) and "TOPSECRET" not in str(err.value)
+
+
+def test_duplicate_classes_are_an_error(tmp_path, monkeypatch):
+    root = _csv_root(tmp_path, _rows(), monkeypatch)
+    with pytest.raises(DataError, match="names a more than once; list each label once"):
+        fx.data.load("csv", root=root, privileged="m", classes=["a", "b", "a"])
+    assert fx.data.load("csv", root=root, privileged="m", classes=["b", "a"], size=8).class_names == ["b", "a"]
+
+
+def test_16_bit_png_decodes_like_its_8_bit_version(tmp_path):
+    from fairxbar_aihw.data.real import _decode
+
+    grey = np.random.default_rng(2).integers(0, 256, (20, 24), dtype=np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # the same picture in 16 bits
+    Image.fromarray(grey.astype(np.int32) * 257, "I").save(tmp_path / "g32.tif")  # 16-bit values in mode I
+    assert Image.open(tmp_path / "g16.png").mode == "I;16"
+    eight = _decode(tmp_path / "g8.png", 16)
+    assert eight.float().mean() < 200  # not the all-white picture
+    assert torch.equal(_decode(tmp_path / "g16.png", 16), eight)
+    assert torch.equal(_decode(tmp_path / "g32.tif", 16), eight)
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "f.tif")  # float pixels: no known scale
+    assert _decode(tmp_path / "f.tif", 16) is None  # skipped and counted, never guessed
+
+
+def test_blank_and_whitespace_groups_are_dropped_counted_and_warned(tmp_path, monkeypatch):
+    from fairxbar_aihw.data.user_table import csv_table
+    from fairxbar_aihw.errors import DataWarning
+
+    rows = [(im, label, "   " if i < 3 else "" if i < 5 else group) for i, (im, label, group) in enumerate(_rows())]
+    root = _csv_root(tmp_path, rows, monkeypatch)
+    table = csv_table(root, privileged="m")
+    assert table.value_names == ["f", "m"]  # whitespace is no group value ""
+    assert table.skipped["blank_group_cell"] == 5 and len(table.paths) == 35
+    with pytest.warns(DataWarning, match=r"csv: 5 row\(s\) skipped \(5 blank group cell\)"):
+        s = fx.data.load("csv", root=root, privileged="m", size=8, balance=False)
+    assert s.info["skipped"]["blank_group_cell"] == 5 and len(s.train) + len(s.val) + len(s.test) == 35
+    r = check("csv", root, size=8, privileged="m")
+    assert "5 row(s) dropped: blank group cell" in r["problems"] and r["rows"] == 40 and r["usable"] == 35
+
+
+def test_duplicate_image_rows_are_dropped_with_a_count_and_conflicts_refused(tmp_path, monkeypatch):
+    from fairxbar_aihw.data.user_table import csv_table
+
+    rows = _rows()
+    root = _csv_root(tmp_path, rows + [rows[4], ("./" + rows[6][0], *rows[6][1:])], monkeypatch)
+    table = csv_table(root, privileged="m")
+    assert table.skipped["duplicate_image_row"] == 2 and len(table.paths) == 40 == len(set(table.paths))
+    assert "2 row(s) dropped: duplicate image row" in check("csv", root, size=8, privileged="m")["problems"]
+    other = "b" if rows[7][1] == "a" else "a"
+    pd.DataFrame(rows + [(rows[7][0], other, rows[7][2])]).to_csv(root / "labels.csv", index=False,
+                                                                  header=["image", "label", "group"])
+    with pytest.raises(DataError, match="image 'img/7.png' is listed with different labels or groups"):
+        csv_table(root, privileged="m")
+
+
+def test_latin1_csv_gets_a_save_as_utf8_hint(tmp_path, monkeypatch):
+    root = _csv_root(tmp_path, _rows(), monkeypatch)
+    text = "image,label,group\n" + "".join(f"img/{i}.png,café,{'mf'[i % 2]}\n" for i in range(40))
+    (root / "labels.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataError, match="labels.csv is not UTF-8 text .*save it as UTF-8"):
+        fx.data.load("csv", root=root, privileged="m")

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, UserError
+from ..errors import DataError, DataWarning, UserError
 from . import real
 from .names import DATASETS, DatasetInfo
 from .splits import Splits, make_splits
@@ -55,13 +56,22 @@ def load(
         return info.loader()(size=size, seed=seed, balance=balance, **params)
     table = info.loader()(resolve_root(name, root), **params)
     images, labels, groups, corrupt, values = real.decode_cached(name, table, size, progress=progress)
+    skipped = {**table.skipped, "corrupt_image": len(corrupt)}
+    if any(skipped.values()):
+        warnings.warn(f"{name}: {sum(skipped.values())} row(s) skipped ({skipped_text(skipped)}); "
+                      f"`fairxbar-aihw data check --dataset {name}` lists them", DataWarning, stacklevel=2)
     return make_splits(
         images, labels, groups, seed, balance, values=values, value_names=table.value_names,
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
-              **params},
+              "skipped": skipped, **params},
     )
+
+
+def skipped_text(skipped: dict[str, int]) -> str:
+    """``{"blank_group_cell": 40}`` as "40 blank group cell" (reasons with a count only)."""
+    return ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items() if n)
 
 
 def check_size(size: Any) -> None:
@@ -101,7 +111,7 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     problems += empty_cells(counts, table.class_names, table.group_names)
     value_counts = {} if table.values is None else {
         v: int((table.values == i).sum()) for i, v in enumerate(table.value_names)}
-    return {"dataset": name, "rows": len(table.paths) + len(table.missing), "usable": int(len(labels)),
+    return {"dataset": name, "rows": len(table.paths) + sum(table.skipped.values()), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
             "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts}
 

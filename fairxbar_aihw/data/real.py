@@ -45,20 +45,32 @@ class Table:
     values: np.ndarray | None = None  # each row's group value id when a dataset has more than two values
     value_names: list[str] = field(default_factory=list)
 
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Rows left out, by reason (dropped rows and listed images not found): what warnings,
+        ``data check`` and reports count."""
+        return {**self.dropped, "image_not_found": len(self.missing)}
 
-def _read_csv(path: Path, dataset: str, required: list[str], dtype: Any = None) -> pd.DataFrame:
+
+def _read_csv(path: Path, dataset: str, required: list[str], dtype: Any = None, fix: str = "") -> pd.DataFrame:
+    """The CSV as a frame. Errors name the file and the missing columns but never echo its text:
+    a file that is not the expected CSV may hold anything (``fix``: how to name other columns)."""
     if not path.is_file():
         raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {DATASETS[dataset].how_to_get}")
     try:
         df = pd.read_csv(path, dtype=dtype)
-    except Exception as exc:
-        raise DataError(f"{dataset}: cannot parse {path} as CSV ({exc})") from exc
+    except UnicodeDecodeError:
+        raise DataError(f"{dataset}: {path.name} is not UTF-8 text (Latin-1 or another encoding); save it as UTF-8 "
+                        "(spreadsheets: Save As → CSV UTF-8) and rerun") from None
+    except Exception as exc:  # pandas' parser errors name a line number, never the text
+        why = str(exc).splitlines()[0][:160] if isinstance(exc, pd.errors.ParserError | pd.errors.EmptyDataError) \
+            else type(exc).__name__
+        raise DataError(f"{dataset}: cannot parse {path.name} as CSV ({why}); it must be a comma-separated table "
+                        "with a header row") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(
-            f"{dataset}: {path.name} lacks column(s) {', '.join(missing)} "
-            f"(found {', '.join(map(str, df.columns[:12]))})"
-        )
+        raise DataError(f"{dataset}: {path.name} lacks column(s) {', '.join(missing)}; its header row must name "
+                        f"them{fix or '; ' + DATASETS[dataset].how_to_get}")
     return df
 
 
@@ -139,12 +151,28 @@ def isic_table(root: Path) -> Table:
 
 
 
+DECODER = 2  # part of the cache key: bump when decoding changes (2: 16-bit grey scaled, not clipped)
+
+
+def _eight_bit(img: Any) -> Any:
+    """16-bit grey images (PIL modes I;16*, and I within 0..65535) scaled to 8 bits: PIL's own
+    conversion clips them, so nearly every pixel came out white. Float or wider images are refused."""
+    from PIL import Image
+
+    if not (img.mode.startswith("I;16") or img.mode in ("I", "F")):
+        return img
+    arr = np.asarray(img).astype(np.int64) if img.mode != "F" else None
+    if arr is None or arr.min() < 0 or arr.max() > 65535:
+        raise ValueError(f"{img.mode} pixels outside 0..65535")
+    return Image.fromarray(((arr * 255 + 32767) // 65535).astype(np.uint8), "L")
+
+
 def _decode(path: Path, size: int) -> torch.Tensor | None:
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB").resize((size, size), Image.BILINEAR)
+            img = _eight_bit(img).convert("RGB").resize((size, size), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except Exception:
         return None
@@ -152,7 +180,7 @@ def _decode(path: Path, size: int) -> torch.Tensor | None:
 
 
 def _cache_key(dataset: str, table: Table, size: int) -> str:
-    h = hashlib.sha256(f"{dataset}|{size}".encode())
+    h = hashlib.sha256(f"{dataset}|{size}|decoder {DECODER}".encode())
     for p in table.paths:
         try:
             st = p.stat()

@@ -18,15 +18,38 @@ from .real import Table, _read_csv
 
 CSV_DEFAULTS = {"file": "labels.csv", "image_column": "image", "label_column": "label", "group_column": "group"}
 FOLDER_DEFAULTS = {"groups_file": "groups.csv", "image_column": "image", "group_column": "group"}
+COLUMN_FIX = "; or name your columns with the --*-column options (dataset.*_column)"
 
 
-def _inside(root: Path, rel: str, dataset: str) -> Path | None:
-    """``root/rel`` if it stays inside the root and is a file; a path escaping the root is an error."""
+def confined(root: Path, rel: str, dataset: str, what: str) -> Path:
+    """``root/rel`` resolved; a path leading outside the root (``..``, absolute, a link) is an error,
+    so nothing a study file or CSV names can make the tool read elsewhere."""
     path = (root / rel).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"{dataset}: image path '{rel}' leads outside the data root {root}; give paths relative "
+        raise DataError(f"{dataset}: {what} '{rel}' leads outside the data root {root}; give paths relative "
                         "to the root")
-    return path if path.is_file() else None
+    return path
+
+
+def _cells(values: pd.Series) -> pd.Series:
+    """Text cells stripped; empty or whitespace-only cells become missing (never a value "")."""
+    return values.map(lambda v: None if pd.isna(v) else (str(v).strip() or None))
+
+
+def _one_row_per_image(paths: pd.Series, images: pd.Series, labels: pd.Series, groups: pd.Series,
+                       dataset: str) -> pd.Series:
+    """Mask of the rows to keep: the first row of each image. An image listed with different labels
+    or groups is an error; exact repeats are dropped (a repeat could land in train and test)."""
+    frame = pd.DataFrame({"path": paths.to_numpy(), "label": labels.to_numpy(), "group": groups.to_numpy()})
+    repeats = frame["path"].duplicated(keep="first")
+    if repeats.any():
+        differ = frame.groupby("path", sort=False)[["label", "group"]].nunique()
+        differ = differ[(differ > 1).any(axis=1)]
+        if len(differ):
+            first = images.to_numpy()[frame["path"].to_numpy() == differ.index[0]][0]
+            raise DataError(f"{dataset}: image '{first}' is listed with different labels or groups ({len(differ)} "
+                            "image(s) like it); keep one row per image")
+    return pd.Series(~repeats.to_numpy(), index=paths.index)
 
 
 def _groups(values: pd.Series, privileged: object, dataset: str, column: str
@@ -56,6 +79,10 @@ def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list
     if classes is None:
         return found
     classes = [str(c).strip() for c in classes]
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise DataError(f"{dataset}: dataset.classes (--classes) names {', '.join(twice[:5])} more than once; list "
+                        "each label once, in the model's output order")
     unknown = [c for c in found if c not in classes]
     if unknown:
         raise DataError(f"{dataset}: label(s) {', '.join(unknown[:5])} are not in dataset.classes "
@@ -65,15 +92,22 @@ def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list
 
 def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group_values: pd.Series,
            privileged: object, group_column: str, classes: list[str] | None) -> Table:
-    keep = images.notna() & labels.notna() & group_values.notna()
-    dropped = {"missing_image_label_or_group": int((~keep).sum())}
-    images, labels, group_values = images[keep], labels[keep].astype(str).str.strip(), group_values[keep]
+    images, labels, group_values = _cells(images), _cells(labels), _cells(group_values)
+    dropped, gone = {}, pd.Series(False, index=images.index)
+    for what, cells in (("image", images), ("label", labels), ("group", group_values)):
+        dropped[f"blank_{what}_cell"] = int((cells.isna() & ~gone).sum())  # each row counted once
+        gone |= cells.isna()
+    images, labels, group_values = images[~gone], labels[~gone], group_values[~gone]
     if images.empty:
         raise DataError(f"{dataset}: no row has an image, a label and a group")
+    resolved = images.map(lambda rel: confined(root, rel, dataset, "image path"))
+    first = _one_row_per_image(resolved.map(str), images, labels, group_values, dataset)
+    dropped["duplicate_image_row"] = int((~first).sum())
+    images, labels, group_values, resolved = images[first], labels[first], group_values[first], resolved[first]
     groups, value_ids, value_names, group_names = _groups(group_values, privileged, dataset, group_column)
     class_names = _classes(labels, classes, dataset)
     label_ids = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(np.int64)
-    paths = [_inside(root, str(p), dataset) for p in images]
+    paths = [p if p.is_file() else None for p in resolved]
     missing = [str(p) for p, found in zip(images, paths) if found is None]
     ok = np.array([p is not None for p in paths], dtype=bool)
     if not ok.any():
@@ -88,7 +122,8 @@ def csv_table(root: Path, file: str = "labels.csv", image_column: str = "image",
               group_column: str = "group", privileged: object = None, classes: list[str] | None = None) -> Table:
     """A CSV under the root: one row per image (path relative to the root), its label and group.
     ``classes`` is the label order of the model's outputs (default: sorted labels)."""
-    df = _read_csv(root / file, "csv", [image_column, label_column, group_column], dtype=str)
+    df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, group_column],
+                   dtype=str, fix=COLUMN_FIX)
     return _table("csv", root, df[image_column], df[label_column], df[group_column], privileged, group_column,
                   classes)
 
@@ -98,16 +133,24 @@ def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str 
                  ) -> Table:
     """``root/<label>/<image>``; the groups CSV maps each image (path relative to the root, or its
     file name when names are unique) to its group."""
-    df = _read_csv(root / groups_file, "folder", [image_column, group_column], dtype=str)
+    df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, group_column],
+                   dtype=str, fix=COLUMN_FIX)
     files = sorted(p for p in root.glob("*/*") if p.is_file() and p.parent.name != "." and p.name != groups_file)
     if not files:
         raise DataError(f"folder: no images in {root}/<label>/; put each image in a folder named after its label")
     rel = [str(p.relative_to(root)) for p in files]
-    by_rel = dict(zip(df[image_column].astype(str), df[group_column]))
-    by_name = dict(zip(df[image_column].astype(str).map(lambda s: Path(s).name), df[group_column]))
-    group_values = pd.Series([by_rel.get(r, by_name.get(Path(r).name)) for r in rel])
-    unlisted = int(group_values.isna().sum())
+    df = df.assign(**{image_column: _cells(df[image_column])}).dropna(subset=[image_column])
+    listed, groups = df[image_column], _cells(df[group_column])
+    _one_row_per_image(listed, listed, pd.Series("", index=listed.index), groups, "folder")
+    by_rel = dict(zip(listed, groups))
+    by_name = dict(zip(listed.map(lambda s: Path(s).name), groups))
+    known = [r in by_rel or Path(r).name in by_name for r in rel]
+    rel = [r for r, k in zip(rel, known) if k]
+    if not rel:
+        raise DataError(f"folder: none of the {len(files)} images under {root}/<label>/ is listed in {groups_file}; "
+                        "list each image by its path relative to the root or its file name")
+    group_values = pd.Series([by_rel[r] if r in by_rel else by_name[Path(r).name] for r in rel])
     table = _table("folder", root, pd.Series(rel), pd.Series([Path(r).parent.name for r in rel]), group_values,
                    privileged, group_column, classes)
-    table.dropped["not_in_groups_file"] = unlisted
+    table.dropped["not_in_groups_file"] = known.count(False)
     return table

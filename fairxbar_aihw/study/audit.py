@@ -8,6 +8,8 @@ predictions in the long form fairlearn's ``MetricFrame`` reads.
 """
 from __future__ import annotations
 
+import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data import dataset_info
+from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
 from ..models.registry import crossbar_layers
@@ -105,8 +109,27 @@ class Audit(Study):
                                             "y_pred": read[0][1].argmax(1).cpu().numpy()}))
         return pd.concat(frames, ignore_index=True)
 
+    def class_order_hint(self) -> str | None:
+        """A likely class-order mix-up: no ``classes`` given and the given model's digital test
+        accuracy near or below chance (under 1.5/K, at most 50%), as a foreign model with a
+        different output order scores."""
+        run = self.only
+        ds = run.cfg.dataset
+        if ds.classes is not None or "classes" not in inspect.signature(dataset_info(ds.name).loader()).parameters:
+            return None
+        k = run.splits.num_classes
+        acc = float(run.baseline[1]["test"]["accuracy"])
+        if acc >= min(1.5 / k, 0.5):
+            return None
+        return (f"the model's digital test accuracy is {acc:.1%}, near or below chance ({1 / k:.1%} for {k} classes): "
+                f"its class order probably differs from the sorted labels ({', '.join(run.splits.class_names[:6])}"
+                f"{', …' if k > 6 else ''}); pass --classes (dataset.classes) in the model's output order")
+
     def run_all(self) -> Path:
         run = self.only
+        hint = self.class_order_hint()  # before the slow stages, so it is seen at once
+        if hint:
+            warnings.warn(hint, DataWarning, stacklevel=2)
         run.prepare()
         run.inject()  # records the pre-trained row first
         run.drift()
