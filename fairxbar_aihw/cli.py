@@ -80,10 +80,19 @@ def presets_show(name: str) -> None:
 @cli.command()
 @click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print every metric as JSON.")
-def metrics(file: str, as_json: bool) -> None:
-    """Fairness audit of any model from a predictions CSV (label, pred, group[, score_<k>])."""
+@click.option("--reference", type=click.Path(), default=None, help="The reference model's predictions on the same "
+              "rows: FILE is then a deployment of it (quantised, pruned, analog, other hardware); prints churn, "
+              "McNemar and the change of each metric per group.")
+def metrics(file: str, as_json: bool, reference: str | None) -> None:
+    """Fairness audit of any model from a predictions CSV (label, pred, group[, id][, score_<k>])."""
     from .metrics import HEADLINE, metrics_from_csv
 
+    if reference is not None:
+        from .metrics.reference import compare, comparison_lines
+
+        r = compare(file, reference)
+        click.echo(json.dumps(r, indent=2) if as_json else "\n".join(comparison_lines(r)))
+        return
     m = metrics_from_csv(file)
     if as_json:
         click.echo(json.dumps(m, indent=2))
