@@ -125,6 +125,10 @@ TABLE_OPTIONS = [
     click.option("--privileged", default=None, help="The group value that is privileged (csv/folder: required)."),
     click.option("--classes", default=None, help="Comma-separated labels in the model's output order "
                  "[sorted labels]."),
+    click.option("--group-from", type=click.Choice(["ita"]), default=None, help="ita: groups from skin tone in the "
+                 "pixels (light = group 1), for datasets without a group column."),
+    click.option("--ita-threshold", type=click.FloatRange(-90, 90), default=None, help="With --group-from ita: the "
+                 "light/dark boundary in degrees [28]."),
 ]
 
 
@@ -137,7 +141,7 @@ def _with_table_options(f: Any) -> Any:
 def table_params(kw: dict[str, Any]) -> dict[str, Any]:
     """The table options given on the command line (popped from ``kw``), as loader parameters."""
     out = {k: kw.pop(k) for k in ("file", "groups_file", "image_column", "label_column", "group_column",
-                                  "privileged", "classes")}
+                                  "privileged", "classes", "group_from", "ita_threshold")}
     if out["classes"]:
         out["classes"] = [c.strip() for c in out["classes"].split(",") if c.strip()]
     return {k: v for k, v in out.items() if v is not None}
@@ -163,6 +167,11 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw:
         click.echo(f"{str(name)[:28]:28s} {g0:24d} {g1:24d}")
     for value, count in (r.get("value_counts") or {}).items():
         click.echo(f"group value {value}: {count} images (before decoding)")
+    if r.get("ita"):
+        from .data.skin_tone import ita_lines
+
+        for line in ita_lines(r["ita"]):
+            click.echo(line)
     for p in r["problems"]:
         click.echo(f"warning: {p}")
 

@@ -52,6 +52,8 @@ def test_churn_and_paired_deltas_match_hand_computed_values(tmp_path):
     assert r["d_eodds_bc"] == pytest.approx(compute(DEPLOYED["label"], DEPLOYED["pred"], DEPLOYED["group"])
                                             ["eodds_bc"] - compute(REFERENCE["label"], REFERENCE["pred"],
                                                                    REFERENCE["group"])["eodds_bc"])
+    scored = fx.metrics.compare(DEPLOYED.assign(score_0=0.5, score_1=0.5), REFERENCE, resamples=5)
+    assert scored["num_classes"] == 2  # the score columns name the classes; none is added
     by_position = fx.metrics.compare(DEPLOYED.drop(columns="id"), REFERENCE.drop(columns="id"), resamples=50)
     assert by_position["matched_by"] == "position"
     assert {k: by_position[k] for k in r if k != "matched_by"} == {k: r[k] for k in r if k != "matched_by"}

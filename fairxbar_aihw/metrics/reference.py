@@ -97,7 +97,7 @@ def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: in
     order, matched_by = _match(dep, ref)
     _same_rows(dep, ref, order)
     y, g, p_ref, p_dep = ref.labels, ref.groups, ref.preds, dep.preds[order]
-    k = int(max(y.max(), p_ref.max(), p_dep.max(), ref.num_classes or 0, dep.num_classes or 0)) + 1
+    k = max(int(max(y.max(), p_ref.max(), p_dep.max())) + 1, ref.num_classes or 0, dep.num_classes or 0)
     m_ref = compute(y, p_ref, g, num_classes=k)
     m_dep = compute(y, p_dep, g, num_classes=k)
     changed = p_ref != p_dep
