@@ -105,6 +105,8 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
     first = _one_row_per_image(resolved.map(str), images, labels, group_values, dataset)
     dropped["duplicate_image_row"] = int((~first).sum())
     images, labels, group_values, resolved = images[first], labels[first], group_values[first], resolved[first]
+    value_ids: np.ndarray | None
+    value_names: list[str]
     if group_column is None:  # groups come from the pixels after decoding (dataset.group_from: ita)
         groups, value_ids, value_names, group_names = np.zeros(len(images), np.int64), None, [], {0: "", 1: ""}
     else:

@@ -90,7 +90,8 @@ def read_predictions(source: str | Path | pd.DataFrame) -> Predictions:
         if len(nan_rows):
             raise DataError(f"{path}: {len(nan_rows)} row(s) have a blank or NaN score (first: data row "
                             f"{nan_rows[0] + 1}); fill every score_<k> or drop the score columns")
-    return Predictions(path, *(df[c].to_numpy(np.int64) for c in REQUIRED), scores, _ids(df, path))
+    return Predictions(path, df["label"].to_numpy(np.int64), df["pred"].to_numpy(np.int64),
+                       df["group"].to_numpy(np.int64), scores, _ids(df, path))
 
 
 def metrics_from_csv(path: str | Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ paired, row by row:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from .predictions_file import ID_COLUMN, Predictions, read_predictions
 
 DELTA_METRICS = ("eodds", "eopp0", "eopp1", "eodds_bc", "f1_macro", "f1_micro", "accuracy", "acc_gap")
 
-Source = str | Path | pd.DataFrame
+Source: TypeAlias = "str | Path | pd.DataFrame"  # a predictions CSV, or its table
 
 
 def _match(dep: Predictions, ref: Predictions) -> tuple[np.ndarray, str]:
@@ -144,8 +144,8 @@ def comparison_lines(r: dict[str, Any]) -> list[str]:
     pct = f"{100 * r['level']:g}%"
     lines = [f"{r['n']} rows matched by {r['matched_by']}, {r['num_classes']} classes; the deployment changed "
              f"{r['changed']} predictions (churn {r['churn_overall']:.4f})",
-             f"{'group':18s} {'n':>6s} {'changed':>8s}  {f'churn [{pct} CI]':25s}  {'accuracy ref → deployed (Δ)':27s}"
-             "  McNemar broke/fixed, p"]
+             f"{'group':18s} {'n':>6s} {'changed':>8s}  {f'churn [{pct} CI]':25s}  "
+             f"{'accuracy ref → deployed (Δ)':27s}  McNemar broke/fixed, p"]
     for c in GROUPS:
         name = f"{c} ({'unprivileged' if c == 0 else 'privileged'})"
         lo, hi = r["churn_ci"][c]
