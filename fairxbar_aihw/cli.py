@@ -80,10 +80,19 @@ def presets_show(name: str) -> None:
 @cli.command()
 @click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print every metric as JSON.")
-def metrics(file: str, as_json: bool) -> None:
-    """Fairness audit of any model from a predictions CSV (label, pred, group[, score_<k>])."""
+@click.option("--reference", type=click.Path(), default=None, help="The reference model's predictions on the same "
+              "rows: FILE is then a deployment of it (quantised, pruned, analog, other hardware); prints churn, "
+              "McNemar and the change of each metric per group.")
+def metrics(file: str, as_json: bool, reference: str | None) -> None:
+    """Fairness audit of any model from a predictions CSV (label, pred, group[, id][, score_<k>])."""
     from .metrics import HEADLINE, metrics_from_csv
 
+    if reference is not None:
+        from .metrics.reference import compare, comparison_lines
+
+        r = compare(file, reference)
+        click.echo(json.dumps(r, indent=2) if as_json else "\n".join(comparison_lines(r)))
+        return
     m = metrics_from_csv(file)
     if as_json:
         click.echo(json.dumps(m, indent=2))
@@ -116,6 +125,10 @@ TABLE_OPTIONS = [
     click.option("--privileged", default=None, help="The group value that is privileged (csv/folder: required)."),
     click.option("--classes", default=None, help="Comma-separated labels in the model's output order "
                  "[sorted labels]."),
+    click.option("--group-from", type=click.Choice(["ita"]), default=None, help="ita: groups from skin tone in the "
+                 "pixels (light = group 1), for datasets without a group column."),
+    click.option("--ita-threshold", type=click.FloatRange(-90, 90), default=None, help="With --group-from ita: the "
+                 "light/dark boundary in degrees [28]."),
 ]
 
 
@@ -128,7 +141,7 @@ def _with_table_options(f: Any) -> Any:
 def table_params(kw: dict[str, Any]) -> dict[str, Any]:
     """The table options given on the command line (popped from ``kw``), as loader parameters."""
     out = {k: kw.pop(k) for k in ("file", "groups_file", "image_column", "label_column", "group_column",
-                                  "privileged", "classes")}
+                                  "privileged", "classes", "group_from", "ita_threshold")}
     if out["classes"]:
         out["classes"] = [c.strip() for c in out["classes"].split(",") if c.strip()]
     return {k: v for k, v in out.items() if v is not None}
@@ -154,6 +167,11 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw:
         click.echo(f"{str(name)[:28]:28s} {g0:24d} {g1:24d}")
     for value, count in (r.get("value_counts") or {}).items():
         click.echo(f"group value {value}: {count} images (before decoding)")
+    if r.get("ita"):
+        from .data.skin_tone import ita_lines
+
+        for line in ita_lines(r["ita"]):
+            click.echo(line)
     for p in r["problems"]:
         click.echo(f"warning: {p}")
 

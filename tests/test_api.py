@@ -10,7 +10,7 @@ import fairxbar_aihw as fx
 from fairxbar_aihw.errors import ConfigError, UserError
 
 STABLE = {
-    "data": ["load", "check"], "models": ["build"], "metrics": ["compute", "metrics_from_csv"], "retrain": ["finetune"],
+    "data": ["load", "check", "ita"], "models": ["build"], "metrics": ["compute", "compare", "metrics_from_csv"], "retrain": ["finetune"],
     "hardware": ["load_preset", "to_analog", "program", "drift", "effective_weights"],
     "saliency": ["curvature", "masks"],
 }

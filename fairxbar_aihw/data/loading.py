@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import DataError, DataWarning, UserError
 from . import real
 from .names import DATASETS, DatasetInfo
+from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
 from .splits import Splits, make_splits
 
 
@@ -41,6 +43,8 @@ def load(
     root: str | Path | None = None,
     balance: bool = True,
     progress: bool = False,
+    group_from: str | None = None,
+    ita_threshold: float | None = None,
     **params: Any,
 ) -> Splits:
     """Load a dataset as seeded, stratified 60/20/20 splits of (image, label, group).
@@ -48,14 +52,20 @@ def load(
     ``size`` is the image side in pixels. synthderm takes ``n``, ``num_classes``,
     ``light_fraction`` and ``difficulty``; fitzpatrick17k takes ``num_labels`` (114/9/3).
     Group 0 is the unprivileged group by the dataset's default coding (dark skin, female);
-    studies may swap it (``unprivileged: auto``).
+    studies may swap it (``unprivileged: auto``). ``group_from="ita"`` groups the images by skin
+    tone from their pixels instead (light: ITA > ``ita_threshold``, default 28°, is group 1).
     """
     check_size(size)
     info = dataset_info(name)
+    pixel_groups = group_from is not None or ita_threshold is not None
     if info.synthetic:
-        return info.loader()(size=size, seed=seed, balance=balance, **params)
-    table = info.loader()(resolve_root(name, root), **params)
+        extra = {"group_from": group_from, "ita_threshold": ita_threshold} if pixel_groups else {}
+        return info.loader()(size=size, seed=seed, balance=balance, **extra, **params)
+    table = _table(info, root, pixel_groups, params)
     images, labels, groups, corrupt, values = real.decode_cached(name, table, size, progress=progress)
+    if pixel_groups:
+        groups, table.group_names = groups_from_pixels(images, group_from, ita_threshold)
+        values = None  # a user table's group values are not read
     skipped = {**table.skipped, "corrupt_image": len(corrupt)}
     if any(skipped.values()):
         warnings.warn(f"{name}: {sum(skipped.values())} row(s) skipped ({skipped_text(skipped)}); "
@@ -69,6 +79,13 @@ def load(
     )
 
 
+def _table(info: DatasetInfo, root: str | Path | None, pixel_groups: bool, params: dict[str, Any]) -> real.Table:
+    """The dataset's table; when its groups come from the pixels, a user table reads no group column."""
+    if pixel_groups and info.groups_optional:
+        params = {**params, "group_column": None}
+    return info.loader()(resolve_root(info.name, root), **params)
+
+
 def skipped_text(skipped: dict[str, int]) -> str:
     """``{"blank_group_cell": 40}`` as "40 blank group cell" (reasons with a count only)."""
     return ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items() if n)
@@ -80,21 +97,30 @@ def check_size(size: Any) -> None:
         raise UserError(f"image size must be an integer from 8 to 512 pixels, got {size!r}")
 
 
-def check(name: str, root: str | Path | None, size: int = 32, decode: bool = True, **params: Any
-          ) -> dict[str, Any]:
-    """Validate a dataset root: counts per class × group and every non-fatal problem found."""
+def check(name: str, root: str | Path | None, size: int = 32, decode: bool = True, group_from: str | None = None,
+          ita_threshold: float | None = None, **params: Any) -> dict[str, Any]:
+    """Validate a dataset root: counts per class × group, every non-fatal problem found, and (when
+    the images are decoded) the skin tone (ITA) per group and per labelled Fitzpatrick type."""
     check_size(size)
     info = dataset_info(name)
+    threshold = DEFAULT_ITA_THRESHOLD if ita_threshold is None else ita_threshold
+    pixel_groups = group_from is not None or ita_threshold is not None
     if info.synthetic:
-        splits = load(name, size=size, **params)
+        splits = load(name, size=size, group_from=group_from, ita_threshold=ita_threshold, **params)
         parts = (splits.train, splits.val, splits.test)
         labels = np.concatenate([s.labels.numpy() for s in parts])
         groups = np.concatenate([s.groups.numpy() for s in parts])
+        types = None if splits.skin_types is None else np.concatenate(splits.skin_types)
         return {"dataset": name, "rows": len(labels), "usable": len(labels), "problems": [],
                 "class_names": splits.class_names, "group_names": splits.group_names,
                 "counts": np.bincount(labels * 2 + groups, minlength=2 * splits.num_classes)
-                .reshape(-1, 2).tolist(), "synthetic": True}
-    table = info.loader()(resolve_root(name, root), **params)
+                .reshape(-1, 2).tolist(), "synthetic": True,
+                "ita": ita_summary(ita(torch.cat([s.images for s in parts])), groups, splits.group_names, types,
+                                   threshold)}
+    if pixel_groups and not decode:
+        raise DataError(f"{name}: groups from skin tone (group_from: ita) are read from the images; drop "
+                        "--no-decode")
+    table = _table(info, root, pixel_groups, params)
     problems = []
     if table.missing:
         problems.append(f"{len(table.missing)} image(s) listed in the CSV are missing or unreadable "
@@ -102,10 +128,15 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     for why, count in table.dropped.items():
         if count:
             problems.append(f"{count} row(s) dropped: {why.replace('_', ' ')}")
-    labels, groups = table.labels, table.groups
+    labels, groups, tone = table.labels, table.groups, None
     if decode:
-        _, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
+        images, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
         problems += [f"corrupt or unreadable image, skipped: {p}" for p in corrupt]
+        if pixel_groups:
+            groups, table.group_names = groups_from_pixels(images, group_from, ita_threshold)
+        decoded = {str(p) for p in table.paths} - set(corrupt)
+        types = None if table.skin_types is None else table.skin_types[[str(p) in decoded for p in table.paths]]
+        tone = ita_summary(ita(images), groups, table.group_names, types, threshold)
     k = len(table.class_names)
     counts = np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2)
     problems += empty_cells(counts, table.class_names, table.group_names)
@@ -113,7 +144,7 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
         v: int((table.values == i).sum()) for i, v in enumerate(table.value_names)}
     return {"dataset": name, "rows": len(table.paths) + sum(table.skipped.values()), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
-            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts}
+            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts, "ita": tone}
 
 
 def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:

@@ -17,6 +17,7 @@ class DatasetInfo:
     synthetic: bool
     root_env: str | None = None  # environment variable naming the data root
     how_to_get: str = ""  # one line on what the root must hold
+    groups_optional: bool = False  # its table loader takes group_column=None: no groups to read (group_from: ita)
 
     def loader(self) -> Callable[..., Any]:
         module, func = self.loader_path.split(":")
@@ -34,10 +35,10 @@ DATASETS = {d.name: d for d in (
                            "ISIC_2019_Training_Input/ under the root (see docs/user-guide.md#isic-2019)"),
     DatasetInfo("csv", "fairxbar_aihw.data.user_table:csv_table", synthetic=False, root_env="FAIRXBAR_DATA_ROOT",
                 how_to_get="put a CSV with image (path relative to the root), label and group columns under the "
-                           "root (see docs/bring-your-own.md)"),
+                           "root (see docs/bring-your-own.md)", groups_optional=True),
     DatasetInfo("folder", "fairxbar_aihw.data.user_table:folder_table", synthetic=False,
                 root_env="FAIRXBAR_DATA_ROOT",
                 how_to_get="put images in root/<label>/ and a groups CSV (image, group) in the root "
-                           "(see docs/bring-your-own.md)"),
+                           "(see docs/bring-your-own.md)", groups_optional=True),
 )}
 DATASET_NAMES = tuple(DATASETS)

@@ -44,6 +44,7 @@ class Table:
     dropped: dict[str, int] = field(default_factory=dict)
     values: np.ndarray | None = None  # each row's group value id when a dataset has more than two values
     value_names: list[str] = field(default_factory=list)
+    skin_types: np.ndarray | None = None  # each row's labelled Fitzpatrick type (1-6), where the dataset has one
 
     @property
     def skipped(self) -> dict[str, int]:
@@ -126,8 +127,11 @@ def fitzpatrick_table(root: Path, num_labels: int = 114, drop_unknown_scale: boo
     df["_label"] = df[label_col].astype(str).map({c: i for i, c in enumerate(class_names)})
     df["_group"] = (pd.to_numeric(df["fitzpatrick_scale"]) <= 3).astype(int)
     paths, missing = _find_images(root / "images", df["md5hash"].astype(str).tolist(), "fitzpatrick17k")
-    return _finish("fitzpatrick17k", df, paths, missing, class_names,
-                   {0: "dark (Fitzpatrick 4-6)", 1: "light (Fitzpatrick 1-3)"}, dropped)
+    table = _finish("fitzpatrick17k", df, paths, missing, class_names,
+                    {0: "dark (Fitzpatrick 4-6)", 1: "light (Fitzpatrick 1-3)"}, dropped)
+    found = np.array([p is not None for p in paths], dtype=bool)
+    table.skin_types = pd.to_numeric(df["fitzpatrick_scale"]).to_numpy()[found].astype(np.int64)
+    return table
 
 
 def isic_table(root: Path) -> Table:

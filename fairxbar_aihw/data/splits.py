@@ -63,6 +63,8 @@ class Splits:
     synthetic: bool
     name: str
     info: dict[str, Any] = field(default_factory=dict)
+    # each train, val and test image's labelled Fitzpatrick type (1-6), where the dataset has one
+    skin_types: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def with_groups_swapped(self) -> "Splits":
         """A copy with groups 0 and 1 exchanged (the study's unprivileged group becomes group 0)."""
@@ -122,10 +124,12 @@ def make_splits(
     balance: bool,
     values: np.ndarray | None = None,
     value_names: list[str] | None = None,
+    skin_types: np.ndarray | None = None,
     **meta: Any,
 ) -> Splits:
     """Apply balancing and the stratified split to a full decoded dataset (``values``: each image's
-    group value id when there are more than two values; ``value_names`` names them)."""
+    group value id when there are more than two values; ``value_names`` names them; ``skin_types``:
+    each image's labelled Fitzpatrick type, if known)."""
     keep = balance_groups(labels, groups, seed) if balance else np.arange(len(labels))
     labels, groups = labels[keep], groups[keep]
     images = images[torch.as_tensor(keep)]
@@ -139,4 +143,6 @@ def make_splits(
         if absent:
             raise DataError(f"group value(s) {', '.join(names[v] if v < len(names) else str(v) for v in absent)} have "
                             "no image in the test split (too few images); add images or merge the value into another")
+    if skin_types is not None:
+        meta["skin_types"] = tuple(skin_types[keep][part] for part in (tr, va, te))
     return Splits(train=full.subset(tr), val=full.subset(va), test=full.subset(te), **meta)

@@ -91,7 +91,8 @@ def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list
 
 
 def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group_values: pd.Series,
-           privileged: object, group_column: str, classes: list[str] | None) -> Table:
+           privileged: object, group_column: str | None, classes: list[str] | None) -> Table:
+    """The validated Table; ``group_column=None``: no groups yet (all 0; ``group_values`` unused)."""
     images, labels, group_values = _cells(images), _cells(labels), _cells(group_values)
     dropped, gone = {}, pd.Series(False, index=images.index)
     for what, cells in (("image", images), ("label", labels), ("group", group_values)):
@@ -104,7 +105,12 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
     first = _one_row_per_image(resolved.map(str), images, labels, group_values, dataset)
     dropped["duplicate_image_row"] = int((~first).sum())
     images, labels, group_values, resolved = images[first], labels[first], group_values[first], resolved[first]
-    groups, value_ids, value_names, group_names = _groups(group_values, privileged, dataset, group_column)
+    value_ids: np.ndarray | None
+    value_names: list[str]
+    if group_column is None:  # groups come from the pixels after decoding (dataset.group_from: ita)
+        groups, value_ids, value_names, group_names = np.zeros(len(images), np.int64), None, [], {0: "", 1: ""}
+    else:
+        groups, value_ids, value_names, group_names = _groups(group_values, privileged, dataset, group_column)
     class_names = _classes(labels, classes, dataset)
     label_ids = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(np.int64)
     paths = [p if p.is_file() else None for p in resolved]
@@ -115,30 +121,36 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
                         f"{', '.join(missing[:3])}); paths are relative to the data root")
     return Table(paths=[p for p in paths if p is not None], labels=label_ids[ok], groups=groups[ok],
                  class_names=class_names, group_names=group_names, missing=missing, dropped=dropped,
-                 values=value_ids[ok], value_names=value_names)
+                 values=None if value_ids is None else value_ids[ok], value_names=value_names)
 
 
 def csv_table(root: Path, file: str = "labels.csv", image_column: str = "image", label_column: str = "label",
-              group_column: str = "group", privileged: object = None, classes: list[str] | None = None) -> Table:
+              group_column: str | None = "group", privileged: object = None, classes: list[str] | None = None
+              ) -> Table:
     """A CSV under the root: one row per image (path relative to the root), its label and group.
-    ``classes`` is the label order of the model's outputs (default: sorted labels)."""
-    df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, group_column],
-                   dtype=str, fix=COLUMN_FIX)
-    return _table("csv", root, df[image_column], df[label_column], df[group_column], privileged, group_column,
-                  classes)
+    ``classes`` is the label order of the model's outputs (default: sorted labels);
+    ``group_column=None``: the CSV has no groups (they come from the pixels)."""
+    own = group_column or image_column  # without groups, the image column stands in (never blank, never used)
+    df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, own], dtype=str,
+                   fix=COLUMN_FIX)
+    return _table("csv", root, df[image_column], df[label_column], df[own], privileged, group_column, classes)
 
 
 def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str = "image",
-                 group_column: str = "group", privileged: object = None, classes: list[str] | None = None
+                 group_column: str | None = "group", privileged: object = None, classes: list[str] | None = None
                  ) -> Table:
     """``root/<label>/<image>``; the groups CSV maps each image (path relative to the root, or its
-    file name when names are unique) to its group."""
-    df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, group_column],
-                   dtype=str, fix=COLUMN_FIX)
+    file name when names are unique) to its group. ``group_column=None``: no groups file, every
+    image is used (groups come from the pixels)."""
     files = sorted(p for p in root.glob("*/*") if p.is_file() and p.parent.name != "." and p.name != groups_file)
     if not files:
         raise DataError(f"folder: no images in {root}/<label>/; put each image in a folder named after its label")
     rel = [str(p.relative_to(root)) for p in files]
+    if group_column is None:
+        paths = pd.Series(rel)
+        return _table("folder", root, paths, paths.map(lambda r: Path(r).parent.name), paths, None, None, classes)
+    df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, group_column],
+                   dtype=str, fix=COLUMN_FIX)
     df = df.assign(**{image_column: _cells(df[image_column])}).dropna(subset=[image_column])
     listed, groups = df[image_column], _cells(df[group_column])
     _one_row_per_image(listed, listed, pd.Series("", index=listed.index), groups, "folder")

@@ -1,5 +1,6 @@
-"""Fairness and accuracy metrics (public: ``fx.metrics.compute``)."""
+"""Fairness and accuracy metrics (public: ``fx.metrics.compute``, ``fx.metrics.compare``)."""
 from .core import HEADLINE, binary_auc, compute, flat_row, improvement
-from .predictions_file import metrics_from_csv
+from .predictions_file import metrics_from_csv, read_predictions
+from .reference import compare
 
-__all__ = ["compute", "metrics_from_csv", "improvement", "HEADLINE"]  # the stable API
+__all__ = ["compute", "compare", "metrics_from_csv", "improvement", "HEADLINE"]  # the stable API

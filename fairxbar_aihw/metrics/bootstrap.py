@@ -6,7 +6,7 @@ not have; resampling within each (group, class) stratum keeps them and every rat
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -21,18 +21,29 @@ def strata(labels: np.ndarray, groups: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(keys == k) for k in np.unique(keys)]
 
 
+def resampled_indices(labels: np.ndarray, groups: np.ndarray, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices of each stratified resample (drawn with replacement within each stratum), seeded;
+    a paired bootstrap applies the same indices to both models' predictions."""
+    rng = np.random.default_rng(seed)
+    parts = strata(labels, groups)
+    for _ in range(resamples):
+        yield np.concatenate([part[rng.integers(0, len(part), len(part))] for part in parts])
+
+
+def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap draws."""
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
+
+
 def stratified_bootstrap(labels: Sequence[int], preds: Sequence[int], groups: Sequence[int], num_classes: int,
                          resamples: int = 1000, seed: int = 0, level: float = 0.95,
                          metrics: Sequence[str] = BOOTSTRAP_METRICS) -> dict[str, tuple[float, float]]:
     """Percentile interval of each metric over ``resamples`` stratified resamples of the images."""
     y, p, g = (np.asarray(a, dtype=np.int64) for a in (labels, preds, groups))
-    rng = np.random.default_rng(seed)
-    parts = strata(y, g)
     draws = {m: np.empty(resamples) for m in metrics}
-    for b in range(resamples):
-        idx = np.concatenate([part[rng.integers(0, len(part), len(part))] for part in parts])
+    for b, idx in enumerate(resampled_indices(y, g, resamples, seed)):
         m = compute(y[idx], p[idx], g[idx], num_classes=num_classes)
         for key in metrics:
             draws[key][b] = m[key]
-    tail = 100 * (1 - level) / 2
-    return {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in draws.items()}
+    return {k: percentile_interval(v, level) for k, v in draws.items()}

@@ -105,11 +105,19 @@ def check_model(model: Any, size: int, w: str) -> None:
 
 
 def check_dataset(ds: Any, w: str) -> None:
-    """Table options belong to your own datasets (csv, folder), which need a privileged value."""
+    """Table options belong to your own datasets (csv, folder), which need a privileged value unless
+    their groups come from the pixels (``group_from: ita``, any dataset)."""
     set_options = [k for k in TABLE_OPTIONS if getattr(ds, k) is not None]
+    _need(ds.ita_threshold is None or ds.group_from == "ita", f"{w}: dataset.ita_threshold needs "
+          "dataset.group_from: ita")
+    if ds.group_from == "ita":  # light skin (high ITA) is group 1; there is no group column to read
+        given = [k for k in ("groups_file", "group_column", "privileged") if getattr(ds, k) is not None]
+        _need(not given, f"{w}: dataset.{given[0] if given else ''} does not apply with group_from: ita (the groups "
+              "come from the pixels: light = group 1)")
     if ds.name in ("csv", "folder"):
-        _need(ds.privileged is not None, f"{w}: dataset {ds.name} needs dataset.privileged: the group value "
-              "treated as privileged (group 1)")
+        _need(ds.privileged is not None or ds.group_from == "ita", f"{w}: dataset {ds.name} needs "
+              "dataset.privileged: the group value treated as privileged (group 1), or group_from: ita for groups "
+              "from skin tone")
         wrong = [k for k in set_options if k in (("groups_file",) if ds.name == "csv" else ("file", "label_column"))]
         _need(not wrong, f"{w}: dataset.{wrong[0] if wrong else ''} does not apply to dataset {ds.name}")
     else:

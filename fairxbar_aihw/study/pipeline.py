@@ -31,11 +31,11 @@ from .executors import Executor, LocalExecutor
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
 from .runfolder import SharedFolder, open_shared_folder
-from .schema import TABLE_OPTIONS, StudyConfig
+from .schema import GROUP_OPTIONS, TABLE_OPTIONS, StudyConfig
 
 BOOTSTRAP_RESAMPLES = 1000  # test-set intervals of the pre-trained model (0.3 s for the demo)
 # Keys added after runs existed: left out of the run hash while unset, so old runs keep their id.
-ADDED_LATER = {"dataset": TABLE_OPTIONS, "model": ("torchscript", "weights", "entry")}
+ADDED_LATER = {"dataset": TABLE_OPTIONS + GROUP_OPTIONS, "model": ("torchscript", "weights", "entry")}
 RUN_KEYS = ("seed", "dataset", "model", "train", "saliency")
 
 

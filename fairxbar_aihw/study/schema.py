@@ -17,6 +17,7 @@ from ..saliency.names import ESTIMATORS, FA_RULES, split_method
 
 PRUNE_KINDS = ("magnitude", "fairprune")
 TABLE_OPTIONS = ("file", "groups_file", "image_column", "label_column", "group_column", "privileged", "classes")
+GROUP_OPTIONS = ("group_from", "ita_threshold")  # groups from pixels (data/skin_tone.py)
 AUGMENTS = ("none", "flip", "paper")
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
@@ -60,10 +61,15 @@ class DatasetSection(Section):
                                    "every other value is unprivileged (group 0) and keeps its own per-value rows")
     classes: list[str] | None = Field(None, description="csv/folder: every label in your model's output order "
                                       "(default: labels sorted)")
+    group_from: Literal["ita"] | None = Field(None, description="ita: groups from the pixels, light (Individual "
+                                              "Typology Angle above ita_threshold) = group 1, dark = group 0; for "
+                                              "datasets without a group column (default: the dataset's own groups)")
+    ita_threshold: float | None = Field(None, ge=-90, le=90, description="with group_from: ita, the light/dark "
+                                        "boundary in degrees (default 28: intermediate vs tan, Fitzpatrick III/IV)")
 
     def loader_params(self) -> dict[str, Any]:
-        """What the dataset's loader takes: ``params`` plus the table options that are set."""
-        table = {k: getattr(self, k) for k in TABLE_OPTIONS if getattr(self, k) is not None}
+        """What the dataset's loader takes: ``params`` plus the table and group options that are set."""
+        table = {k: getattr(self, k) for k in TABLE_OPTIONS + GROUP_OPTIONS if getattr(self, k) is not None}
         return {**(self.params or {}), **table}
 
 
