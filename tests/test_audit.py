@@ -93,7 +93,7 @@ def test_audit_bad_inputs_are_one_line_errors(home, tmp_path):
     junk = tmp_path / "junk.ts"
     junk.write_bytes(b"not a model")
     _one_line_error(_audit(home, "e1", "--model", str(junk), "--privileged", "light", check=False),
-                    "is not a TorchScript model")
+                    "is not a model archive")
     _one_line_error(_audit(home, "e2", "--model", str(home / "model.ts"), "--privileged", "light",
                            "--group-column", "skin", check=False), "lacks column(s) skin")
     wrong = tmp_path / "four_classes.pt"
