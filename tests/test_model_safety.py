@@ -183,6 +183,13 @@ def test_exported_in_training_mode_is_refused(tmp_path, layer, op):
         load_program(_export(model, tmp_path / "train.pt2"))
 
 
+def test_exported_for_one_batch_size_is_refused(tmp_path):
+    path = tmp_path / "static.pt2"
+    torch.export.save(torch.export.export(build("small-cnn", 3, SIZE).eval(), (torch.rand(2, 3, SIZE, SIZE),)), path)
+    with pytest.raises(UserError, match=r"exported for batches of exactly 2 images; export with a free batch size"):
+        load_program(path)
+
+
 # ---- crafted .pt2 archives: each ran code inside torch.export.load or ep.module() (torch 2.14) ----
 class _Runs:
     """Pickles to a call that writes ``MARK``."""

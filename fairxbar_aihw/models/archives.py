@@ -9,7 +9,8 @@ Why: loading a compiled model is not inert (read in torch 2.14's source and trie
   generates and execs (a crafted name ran a shell command in a test), execs guard code in
   ``module()``, loads AOTInductor shared libraries, and reads a legacy layout with full unpickling.
 So the archive is read here first, with torch's own zip reader, and only the plain layout that
-``torch.export.save`` / ``torch.jit.save`` write for one tensor in, one tensor out passes.
+``torch.export.save`` / ``torch.jit.save`` write for one tensor in, one tensor out passes. The
+checks and torch read the same bytes, held in memory, so the file cannot change in between.
 """
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ def _pt2() -> ModuleType:
     return constants
 
 
-def open_archive(path: Path) -> tuple[str, Any]:
-    """(kind, torch's reader) of a .pt2 or TorchScript archive; anything else is a UserError."""
+def open_archive(data: bytes, path: Path) -> tuple[str, Any]:
+    """(kind, torch's reader) of a .pt2 or TorchScript archive (``data``, read from ``path``);
+    anything else is a UserError."""
     try:
-        reader = torch._C.PyTorchFileReader(str(path))
+        reader: Any = torch._C.PyTorchFileReader(io.BytesIO(data))
     except Exception:
         raise UserError(f"{path} is not a model archive (neither a torch.export .pt2 nor a TorchScript file); "
                         f"{EXPORT_HINT}") from None
@@ -75,7 +77,7 @@ def _pickle_globals(data: bytes) -> Iterator[str]:
         yield "an unreadable pickle"
 
 
-def check_scripted_archive(reader: Any, path: Path) -> None:
+def check_scripted_archive(reader: Any, data: bytes, path: Path) -> None:
     """No ``__setstate__`` in the archive's code (torch.jit.load would run it), plain pickles only."""
     for name in reader.get_all_records():
         if name.endswith(".py") and b"__setstate__" in reader.get_record(name):
@@ -195,7 +197,7 @@ def _check_program_json(doc: dict[str, Any], path: Path) -> None:
             raise refuse(f"calls {op}, which is not a side-effect-free tensor operation")
 
 
-def check_exported_archive(reader: Any, path: Path) -> None:
+def check_exported_archive(reader: Any, data: bytes, path: Path) -> None:
     """Only the records torch.export.save writes for one program, no pickles, a program that
     names nothing but allowed ops, plain names and shape expressions."""
     def refuse(what: str) -> UserError:
@@ -207,7 +209,7 @@ def check_exported_archive(reader: Any, path: Path) -> None:
         raise refuse(f"holds {extra[0]}, which is not part of a plain exported program (compiled code, pickles, "
                      "more than one program)")
     try:  # torch.export.load falls back to a legacy layout, read with Python's zip reader, on errors
-        legacy = "version" in zipfile.ZipFile(path).namelist()
+        legacy = "version" in zipfile.ZipFile(io.BytesIO(data)).namelist()
     except zipfile.BadZipFile:
         legacy = False
     if legacy:
@@ -235,7 +237,7 @@ def check_exported_archive(reader: Any, path: Path) -> None:
     _check_program_json(doc, path)
 
 
-ARCHIVE_CHECKS: dict[str, Callable[[Any, Path], None]] = {
+ARCHIVE_CHECKS: dict[str, Callable[[Any, bytes, Path], None]] = {
     "pt2": check_exported_archive,
     "torchscript": check_scripted_archive,
 }

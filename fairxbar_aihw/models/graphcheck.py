@@ -26,7 +26,7 @@ def _kinds(block: Any) -> Iterator[str]:
 def scripted_ops(module: torch.jit.ScriptModule) -> Iterator[str]:
     """Every op kind any method or hook of ``module`` or its submodules runs, calls inlined."""
     for sub in module.modules():
-        c = sub._c
+        c: Any = sub._c
         functions = [c._get_method(name) for name in c._method_names()]
         functions += [*c._get_forward_pre_hooks(), *c._get_forward_hooks()]
         for fn in functions:

@@ -10,6 +10,7 @@ so crossbar placement, the proxy and the reports treat both kinds alike.
 """
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Callable
@@ -27,9 +28,9 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
 
 
-def _load_scripted(path: Path) -> nn.Module:
+def _load_scripted(data: bytes, path: Path) -> nn.Module:
     try:
-        model = torch.jit.load(str(path), map_location="cpu")
+        model = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:  # a broken or foreign archive
         raise UserError(f"{path} is not a TorchScript model ({_first_line(exc)}); {EXPORT_HINT}") from None
     check_ops(scripted_ops(model), str(path))
@@ -53,9 +54,10 @@ def name_layers(module: torch.fx.GraphModule) -> None:
             continue
         kind, index = LAYER_OPS[op]
         weight = node.args[index]
-        if not isinstance(weight, torch.fx.Node) or weight.op != "get_attr" or not weight.target.endswith(".weight"):
+        target = str(weight.target) if isinstance(weight, torch.fx.Node) and weight.op == "get_attr" else ""
+        if not target.endswith(".weight"):
             continue
-        layer = modules.get(weight.target[: -len(".weight")])
+        layer = modules.get(target[: -len(".weight")])
         if layer is None:
             continue
         if op in GROUPS_ARG:
@@ -66,17 +68,28 @@ def name_layers(module: torch.fx.GraphModule) -> None:
         layer.original_name = kind
 
 
-def _load_exported(path: Path) -> nn.Module:
+def _check_free_batch(program: torch.export.ExportedProgram, path: Path) -> None:
+    """The test set is read in batches of any size, the last one smaller."""
+    user_input = program.graph_signature.user_inputs[0]
+    node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == user_input)
+    shape = getattr(node.meta.get("val"), "shape", ())
+    if not shape or not isinstance(shape[0], torch.SymInt):
+        raise UserError(f"{path} was exported for batches of exactly {shape[0] if shape else '?'} images; export "
+                        'with a free batch size: dynamic_shapes=({0: torch.export.Dim("batch")},)')
+
+
+def _load_exported(data: bytes, path: Path) -> nn.Module:
     log = logging.getLogger("torch.export")
     level = log.level
     log.setLevel(logging.CRITICAL)  # torch logs a traceback before re-raising; the error below says it
     try:
-        program = torch.export.load(str(path))
+        program = torch.export.load(io.BytesIO(data))
     except Exception as exc:
         raise UserError(f"{path} is not a loadable torch.export program ({_first_line(exc)}); {EXPORT_HINT}") from None
     finally:
         log.setLevel(level)
     check_ops(exported_ops(program.graph_module), str(path))
+    _check_free_batch(program, path)
     module = program.module(check_guards=False)
     check_ops(exported_ops(module), str(path))
     check_eval_mode(module, str(path))
@@ -86,15 +99,19 @@ def _load_exported(path: Path) -> nn.Module:
     return module
 
 
-LOADERS: dict[str, Callable[[Path], nn.Module]] = {"pt2": _load_exported, "torchscript": _load_scripted}
+LOADERS: dict[str, Callable[[bytes, Path], nn.Module]] = {"pt2": _load_exported, "torchscript": _load_scripted}
 
 
 def load_program(path: Path) -> nn.Module:
     """The model in ``path`` on the CPU, refused with a one-line UserError if loading or calling it
     could do anything but tensor maths."""
-    kind, reader = open_archive(path)
-    ARCHIVE_CHECKS[kind](reader, path)
-    return LOADERS[kind](path)
+    try:
+        data = path.read_bytes()  # checked and loaded from the same bytes
+    except OSError as exc:
+        raise UserError(f"cannot read model file {path} ({exc.strerror or type(exc).__name__})") from None
+    kind, reader = open_archive(data, path)
+    ARCHIVE_CHECKS[kind](reader, data, path)
+    return LOADERS[kind](data, path)
 
 
 def program_label(path: str) -> str:
