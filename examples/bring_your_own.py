@@ -1,10 +1,10 @@
 """The offline worked example of docs/bring-your-own.md: a model trained on synthderm, exported,
 then audited as if it were someone else's.
 
-    python examples/bring_your_own.py byo-example      # writes byo-example/{data,model.ts,model_state.pt}
+    python examples/bring_your_own.py byo-example      # writes byo-example/{data,model.pt2,model.ts,model_state.pt}
 
 It trains the tool's small CNN on synthderm's training split (SYNTHETIC images) for a few epochs,
-exports it as TorchScript and as a state dict, and writes the images it never saw (validation and
+exports it with torch.export (.pt2), as TorchScript and as a state dict, and writes the images it never saw (validation and
 test splits) as PNG files with a labels.csv whose group column has three values (light; dark and
 medium share the unprivileged group). Nothing is downloaded.
 """
@@ -43,6 +43,9 @@ def main(out: Path) -> None:
     train(model, "small-cnn", splits, TrainConfig(epochs=8, lr=0.002, batch_size=128), out / "training.pt", "cpu",
           progress=True)
     model.eval()
+    x = torch.rand(2, 3, SIZE, SIZE)
+    program = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(out / "model.pt2"))
     torch.jit.save(torch.jit.script(model), str(out / "model.ts"))
     torch.save(model.state_dict(), out / "model_state.pt")
     print(f"{k} images in {data}; classes in output order: {','.join(splits.class_names)}")

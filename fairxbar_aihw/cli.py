@@ -362,7 +362,8 @@ def export(out: str, **kw: Any) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--model", "torchscript", default=None, help="Your trained model as a TorchScript file.")
+@click.option("--model", "torchscript", default=None, help="Your trained model as a torch.export program (.pt2) or "
+              "TorchScript file; refused unless it calls tensor operations only.")
 @click.option("--weights", default=None, help="A state dict (loaded weights_only) for --arch.")
 @click.option("--arch", default=None, help="Architecture of --weights: small-cnn, resnet18, vgg11, vgg11_bn or a "
               "torchvision classification model name.")
@@ -391,7 +392,8 @@ def audit(name: str, torchscript: str | None, weights: str | None, arch: str | N
 
     given = [k for k, v in (("--model", torchscript), ("--weights", weights), ("--entry", entry)) if v]
     if len(given) != 1:
-        raise UserError("audit needs exactly one of --model (TorchScript), --weights (with --arch) or --entry; got "
+        raise UserError("audit needs exactly one of --model (.pt2 or TorchScript), --weights (with --arch) or --entry; "
+                        "got "
                         + (" and ".join(given) or "none"))
     if weights and not arch:
         raise UserError("--weights needs --arch: the architecture the state dict belongs to")

@@ -1,6 +1,7 @@
 """Bring your own model and data: `fairxbar-aihw audit` on a CSV dataset with three group values,
-for a TorchScript model and the same model as a state dict; its numbers checked against
-`fairxbar-aihw metrics` on the predictions it wrote, and every bad input a one-line error."""
+for an exported program, a TorchScript model and the same model as a state dict; its numbers
+checked against `fairxbar-aihw metrics` on the predictions it wrote, and every bad input a
+one-line error."""
 import json
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def home(tmp_path_factory):
     torch.manual_seed(0)
     model = build("small-cnn", 3, SIZE).eval()
     torch.jit.save(torch.jit.script(model), str(home / "model.ts"))
+    program = torch.export.export(model, (torch.rand(2, 3, SIZE, SIZE),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    torch.export.save(program, str(home / "model.pt2"))
     torch.save(model.state_dict(), home / "model_state.pt")
     (home / "studies").mkdir()
     return home, ",".join(classes)
@@ -59,14 +62,20 @@ def _ideal_row(text: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_audit_of_torchscript_and_state_dict_models_matches_metrics(home):
+def test_audit_of_exported_torchscript_and_state_dict_models_matches_metrics(home):
     home, classes = home
     _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
     _audit(home, "sd", "--weights", str(home / "model_state.pt"), "--arch", "small-cnn", "--privileged", "light",
            "--classes", classes, "--no-drift")
-    reports = {k: home / "reports" / k for k in ("ts", "sd")}
+    _audit(home, "pt2", "--model", str(home / "model.pt2"), "--privileged", "light", "--classes", classes,
+           "--no-drift")
+    reports = {k: home / "reports" / k for k in ("ts", "sd", "pt2")}
     pre = {k: pd.read_csv(r / "pretrained_predictions.csv") for k, r in reports.items()}
-    pd.testing.assert_frame_equal(pre["ts"], pre["sd"])  # the same weights, loaded two ways
+    pd.testing.assert_frame_equal(pre["ts"], pre["sd"])  # the same weights, loaded three ways
+    pd.testing.assert_frame_equal(pre["pt2"], pre["sd"])
+    chips = {k: pd.read_csv(reports[k] / "predictions.csv") for k in ("ts", "pt2")}
+    pd.testing.assert_frame_equal(chips["pt2"], chips["ts"])  # the same chips through either compiled form
+    assert "(torch.export program); 5 conv/linear layers on crossbars" in (reports["pt2"] / "README.md").read_text()
     for name, report in reports.items():
         text = (report / "README.md").read_text()
         m = json.loads(_cli(home, "metrics", str(report / "pretrained_predictions.csv"), "--json").stdout)
@@ -93,7 +102,7 @@ def test_audit_bad_inputs_are_one_line_errors(home, tmp_path):
     junk = tmp_path / "junk.ts"
     junk.write_bytes(b"not a model")
     _one_line_error(_audit(home, "e1", "--model", str(junk), "--privileged", "light", check=False),
-                    "is not a TorchScript model")
+                    "is not a model archive")
     _one_line_error(_audit(home, "e2", "--model", str(home / "model.ts"), "--privileged", "light",
                            "--group-column", "skin", check=False), "lacks column(s) skin")
     wrong = tmp_path / "four_classes.pt"

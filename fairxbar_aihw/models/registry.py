@@ -98,8 +98,8 @@ def build(name: str, num_classes: int, image_size: int = 32, pretrained: str | N
 def crossbar_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Conv/linear modules by name, in order: the layers that go onto crossbars and get masks."""
     return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) or (
-        isinstance(m, torch.jit.ScriptModule) and getattr(m, "original_name", "") in ("Conv2d", "Linear")
-        and int(getattr(m, "groups", 1)) == 1)}  # a TorchScript model keeps the class names
+        getattr(m, "original_name", "") in ("Conv2d", "Linear") and int(getattr(m, "groups", 1)) == 1)}
+    # a TorchScript model keeps the class names; models/programs.py names an exported model's layers
 
 
 def analog_layer_names(model: nn.Module) -> list[str]:

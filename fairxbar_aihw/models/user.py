@@ -1,15 +1,18 @@
-"""Your own trained model: a TorchScript file, an architecture plus a state dict, or an entry point.
+"""Your own trained model: an exported program (.pt2) or TorchScript file, an architecture plus a
+state dict, or an entry point.
 
-Why three ways: a deployed model is usually exported (TorchScript), a research model is a state
-dict beside the code that defines it (here: the tool's own architectures or any torchvision
-classifier), and anything else can be built by your own function. State dicts load with
-``weights_only=True`` (no code runs); TorchScript runs only TorchScript; an entry point is your
-Python code, so it is documented as trusted.
+Why three ways: a deployed model is usually exported (torch.export, or TorchScript before it), a
+research model is a state dict beside the code that defines it (here: the tool's own
+architectures or any torchvision classifier), and anything else can be built by your own
+function. State dicts load with ``weights_only=True`` (no code runs); an exported or TorchScript
+model is code, so ``programs`` checks the file before loading and every op its graph calls
+before the first call (tensor maths only); an entry point is your Python code, so it is
+documented as trusted.
 
-Crossbars: aihwkit converts ``nn.Conv2d`` and ``nn.Linear`` modules. A TorchScript model has no
+Crossbars: aihwkit converts ``nn.Conv2d`` and ``nn.Linear`` modules. A compiled model has no
 Python modules to convert, so ``crossbar_proxy`` mirrors its conv and linear weights (by name)
 into plain modules; chips are programmed on the proxy and their weights read back into the
-TorchScript model, the same fast path the study uses for every model.
+compiled model, the same fast path the study uses for every model.
 """
 from __future__ import annotations
 
@@ -19,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.fx
 import torch.nn as nn
 
 from ..errors import UserError
 from ..torchfiles import load_torch_file
+from .programs import load_program
 
 CROSSBAR_TYPES = ("Conv2d", "Linear")
+CROSSBAR_MODULES = (nn.Conv2d, nn.Linear)
 
 
 @lru_cache(maxsize=1)
@@ -39,15 +45,6 @@ def _file(path: str, what: str) -> Path:
     if not p.is_file():
         raise UserError(f"{what} not found: {p}")
     return p
-
-
-def load_torchscript(path: str) -> nn.Module:
-    p = _file(path, "TorchScript model file")
-    try:
-        return torch.jit.load(str(p), map_location="cpu")
-    except Exception as exc:  # a pickle, a state dict or a broken file
-        raise UserError(f"{p} is not a TorchScript model ({str(exc).splitlines()[0][:120]}); export one with "
-                        "torch.jit.save(torch.jit.script(model), PATH), or give model.weights with model.name") from None
 
 
 def load_state_dict_model(name: str, path: str, num_classes: int, image_size: int) -> nn.Module:
@@ -98,7 +95,7 @@ def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module
     """The trained model a study's ``model`` section names, in eval mode on the CPU, checked to
     give ``num_classes`` outputs on an image of the study's size."""
     if model_cfg.torchscript:
-        model = load_torchscript(model_cfg.torchscript)
+        model = load_program(_file(model_cfg.torchscript, "model file"))
     elif model_cfg.weights:
         model = load_state_dict_model(model_cfg.name, model_cfg.weights, num_classes, image_size)
     else:
@@ -117,7 +114,8 @@ def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module
 
 
 def layer_types(model: nn.Module) -> dict[str, str]:
-    """Each named module's type (TorchScript keeps the original class name)."""
+    """Each named module's type (TorchScript keeps the original class name; ``programs`` names an
+    exported model's layers the same way)."""
     return {name: getattr(m, "original_name", type(m).__name__) for name, m in model.named_modules() if name}
 
 
@@ -163,5 +161,7 @@ def crossbar_proxy(model: nn.Module) -> nn.Module:
     return proxy
 
 
-def is_scripted(model: nn.Module) -> bool:
-    return isinstance(model, torch.jit.ScriptModule)
+def is_compiled(model: nn.Module) -> bool:
+    """A TorchScript or exported model: no Python conv/linear modules aihwkit could convert."""
+    return isinstance(model, (torch.jit.ScriptModule, torch.fx.GraphModule)) and not any(
+        isinstance(m, CROSSBAR_MODULES) for m in model.modules())

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..models.programs import program_label
 from ..models.registry import crossbar_layers
 from ..provenance import provenance_note
 from ..study.audit import per_value
@@ -106,7 +107,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     boot = meta["baseline"].get("test_bootstrap") or {}
     m = cfg.model
     source = m.torchscript or m.weights or m.entry
-    kind = "TorchScript" if m.torchscript else f"state dict for {m.name}" if m.weights else "entry point"
+    kind = program_label(m.torchscript) if m.torchscript else f"state dict for {m.name}" if m.weights else "entry point"
     layers = [n for n in crossbar_layers(run.baseline[0]) if n not in cfg.model.digital_layers]
     groups = meta["groups"].get("names") or {}
     lines = [f"# Audit `{run.name}`", "", provenance_note(meta["environment"]), "",

@@ -25,7 +25,7 @@ from ..hardware import (Preset, analog_layers, drift, effective_weights, install
 from ..hardware.analog import Masks
 from ..errors import UserError
 from ..metrics import flat_row
-from ..models.user import crossbar_proxy, is_scripted
+from ..models.user import crossbar_proxy, is_compiled
 from ..rng import derive_seed
 from ..training.evaluate import metrics_from_logits, predict_logits
 from .plan import Cell, cell_key
@@ -61,8 +61,8 @@ class ChipEvaluator:
         with warnings.catch_warnings():  # a TorchScript model's .to() reads .grad of non-leaf tensors: harmless
             warnings.simplefilter("ignore", UserWarning)
             self.shadow = copy.deepcopy(model).to(device).to(memory_format=torch.channels_last).eval()
-        # what aihwkit converts: the model, or for TorchScript a proxy holding its crossbar weights
-        self.crossbars = crossbar_proxy(model) if is_scripted(model) else model
+        # what aihwkit converts: the model, or for a compiled one a proxy holding its crossbar weights
+        self.crossbars = crossbar_proxy(model) if is_compiled(model) else model
         self._analog: dict[str, nn.Module] = {}
 
     def analog(self, preset: Preset) -> nn.Module:
@@ -73,7 +73,7 @@ class ChipEvaluator:
             if self.crossbars is not self.model and not preset.ideal_forward:
                 raise UserError(f"preset {preset.name} computes through aihwkit's analog forward, which needs the "
                                 "model's Python modules; give the model as model.weights or model.entry instead "
-                                "of TorchScript")
+                                "of a .pt2 or TorchScript file")
             self._analog[key] = to_analog(self.crossbars, preset, self.digital_layers, device=home)
         return self._analog[key]
 

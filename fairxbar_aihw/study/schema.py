@@ -77,8 +77,9 @@ class ModelSection(Section):
     name: str = Field("small-cnn", description="architecture: small-cnn, resnet18, vgg11, vgg11_bn, or with "
                       "`weights` any torchvision classification model name")
     pretrained: str | None = Field(None, description="a local weights file (never downloaded)")
-    torchscript: str | None = Field(None, description="your trained model as a TorchScript file: the study "
-                                    "skips training")
+    torchscript: str | None = Field(None, description="your trained model as a torch.export program (.pt2) "
+                                    "or TorchScript file, refused unless it calls tensor operations only: the "
+                                    "study skips training")
     weights: str | None = Field(None, description="your trained model's state dict (loaded weights_only) for "
                                 "`name`: the study skips training")
     entry: str | None = Field(None, description="trusted Python `module:function` returning your trained "
