@@ -93,6 +93,17 @@ def test_audit_of_exported_torchscript_and_state_dict_models_matches_metrics(hom
         mine = by_group[by_group.preset == "ideal"].set_index("group_value")["accuracy"]
         pd.testing.assert_series_equal(mine.sort_index(), acc.sort_index(), check_names=False)
         assert "## Which layers hurt which group" in text and "## The paper's claims" in text
+        # the population section: per-group churn of each uniform chip against the digital model, counted
+        # from the predictions written beside it
+        assert "## Fairness across the chip population" in text and (report / "fig_yield.png").is_file()
+        chips = preds[preds.chip >= 0].merge(ideal[["image", "y_pred"]], on="image", suffixes=("", "_digital"))
+        chips["changed"] = chips.y_pred != chips.y_pred_digital
+        churn = chips.groupby(["chip", "group"])["changed"].mean().unstack()
+        pop = pd.read_csv(report / "population.csv")
+        uniform = pop[pop.method == "uniform"].iloc[0]
+        for g in (0, 1):
+            assert uniform[f"churn_g{g}_p50"] == pytest.approx(np.percentile(churn[g], 50), abs=1e-6)
+            assert uniform[f"churn_g{g}_worst"] == pytest.approx(churn[g].max(), abs=1e-6)
         assert "| dark |" in text and "| medium |" in text
     assert "## Fairness over time (drift)" not in (reports["sd"] / "README.md").read_text()
 

@@ -15,7 +15,7 @@ import yaml
 from ..metrics import improvement
 from ..provenance import provenance_note
 from ..study.schema import StudyConfig
-from . import claims
+from . import claims, population
 from .markdown import arm_reading, claim_settings, claims_section, target_label
 from .stats import across_seeds
 
@@ -127,6 +127,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               f"Seeds {seeds}: each a full replicate (data split or generation, weight init, data order, curvature "
               "probes, chips), each with its own report in `seed-N/`.", ""]
     lines += claims_section(frames, cfg, out)
+    lines += population.section(frames, cfg.yield_spec, out)
     lines += _models(frames, metas)
     settings = claim_settings(cfg)
     chips, _ = claims.chip_differences(frames, arm_reading(cfg), claims.gap_metric(frames, settings.gap))

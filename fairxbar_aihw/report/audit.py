@@ -16,6 +16,7 @@ from ..models.registry import crossbar_layers
 from ..provenance import provenance_note
 from ..study.audit import per_value
 from ..study.pipeline import StudyRun
+from . import population
 from .markdown import _drift_section, claims_section
 from .stats import mean_ci
 
@@ -124,6 +125,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
                                    if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
     lines += claims_section({cfg.seed: df}, cfg, out)
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
     lines += _technologies(df, base, boot)
     values = per_value(predictions, run.splits.num_classes)
     lines += _values(values)

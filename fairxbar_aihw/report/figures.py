@@ -16,8 +16,8 @@ from .styles import color, ordered  # noqa: E402
 
 
 
-def _save(fig: plt.Figure, path: Path) -> str:
-    fig.tight_layout()
+def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] | None = None) -> str:
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return path.name
@@ -187,3 +187,42 @@ def claims_forest(table: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> str
         ax.grid(axis="x", alpha=0.3)
     axes[1].legend(loc="best", fontsize=7, framealpha=0.8)
     return _save(fig, out / "fig_claims_forest.png")
+
+
+def yield_curves(table: pd.DataFrame, out: Path) -> str:
+    """Fairness yield vs intensity, one panel per technology (rows) and target (columns), one line
+    per targeting method; error bars = the exact binomial interval. Uniform errors (no target)
+    appear in every column as the reference. Methods are dodged sideways so bars do not overlap."""
+    presets = list(dict.fromkeys(table["preset"]))
+    targets = sorted(table["target"].dropna().unique()) or [np.nan]
+    methods = ordered(table["method"])
+    fig, axes = plt.subplots(len(presets), len(targets), figsize=(4.6 * len(targets) + 2.4, 3.3 * len(presets)),
+                             squeeze=False)
+    for row, preset in zip(axes, presets):
+        part = table[table["preset"] == preset]
+        levels = sorted(part["intensity"].unique())
+        for ax, target in zip(row, targets):
+            sel = part[part["target"].isna() | (part["target"] == target)]
+            shown = [m for m in methods if (sel["method"] == m).any()]
+            for i, method in enumerate(shown):
+                m = sel[sel["method"] == method].sort_values("intensity")
+                dodge = (i - (len(shown) - 1) / 2) * 0.6 / len(shown)
+                x = np.array([levels.index(v) for v in m["intensity"]]) + dodge
+                y = 100 * m["yield"].to_numpy()
+                err = 100 * np.vstack([m["yield"] - m["yield_lo"], m["yield_hi"] - m["yield"]])
+                ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, lw=1.2, label=method, color=color(method),
+                            ls="--" if "[" in method else "-")
+            ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
+            ax.set_xlim(-0.6, len(levels) - 0.4)
+            ax.set_ylim(-3, 103)
+            ax.grid(axis="y", alpha=0.3)
+            ax.set_xlabel(f"{preset} intensity")
+            ax.set_ylabel("chips meeting the spec (%)")
+            ax.set_title(f"{preset}" + ("" if pd.isna(target) else f", target x = {100 * target:g}%"), fontsize=9)
+    right = 1 - 2.3 / (4.6 * len(targets) + 2.4)  # the legend's strip
+    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]}
+    fig.legend([handles[m] for m in methods if m in handles], [m for m in methods if m in handles],
+               loc="center left", bbox_to_anchor=(right, 0.5), fontsize=7, title="method\n(bars: 95% exact CI)",
+               title_fontsize=7)
+    fig.suptitle("Fairness yield: share of chips meeting the spec", fontsize=10)
+    return _save(fig, out / "fig_yield.png", rect=(0, 0, right, 1))

@@ -15,7 +15,7 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
-from . import claims, figures
+from . import claims, figures, population
 from ..saliency.names import method_label, split_method
 from .stats import paired_comparison, summarise
 from .styles import ordered
@@ -192,6 +192,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds)
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
     lines += [cfg.description.strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "

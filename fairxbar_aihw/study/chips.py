@@ -24,7 +24,7 @@ from ..hardware import (Preset, analog_layers, drift, effective_weights, install
                         program_chip, seeded_rng, to_analog)
 from ..hardware.analog import Masks
 from ..errors import UserError
-from ..metrics import flat_row
+from ..metrics import churn, flat_row
 from ..models.user import crossbar_proxy, is_compiled
 from ..rng import derive_seed
 from ..training.evaluate import metrics_from_logits, predict_logits
@@ -51,7 +51,9 @@ class ChipEvaluator:
     """
 
     def __init__(self, model: nn.Module, test: TensorSplit, num_classes: int, device: str = "cpu",
-                 digital_layers: list[str] | None = None):
+                 digital_layers: list[str] | None = None, reference: torch.Tensor | None = None):
+        """``reference``: the digital model's test predictions when already known (a Ray worker gets
+        them from the driver); otherwise computed here, once."""
         self.model = model.eval()
         self.digital_layers = list(digital_layers or [])
         self.test = test
@@ -64,6 +66,11 @@ class ChipEvaluator:
         # what aihwkit converts: the model, or for a compiled one a proxy holding its crossbar weights
         self.crossbars = crossbar_proxy(model) if is_compiled(model) else model
         self._analog: dict[str, nn.Module] = {}
+        # what churn counts against: the digital model's predictions, once per evaluator (the
+        # shadow is still the unprogrammed model here), not once per chip
+        self.reference = (predict_logits(self.shadow, test, device).argmax(1) if reference is None
+                          else reference).cpu()
+        self._churn_args = (self.reference.numpy(), test.groups.numpy())
 
     def analog(self, preset: Preset) -> nn.Module:
         key = repr(sorted(preset.values.items(), key=lambda kv: kv[0]))
@@ -87,7 +94,9 @@ class ChipEvaluator:
             return predict_logits(amodel, self.test, self.device)
 
     def row(self, logits: torch.Tensor) -> dict[str, float]:
-        return flat_row(metrics_from_logits(logits, self.test, self.num_classes))
+        """The metrics of one chip's test logits, and its churn against the digital model."""
+        return {**flat_row(metrics_from_logits(logits, self.test, self.num_classes)),
+                **churn(logits.argmax(1).numpy(), *self._churn_args)}
 
 
 Job = tuple[Cell, Preset, "Masks | None"]

@@ -77,9 +77,9 @@ def task_options(device: str) -> dict[str, float]:
 def chip_task(payload: tuple, cell: Cell, preset: Any, masks: Any, trials: list[int], seed: int,
               times: list[float | None]) -> list[Row]:
     """One Ray task: a few chips of one cell, evaluated on the worker."""
-    model, test, num_classes, digital_layers, device = payload
+    model, test, num_classes, digital_layers, device, reference = payload
     evaluator = ChipEvaluator(model, test, num_classes, "cuda" if device.startswith("cuda") else "cpu",
-                              digital_layers)  # Ray's CUDA_VISIBLE_DEVICES picks the worker's GPU
+                              digital_layers, reference)  # Ray's CUDA_VISIBLE_DEVICES picks the worker's GPU
     return [row for rows in chip_rows(evaluator, cell, preset, masks, trials, seed, times) for row in rows]
 
 
@@ -117,7 +117,7 @@ class RayExecutor:
                             "wait forever); add GPU nodes or use --device cpu")
         task = ray.remote(max_retries=3, retry_exceptions=False, **options)(self.task)
         payload = ray.put((copy.deepcopy(evaluator.model).cpu(), evaluator.test, evaluator.num_classes,
-                           evaluator.digital_layers, evaluator.device))
+                           evaluator.digital_layers, evaluator.device, evaluator.reference))
         futures = []
         for cell, preset, masks, missing in todo:
             for i in range(0, len(missing), CHIPS_PER_TASK):

@@ -185,6 +185,15 @@ class ClaimsSection(Section):
                                   "(0.01 = 1 point)")
 
 
+class YieldSpecSection(Section):
+    max_eodds_increase: float = Field(0.05, ge=0, description="a chip meets the fairness spec when its gap is at "
+                                      "most this much above the digital (pre-trained) model's")
+    max_f1_drop: float = Field(0.01, ge=0, le=1, description="... and its pooled F1 (eq. 3) at most this much "
+                               "below the digital model's (0.01 = 1 point)")
+    gap: Literal["eodds", "eodds_bc"] = Field("eodds", description="gap metric of the spec: eodds (raw, the "
+                                              "paper's printed sum) or eodds_bc (bias-corrected)")
+
+
 class StudyConfig(Section):
     """A resolved study. ``name`` and ``quick_mode`` are set by the loader, not by the file."""
 
@@ -203,6 +212,7 @@ class StudyConfig(Section):
     retrain: RetrainSection = Field(default_factory=RetrainSection)
     prune: PruneSection = Field(default_factory=PruneSection)
     claims: ClaimsSection = Field(default_factory=ClaimsSection)
+    yield_spec: YieldSpecSection = Field(default_factory=YieldSpecSection)
     quick: dict[str, Any] = Field(default_factory=dict, description="overrides applied by --quick")
     name: str = Field("", description="(set from the file name)")
     quick_mode: bool = Field(False, description="(set by --quick)")

@@ -1,0 +1,23 @@
+"""Churn: the share of test predictions a chip changed against its digital model, per group.
+
+Why beside the fairness metrics: a chip can keep the same accuracy and gap while flipping many
+predictions, and flips that fall on one group more than the other are a fairness cost a
+designer signs off on. Counted from predictions alone (numpy), so it costs microseconds a chip.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import GROUPS
+
+
+def churn(pred: np.ndarray, reference: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """``churn`` (all test rows) and ``churn_g0``/``churn_g1``: the share of each group's rows where
+    ``pred`` differs from ``reference`` (NaN for a group with no rows)."""
+    changed = np.asarray(pred) != np.asarray(reference)
+    groups = np.asarray(groups)
+    out = {"churn": float(changed.mean()) if changed.size else float("nan")}
+    for c in GROUPS:
+        mine = changed[groups == c]
+        out[f"churn_g{c}"] = float(mine.mean()) if mine.size else float("nan")
+    return out

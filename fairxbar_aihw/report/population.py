@@ -1,0 +1,230 @@
+"""Fairness across the chip population: what a hardware designer signs off on.
+
+Why: every manufactured chip must meet the spec, not the mean chip. Per sweep cell (preset ×
+intensity × method × target) this gives the distribution over chips (5th / 50th / 95th
+percentile and the worst chip) of the gap, pooled F1, each group's accuracy and churn, and the
+**fairness yield**: the share of chips whose gap is at most ``max_eodds_increase`` above the
+digital (pre-trained) model's and whose pooled F1 is at most ``max_f1_drop`` below it, with its
+exact binomial (Clopper-Pearson) interval. Pure pandas/scipy on the stored rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..study.schema import YieldSpecSection
+from . import claims, figures
+from .styles import ordered
+
+CELL = ["preset", "intensity", "method", "target"]
+CHIP_KINDS = ("sweep", "retrain")  # one row per chip and cell; drift rows repeat a chip over time
+PERCENTILES = (5, 50, 95)
+LEVEL = 0.95
+TOLERANCE = 1e-12  # a chip exactly at the limit meets it, whatever the float rounding of base + margin
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-chip column of the distribution table and which end of it is the worst chip."""
+
+    column: str
+    label: str
+    worst_is_high: bool
+
+
+METRICS = (Metric("eodds", "EOdds", True), Metric("eodds_bc", "EOdds bias-corr.", True),
+           Metric("f1_micro", "pooled F1", False), Metric("acc_g0", "acc unpriv.", False),
+           Metric("acc_g1", "acc priv.", False), Metric("churn_g0", "churn unpriv.", True),
+           Metric("churn_g1", "churn priv.", True), Metric("churn", "churn", True))
+SHOWN = ("eodds", "eodds_bc", "f1_micro", "acc_g0", "acc_g1", "churn_g0", "churn_g1")  # the markdown table
+
+
+def yield_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """(k/n, lower, upper): the share and its exact binomial (Clopper-Pearson) interval."""
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return k / n, float(ci.low), float(ci.high)
+
+
+def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> pd.DataFrame:
+    """Every chip row of every seed, with ``study_seed`` and ``meets``: whether the chip meets the
+    spec against its own seed's digital model (a missing value fails it)."""
+    parts = []
+    for seed, df in sorted(frames.items()):
+        base = df[df["kind"] == "baseline"].iloc[0]
+        chips = df[df["kind"].isin(CHIP_KINDS)].copy()
+        if chips.empty:
+            continue
+        chips["study_seed"] = seed
+        chips["meets"] = ((chips[gap] <= base[gap] + spec.max_eodds_increase + TOLERANCE)
+                          & (chips["f1_micro"] >= base["f1_micro"] - spec.max_f1_drop - TOLERANCE))
+        parts.append(chips)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def distribution(values: pd.Series, worst_is_high: bool) -> dict[str, float]:
+    """5th / 50th / 95th percentile (numpy's linear interpolation) and the worst chip; NaN when
+    no chip has the value (rows stored before the column existed)."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {**{f"p{q}": float("nan") for q in PERCENTILES}, "worst": float("nan")}
+    return {**{f"p{q}": float(p) for q, p in zip(PERCENTILES, np.percentile(v, PERCENTILES))},
+            "worst": float(v.max() if worst_is_high else v.min())}
+
+
+def summary(chips: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Per cell (or ``by``): chips, chips meeting the spec, the yield with its interval, and each
+    metric's percentiles and worst chip (columns ``<metric>_p5`` … ``<metric>_worst``)."""
+    by = by or CELL
+    rows = []
+    for key, part in chips.groupby(by, dropna=False, sort=False):
+        n, k = len(part), int(part["meets"].sum())
+        share, lo, hi = yield_interval(k, n)
+        row: dict[str, Any] = {**dict(zip(by, key)), "chips": n, "meet": k, "yield": share, "yield_lo": lo,
+                               "yield_hi": hi}
+        for m in METRICS:
+            column = part[m.column] if m.column in part else pd.Series(dtype=float)
+            row.update({f"{m.column}_{s}": v for s, v in distribution(column, m.worst_is_high).items()})
+        rows.append(row)
+    return _sorted(pd.DataFrame(rows))
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    """Preset, intensity, target (uniform first), then methods in registry order."""
+    if table.empty:
+        return table
+    rank = {m: i for i, m in enumerate(ordered(table["method"]))}
+    return (table.assign(_m=table["method"].map(rank))
+            .sort_values(["preset", "intensity", "target", "_m"], na_position="first", kind="stable")
+            .drop(columns="_m").reset_index(drop=True))
+
+
+def ranking(table: pd.DataFrame) -> pd.DataFrame:
+    """Technologies ranked by yield at each comparable setting (method × target), each at its own
+    intensities; ties share a rank; settings with one technology are left out."""
+    parts = []
+    for _, part in table.groupby(["method", "target"], dropna=False, sort=False):
+        if part["preset"].nunique() < 2:
+            continue
+        part = part.sort_values(["yield", "yield_lo", "preset", "intensity"], ascending=[False, False, True, True])
+        parts.append(part.assign(rank=part["yield"].rank(ascending=False, method="min").astype(int)))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    order = {m: i for i, m in enumerate(ordered(out["method"]))}
+    return (out.assign(_m=out["method"].map(order))
+            .sort_values(["_m", "target", "rank"], na_position="first", kind="stable").drop(columns="_m"))
+
+
+def _pct(r: pd.Series) -> str:
+    if pd.isna(r["yield"]):
+        return "n/a"
+    return f"{100 * r['yield']:.0f}% [{100 * r['yield_lo']:.0f}, {100 * r['yield_hi']:.0f}]"
+
+
+def _spread(r: pd.Series, column: str) -> str:
+    cells = [r[f"{column}_{s}"] for s in ("p5", "p50", "p95", "worst")]
+    if pd.isna(cells[0]):
+        return "n/a"
+    return " / ".join(f"{v:.3f}" for v in cells[:3]) + f" ({cells[3]:.3f})"
+
+
+def _cell(r: pd.Series) -> tuple[Any, ...]:
+    """A cell's key with a missing target (uniform errors) as None, so keys compare equal."""
+    return tuple(None if c == "target" and pd.isna(r[c]) else r[c] for c in CELL)
+
+
+def _key(r: pd.Series) -> str:
+    return f"{r['preset']} | {r['intensity']:g} | {r['method']} | {claims._target(r['target'])}"
+
+
+def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> list[str]:
+    bases = {s: df[df["kind"] == "baseline"].iloc[0] for s, df in frames.items()}
+    digital = "; ".join(f"{'seed ' + str(s) + ': ' if len(bases) > 1 else ''}{gap} {b[gap]:.3f}, pooled F1 "
+                        f"{b['f1_micro']:.3f}" for s, b in sorted(bases.items()))
+    points = f"{100 * spec.max_f1_drop:g} point{'' if spec.max_f1_drop == 0.01 else 's'}"
+    text = ("A designer ships every chip, not the mean chip. A chip **meets the fairness spec** when its "
+            f"{claims.GAPS[gap]} is at most {spec.max_eodds_increase:g} above the digital (pre-trained) model's and "
+            f"its pooled F1 at most {points} below it (`yield_spec` in the study; digital model: {digital}). The "
+            "**yield** is the share of a cell's chips that meet it, with its exact 95% binomial (Clopper-Pearson) "
+            "interval.")
+    if gap != spec.gap:
+        text += f" The study asks for `{spec.gap}`, which rows stored before it existed lack: judged on `{gap}`."
+    if len(frames) > 1:
+        text += (" **Pooled over seeds**: every chip of every seed, each judged against its own seed's digital "
+                 "model; the interval treats the chips as independent, so it leaves out the variation between "
+                 "trained models — the per-seed column shows it.")
+    return ["## Fairness across the chip population", "", text, "",
+            "Drift rows are left out: a chip read at several times is one chip.", ""]
+
+
+def _yield_table(table: pd.DataFrame, per_seed: pd.DataFrame | None) -> list[str]:
+    seeds = sorted(per_seed["study_seed"].unique()) if per_seed is not None else []
+    counts = {} if per_seed is None else {(*_cell(r), r["study_seed"]): f"{r['meet']}/{r['chips']}"
+                                          for _, r in per_seed.iterrows()}
+    lines = ["### Fairness yield per cell", "",
+             "| preset | intensity | method | target | chips | meet spec | yield [95% CI] |"
+             + (f" per seed (seeds {', '.join(map(str, seeds))}): met / chips |" if seeds else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if seeds else "")]
+    for _, r in table.iterrows():
+        line = f"| {_key(r)} | {r['chips']} | {r['meet']} | {_pct(r)} |"
+        if seeds:
+            line += " " + ", ".join(counts.get((*_cell(r), s), "–") for s in seeds) + " |"
+        lines.append(line)
+    return lines + [""]
+
+
+def _distribution_table(table: pd.DataFrame) -> list[str]:
+    metrics = [m for m in METRICS if m.column in SHOWN]
+    lines = ["### Distribution over chips", "",
+             "Each cell: 5th / 50th / 95th percentile over chips (worst chip). Churn = share of the group's test "
+             "predictions the chip changed against the digital model; n/a where the rows predate it.", "",
+             "| preset | intensity | method | target | " + " | ".join(m.label for m in metrics) + " |",
+             "|---|---|---|---|" + "---|" * len(metrics)]
+    lines += [f"| {_key(r)} | " + " | ".join(_spread(r, m.column) for m in metrics) + " |"
+              for _, r in table.iterrows()]
+    return lines + [""]
+
+
+def _ranking_table(ranked: pd.DataFrame) -> list[str]:
+    if ranked.empty:
+        return []
+    lines = ["### Technologies ranked by yield", "",
+             "At each setting (method × target) every technology at each of its intensities, best yield first (the "
+             "intensity knobs differ between technologies, so they are not matched). Ties share a rank; entries "
+             "whose intervals overlap are not separated at 95%.", "",
+             "| method | target | rank | technology | intensity | chips | yield [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {claims._target(r['target'])} | {r['rank']} | {r['preset']} | {r['intensity']:g} | "
+              f"{r['chips']} | {_pct(r)} |" for _, r in ranked.iterrows()]
+    return lines + [""]
+
+
+def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path) -> list[str]:
+    """The report's population section from each seed's rows (pooled over seeds, with per-seed
+    counts, when there are several); writes ``population.csv`` (and ``population_by_seed.csv``)
+    and the yield figure into ``out``. Nothing when no chip rows exist."""
+    gap = claims.gap_metric(frames, spec.gap)
+    chips = judge(frames, spec, gap)
+    if chips.empty:
+        return []
+    table = summary(chips)
+    per_seed = summary(chips, CELL + ["study_seed"]) if len(frames) > 1 else None
+    table.assign(gap=gap).to_csv(out / "population.csv", index=False, float_format="%.6g")
+    if per_seed is not None:
+        per_seed.assign(gap=gap).to_csv(out / "population_by_seed.csv", index=False, float_format="%.6g")
+    figure = figures.yield_curves(table, out)
+    lines = _intro(frames, spec, gap)
+    lines += _yield_table(table, per_seed)
+    lines += [f"![Fairness yield vs intensity]({figure})", ""]
+    lines += _distribution_table(table)
+    lines += _ranking_table(ranking(table))
+    return lines
