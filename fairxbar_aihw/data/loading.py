@@ -60,7 +60,7 @@ def load(
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
-              **params},
+              "skipped": skip_counts(table, corrupt), **params},
     )
 
 
@@ -92,10 +92,10 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     for why, count in table.dropped.items():
         if count:
             problems.append(f"{count} row(s) dropped: {why.replace('_', ' ')}")
-    labels, groups = table.labels, table.groups
+    labels, groups, corrupt = table.labels, table.groups, None
     if decode:
         _, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
-        problems += [f"corrupt or unreadable image, skipped: {p}" for p in corrupt]
+        problems += [f"{SKIP_LABELS[kind]}, skipped: {p}" for p, kind in corrupt.items()]
     k = len(table.class_names)
     counts = np.bincount(labels * 2 + groups, minlength=2 * k).reshape(-1, 2)
     problems += empty_cells(counts, table.class_names, table.group_names)
@@ -103,7 +103,30 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
         v: int((table.values == i).sum()) for i, v in enumerate(table.value_names)}
     return {"dataset": name, "rows": len(table.paths) + len(table.missing), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
-            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts}
+            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts,
+            "skipped": skip_counts(table, corrupt)}
+
+
+# What a skipped image is, by ``real.skip_kind`` (and a listed image that is not there).
+SKIP_LABELS = {"missing_image": "listed image not found", "corrupt": "corrupt or unreadable image",
+               "truncated": "truncated or damaged image", "decompression_bomb": "decompression bomb (too many pixels)"}
+
+
+def skip_counts(table: real.Table, corrupt: dict[str, str] | None) -> dict[str, int]:
+    """Every image or row the loader left out, by kind: listed images not found, images that
+    failed to decode by ``skip_kind`` (left out when not decoded: ``corrupt`` None), and the
+    loader's dropped rows (``row: WHY``, e.g. a blank image, label or group cell)."""
+    counts = {"missing_image": len(table.missing)}
+    if corrupt is not None:
+        counts.update({kind: sum(k == kind for k in corrupt.values()) for kind in SKIP_LABELS if kind != "missing_image"})
+    return {**counts, **{f"row: {why}": int(n) for why, n in table.dropped.items()}}
+
+
+def describe_skips(counts: dict[str, int]) -> str:
+    """Skip counts as one line: "skipped: 0 × listed image not found, 1 × corrupt or unreadable image, ..."."""
+    def label(kind: str) -> str:
+        return SKIP_LABELS.get(kind) or "row dropped (" + kind.removeprefix("row: ").replace("_", " ") + ")"
+    return "skipped: " + ", ".join(f"{n} × {label(k)}" for k, n in counts.items())
 
 
 def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:
