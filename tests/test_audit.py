@@ -163,8 +163,8 @@ def test_skipped_images_and_rows_are_counted_in_check_audit_and_report(home, tmp
     rows = (root / "labels.csv").read_text().splitlines()
     rows[5] = rows[5].rsplit(",", 1)[0] + ","  # a blank group cell
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    counts = ("skipped: 0 × listed image not found, 1 × corrupt or unreadable image, 1 × truncated or damaged image, "
-              "1 × decompression bomb (too many pixels), 1 × row dropped (missing image label or group)")
+    counts = ("skipped: 0 × listed image not found, 1 × corrupt or unreadable image, 1 × truncated or damaged "
+              "image, 1 × decompression bomb (too many pixels), 1 × row dropped (missing image label or group)")
     check = _cli(home, "data", "check", "--dataset", "csv", "--data-root", str(root), "--privileged", "light",
                  "--size", str(SIZE))
     assert check.stdout.strip().splitlines()[-1] == counts

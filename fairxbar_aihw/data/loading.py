@@ -118,7 +118,8 @@ def skip_counts(table: real.Table, corrupt: dict[str, str] | None) -> dict[str, 
     loader's dropped rows (``row: WHY``, e.g. a blank image, label or group cell)."""
     counts = {"missing_image": len(table.missing)}
     if corrupt is not None:
-        counts.update({kind: sum(k == kind for k in corrupt.values()) for kind in SKIP_LABELS if kind != "missing_image"})
+        kinds = [kind for kind in SKIP_LABELS if kind != "missing_image"]
+        counts.update({kind: sum(k == kind for k in corrupt.values()) for kind in kinds})
     return {**counts, **{f"row: {why}": int(n) for why, n in table.dropped.items()}}
 
 

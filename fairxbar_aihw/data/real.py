@@ -201,8 +201,8 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
     kept = set(keep)
     corrupt = {str(p): skip_kind(p) for i, p in enumerate(table.paths) if i not in kept}
     if not images:
-        raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first {next(iter(corrupt))}); "
-                        "check the files")
+        raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first "
+                        f"{next(iter(corrupt))}); check the files")
     idx = np.asarray(keep)
     values = None if table.values is None else table.values[idx]
     out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt, values)
