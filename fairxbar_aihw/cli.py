@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sqlite3
 import sys
 import textwrap
@@ -174,6 +175,10 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw:
             click.echo(line)
     for p in r["problems"]:
         click.echo(f"warning: {p}")
+    if "skipped" in r:
+        from .data.loading import describe_skips
+
+        click.echo(describe_skips(r["skipped"]))
 
 
 # ---------------------------------------------------------------- study stages
@@ -266,8 +271,10 @@ def _run(name: str, preset: str | None = None, quick: bool = False, seeds: str |
         torch.set_num_threads(threads or default_threads())
         if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
+    command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),
+                          *(["--quick"] if quick else []), *(["--seeds", seeds] if seeds else [])])
     return Study(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
-                 executor=make_executor(backend, address), read_only=read_only)
+                 executor=make_executor(backend, address), read_only=read_only, command=command)
 
 
 @cli.command()
@@ -350,6 +357,9 @@ def report(**kw: Any) -> None:
     """Rewrite the markdown report from the results database (read-only: computes nothing)."""
     run = _run(**kw, read_only=True)
     click.echo(f"report: {run.write_report()}")
+    gaps = run.incomplete()
+    if gaps:
+        click.echo(f"warning: incomplete run: {gaps}", err=True)
 
 
 @cli.command()
@@ -404,7 +414,13 @@ def audit(name: str, torchscript: str | None, weights: str | None, arch: str | N
     import torch
 
     torch.set_num_threads(threads or default_threads())
-    click.echo(f"report: {Audit(cfg, progress=not no_progress, fresh=fresh).run_all()}")
+    audited = Audit(cfg, progress=not no_progress, fresh=fresh)
+    click.echo(f"report: {audited.run_all()}")
+    skipped = audited.only.splits.info.get("skipped")
+    if skipped:
+        from .data.loading import describe_skips
+
+        click.echo(describe_skips(skipped))
 
 
 def _close_progress_bars() -> None:

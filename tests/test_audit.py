@@ -3,6 +3,8 @@ for an exported program, a TorchScript model and the same model as a state dict;
 checked against `fairxbar-aihw metrics` on the predictions it wrote, and every bad input a
 one-line error."""
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +209,35 @@ def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monk
     warned = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
     assert warned == ["warning: csv: 1 row(s) skipped (1 blank group cell); `fairxbar-aihw data check --dataset csv` "
                       "lists them", "warning: " + hint], proc.stderr
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+
+def test_skipped_images_and_rows_are_counted_in_check_audit_and_report(home, tmp_path):
+    """A corrupt, a truncated and a decompression-bomb image and a row with a blank group cell:
+    each kind counted by `data check`, the audit's output and its report."""
+    home, classes = home
+    root = tmp_path / "bad"
+    _dataset(root)
+    imgs = sorted((root / "img").iterdir())
+    imgs[0].write_bytes(b"not an image")
+    imgs[1].write_bytes(imgs[1].read_bytes()[:60])  # header intact, pixels cut short
+    imgs[2].write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 10000, 8, 2, 0, 0, 0))
+                        + _png_chunk(b"IEND", b""))  # 200 megapixels declared in a 45-byte file
+    rows = (root / "labels.csv").read_text().splitlines()
+    rows[5] = rows[5].rsplit(",", 1)[0] + ","  # a blank group cell
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    counts = ("skipped: 0 × listed image not found, 1 × corrupt or unreadable image, 1 × truncated or damaged "
+              "image, 1 × decompression bomb (too many pixels), 1 × row dropped (blank group cell)")
+    check = _cli(home, "data", "check", "--dataset", "csv", "--data-root", str(root), "--privileged", "light",
+                 "--size", str(SIZE))
+    assert check.stdout.strip().splitlines()[-1] == counts
+    assert f"warning: truncated or damaged image, skipped: {imgs[1]}" in check.stdout
+    assert f"warning: decompression bomb (too many pixels), skipped: {imgs[2]}" in check.stdout
+    out = _cli(home, "audit", "skips", "--data-root", str(root), "--size", str(SIZE), "--chips", "2", "--preset",
+               "paper-variation", "--no-progress", "--no-drift", "--model", str(home / "model.ts"), "--privileged",
+               "light", "--classes", classes)
+    assert out.stdout.strip().splitlines()[-1] == counts
+    assert f"- Data {counts}." in (home / "reports" / "skips" / "README.md").read_text()

@@ -10,10 +10,11 @@ import torch
 import yaml
 
 from fairxbar_aihw.errors import ConfigError, UserError
-from fairxbar_aihw.study.runfolder import MARKER, existing_run_folder, open_run_folder
+from fairxbar_aihw.store import ResultsStore
+from fairxbar_aihw.study.runfolder import MARKER, Owner, existing_run_folder, open_run_folder, report_folder
 from fairxbar_aihw.torchfiles import load_torch_file
 from fairxbar_aihw.yaml_files import read_mapping
-from test_study import TINY, _cli
+from test_study import TINY, _cli, _env
 
 SMALL = {**TINY, "sweep": {**TINY["sweep"], "methods": ["uniform"], "trials": 2}, "drift": {"times": []},
          "retrain": {"arms": []}, "prune": {"kinds": []}}
@@ -77,6 +78,82 @@ def test_fresh_deletes_only_a_marked_run_folder_of_that_study(tmp_path):
     folder, lock = open_run_folder(runs, "mine", fresh=True)
     assert sorted(p.name for p in folder.iterdir()) == [".lock", MARKER]
     lock.close()
+
+
+def _files(*folders: Path) -> dict[str, bytes]:
+    """Every file under ``folders`` with its bytes (the SQLite side files aside: readers may touch them)."""
+    return {str(p): p.read_bytes() for f in folders for p in sorted(f.rglob("*"))
+            if p.is_file() and not p.name.endswith(("-shm", "-wal", ".lock"))}
+
+
+def test_audit_fresh_on_a_study_folder_is_refused_and_deletes_nothing(home):
+    _cli(home, "inject", "tiny", "--no-progress")
+    _cli(home, "report", "tiny")
+    before = _files(home / "runs", home / "reports")
+    assert any(p.endswith("model.pt") for p in before) and any(p.endswith("README.md") for p in before)
+    audit = ["audit", "tiny", "--model", str(home / "model.ts"), "--data-root", str(home), "--privileged", "a"]
+    line = _one_line_error(_cli(home, *audit, "--fresh", check=False), "--fresh refused: run folder")
+    assert f"belongs to the study file {home / 'studies' / 'tiny.yaml'}, not to audit 'tiny'" in line
+    _one_line_error(_cli(home, *audit, check=False), "resume refused: run folder")
+    assert _files(home / "runs", home / "reports") == before
+
+
+def test_study_files_with_one_file_name_keep_their_own_folders(home, tmp_path):
+    (home / "other").mkdir()
+    other = home / "other" / "tiny.yaml"
+    other.write_text(yaml.safe_dump({**SMALL, "description": "another study, same file name"}))
+    _cli(home, "inject", "tiny", "--no-progress")
+    before = _files(home / "runs")
+    for args, refusal in ((["inject", str(other), "--no-progress"], "resume refused"),
+                          (["inject", str(other), "--fresh", "--no-progress"], "--fresh refused"),
+                          (["report", str(other)], "reading refused")):
+        line = _one_line_error(_cli(home, *args, check=False), refusal)
+        assert f"belongs to the study file {home / 'studies' / 'tiny.yaml'}, not to the study file {other}" in line
+    assert _files(home / "runs") == before
+    # in another runs folder it runs, but may not overwrite the first one's report
+    _cli(home, "report", "tiny")
+    report = _files(home / "reports")
+    env = {**_env(home), "FAIRXBAR_RUNS": str(tmp_path / "runs2")}
+    proc = subprocess.run([sys.executable, "-m", "fairxbar_aihw.cli", "inject", str(other), "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    _one_line_error(proc, "writing the report refused: report folder")
+    assert _files(home / "reports") == report and _files(home / "runs") == before
+
+
+def test_owner_less_run_folders_belong_to_a_study_of_that_name(tmp_path):
+    """Folders made before markers recorded an owner: a study of that name resumes (and adopts)
+    them, an audit may neither resume nor delete them, unless its per-layer rows show it made them."""
+    runs = tmp_path / "runs"
+    for name in ("old", "oldaudit"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / MARKER).write_text(f'{{"study": "{name}"}}\n')
+        with ResultsStore(runs / name / "results.sqlite") as store:
+            run = store.register_run(name, {"x": 1})
+            store.write_trial(run, "layer|pcm|0.0|layer 1|None|ab" if name == "oldaudit" else "baseline", 0, 0, {})
+    audit, study, elsewhere = Owner("audit"), Owner("study", "/a/old.yaml"), Owner("study", "/b/old.yaml")
+    with pytest.raises(UserError, match="--fresh refused: .* belongs to a study named 'old' .*not to audit 'old'"):
+        open_run_folder(runs, "old", audit, fresh=True)
+    assert (runs / "old" / "results.sqlite").stat().st_size > 0
+    folder, lock = open_run_folder(runs, "old", study)
+    lock.close()
+    assert '"source": "/a/old.yaml"' in (folder / MARKER).read_text()  # adopted
+    with pytest.raises(UserError, match="resume refused: .* belongs to the study file /a/old.yaml"):
+        open_run_folder(runs, "old", elsewhere)
+    with pytest.raises(UserError, match="resume refused: .* belongs to audit 'oldaudit'"):
+        open_run_folder(runs, "oldaudit", study)
+    _, lock = open_run_folder(runs, "oldaudit", audit)
+    lock.close()
+    assert existing_run_folder(runs, "old", "old", study) == folder
+
+
+def test_report_folders_belong_to_one_study(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRXBAR_REPORTS", str(tmp_path / "reports"))
+    (tmp_path / "reports" / "old").mkdir(parents=True)  # written before reports recorded an owner: taken over
+    mine, theirs = Owner("study", "bundled:old"), Owner("audit")
+    assert report_folder("old", mine, claim=True) == tmp_path / "reports" / "old"
+    assert report_folder("old", mine) == tmp_path / "reports" / "old"
+    with pytest.raises(UserError, match="belongs to the bundled study 'old', not to audit 'old'"):
+        report_folder("old", theirs, claim=True)
 
 
 def test_symlinked_run_folder_pointing_outside_is_refused(tmp_path):

@@ -68,6 +68,7 @@ def test_tiny_study_end_to_end(study_dir):
     # + 2 retrained arms × (1 ideal row + 2 chips) + 1 pruning row
     assert len(df) == 1 + 4 * 4 + 2 * 2 * 2 + 2 * 3 + 1
     assert "VA-Retrain vs F+A R" in text and "Pruning arms" in text
+    assert "INCOMPLETE RUN" not in text
     # the report's numbers come from the DB: regenerating gives the same file
     first = report.read_bytes()
     _cli(study_dir, "report", "tiny")
@@ -110,6 +111,39 @@ def test_sigkill_then_resume_equals_uninterrupted_run(study_dir, tmp_path):
     clean = _table(other / "runs" / "tiny" / "results.sqlite")
     assert len(resumed) == len(clean) == 1 + 4 * 40
     pd.testing.assert_frame_equal(resumed, clean)
+
+
+def test_report_of_an_unfinished_run_says_what_is_missing_and_how_to_finish(study_dir):
+    _cli(study_dir, "inject", "tiny", "--no-progress")  # stopped after the sweep: no drift, arms or pruning
+    db = study_dir / "runs" / "tiny" / "results.sqlite"
+    with sqlite3.connect(db) as conn:  # and 3 sweep chips lost: uniform's last two, F+A R's last one
+        conn.execute("DELETE FROM trials WHERE cell LIKE 'sweep|%|uniform|%' AND trial >= 2")
+        conn.execute("DELETE FROM trials WHERE cell LIKE 'sweep|%|F+A R|%' AND trial = 3")
+    proc = _cli(study_dir, "report", "tiny")
+    expected = ("missing seed 0: sweep chips 13 of 16 (2 of 4 cells complete), drift chips 0 of 8 (0 of 4 cells "
+                "complete), retrained arms 0 of 2 (missing VA-Retrain, VFA-Retrain), arm chips 0 of 4 (0 of 2 cells "
+                "complete), pruning rows 0 of 1 (missing magnitude 0.5), per-group diagnostics of VA-Retrain, "
+                "VFA-Retrain, pre-trained; the report leaves those out. Finish the run with `fairxbar-aihw study "
+                "tiny` (it resumes and rewrites the report).")
+    assert proc.stderr.strip().splitlines()[-1] == f"warning: incomplete run: {expected}"
+    lines = (study_dir / "reports" / "tiny" / "README.md").read_text().splitlines()
+    assert lines[:3] == ["# Study `tiny`", "", f"> **INCOMPLETE RUN:** {expected}"]
+    # several seeds: the across-seed report names each seed's gaps; the command keeps the options given
+    two = {**TINY, "seeds": [0, 1], "sweep": {**TINY["sweep"], "methods": ["uniform"], "trials": 2},
+           "drift": {"times": []}, "retrain": {"arms": []}, "prune": {"kinds": []}}
+    (study_dir / "studies" / "two.yaml").write_text(yaml.safe_dump(two))
+    _cli(study_dir, "study", "two", "--no-progress")
+    assert "INCOMPLETE" not in (study_dir / "reports" / "two" / "README.md").read_text()
+    with sqlite3.connect(study_dir / "runs" / "two" / "results.sqlite") as conn:
+        conn.execute("DELETE FROM trials WHERE trial = 1 AND run_id IN (SELECT run_id FROM runs WHERE "
+                     "config_json LIKE '%\"seed\": 1,%')")
+    proc = _cli(study_dir, "report", "two", "--seeds", "0,1")
+    line = ("missing seed 1: sweep chips 1 of 2 (0 of 1 cells complete); the report leaves those out. Finish the run "
+            "with `fairxbar-aihw study two --seeds 0,1` (it resumes and rewrites the report).")
+    assert proc.stderr.strip().splitlines()[-1] == f"warning: incomplete run: {line}"
+    assert f"> **INCOMPLETE RUN:** {line}" in (study_dir / "reports" / "two" / "README.md").read_text()
+    assert f"> **INCOMPLETE RUN:** {line}" in (study_dir / "reports" / "two" / "seed-1" / "README.md").read_text()
+    assert "INCOMPLETE" not in (study_dir / "reports" / "two" / "seed-0" / "README.md").read_text()
 
 
 @pytest.mark.parametrize("args,message", [

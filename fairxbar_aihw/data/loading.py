@@ -75,7 +75,7 @@ def load(
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
-              "skipped": skipped, **params},
+              "skipped": skip_counts(table, corrupt), **params},
     )
 
 
@@ -128,10 +128,10 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     for why, count in table.dropped.items():
         if count:
             problems.append(f"{count} row(s) dropped: {why.replace('_', ' ')}")
-    labels, groups, tone = table.labels, table.groups, None
+    labels, groups, tone, corrupt = table.labels, table.groups, None, None
     if decode:
         images, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
-        problems += [f"corrupt or unreadable image, skipped: {p}" for p in corrupt]
+        problems += [f"{SKIP_LABELS[kind]}, skipped: {p}" for p, kind in corrupt.items()]
         if pixel_groups:
             groups, table.group_names = groups_from_pixels(images, group_from, ita_threshold)
         decoded = {str(p) for p in table.paths} - set(corrupt)
@@ -144,7 +144,32 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
         v: int((table.values == i).sum()) for i, v in enumerate(table.value_names)}
     return {"dataset": name, "rows": len(table.paths) + sum(table.skipped.values()), "usable": int(len(labels)),
             "problems": problems, "class_names": table.class_names, "group_names": table.group_names,
-            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts, "ita": tone}
+            "counts": counts.tolist(), "synthetic": False, "value_counts": value_counts, "ita": tone,
+            "skipped": skip_counts(table, corrupt)}
+
+
+# What a skipped image is, by ``real.skip_kind`` (and a listed image that is not there).
+SKIP_LABELS = {"missing_image": "listed image not found", "corrupt": "corrupt or unreadable image",
+               "truncated": "truncated or damaged image", "decompression_bomb": "decompression bomb (too many pixels)"}
+
+
+def skip_counts(table: real.Table, corrupt: dict[str, str] | None) -> dict[str, int]:
+    """Every image or row the loader left out, by kind: listed images not found, images that
+    failed to decode by ``skip_kind`` (left out when not decoded: ``corrupt`` None), and the
+    loader's dropped rows (by reason, e.g. ``blank_group_cell``)."""
+    counts = {"missing_image": len(table.missing)}
+    if corrupt is not None:
+        kinds = [kind for kind in SKIP_LABELS if kind != "missing_image"]
+        counts.update({kind: sum(k == kind for k in corrupt.values()) for kind in kinds})
+    return {**counts, **{why: int(n) for why, n in table.dropped.items()}}
+
+
+def describe_skips(counts: dict[str, int]) -> str:
+    """Skip counts as one line: "skipped: 0 × listed image not found, 1 × corrupt or unreadable image, ..."."""
+    def label(kind: str) -> str:
+        return SKIP_LABELS.get(kind) or "row dropped (" + kind.replace("_", " ") + ")"
+    shown = {k: n for k, n in counts.items() if k in SKIP_LABELS or n}  # image kinds always, row reasons when any
+    return "skipped: " + ", ".join(f"{n} × {label(k)}" for k, n in shown.items())
 
 
 def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:

@@ -183,6 +183,21 @@ def _decode(path: Path, size: int) -> torch.Tensor | None:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
+def skip_kind(path: Path) -> str:
+    """Why an image failed to decode: "decompression_bomb" (more pixels than PIL allows),
+    "corrupt" (not readable as an image at all) or "truncated" (its header reads, its pixels do not)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path):
+            pass
+    except Image.DecompressionBombError:
+        return "decompression_bomb"
+    except Exception:
+        return "corrupt"
+    return "truncated"
+
+
 def _cache_key(dataset: str, table: Table, size: int) -> str:
     h = hashlib.sha256(f"{dataset}|{size}|decoder {DECODER}".encode())
     for p in table.paths:
@@ -199,15 +214,15 @@ def _cache_key(dataset: str, table: Table, size: int) -> str:
 
 
 def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
-                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, list[str], np.ndarray | None]:
-    """Decoded uint8 images (cached on disk), labels, groups, the files that failed to decode, and
-    each kept image's group value id (None for two-group datasets)."""
+                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, dict[str, str], np.ndarray | None]:
+    """Decoded uint8 images (cached on disk), labels, groups, the files that failed to decode (each
+    with its ``skip_kind``), and each kept image's group value id (None for two-group datasets)."""
     path = cache_dir() / f"{dataset}-{size}px-{_cache_key(dataset, table, size)}.pt"
     if path.is_file():
         blob = load_torch_file(path, "decoded-image cache")
         values = blob.get("values")
-        return (blob["images"], blob["labels"].numpy(), blob["groups"].numpy(), list(blob["corrupt"]),
-                None if values is None else values.numpy())
+        return (blob["images"], blob["labels"].numpy(), blob["groups"].numpy(),
+                {p: skip_kind(Path(p)) for p in blob["corrupt"]}, None if values is None else values.numpy())
     images, keep = [], []
     for i, p in enumerate(tqdm(table.paths, desc=f"decode {dataset} @{size}px", disable=not progress,
                                unit="img")):
@@ -216,14 +231,14 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
             images.append(t)
             keep.append(i)
     kept = set(keep)
-    corrupt = [str(p) for i, p in enumerate(table.paths) if i not in kept]
+    corrupt = {str(p): skip_kind(p) for i, p in enumerate(table.paths) if i not in kept}
     if not images:
-        raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first {corrupt[0]}); "
-                        "check the files")
+        raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first "
+                        f"{next(iter(corrupt))}); check the files")
     idx = np.asarray(keep)
     values = None if table.values is None else table.values[idx]
     out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt, values)
     atomic_torch_save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
-                       "corrupt": corrupt, **({} if values is None else {"values": torch.as_tensor(values)})},
+                       "corrupt": list(corrupt), **({} if values is None else {"values": torch.as_tensor(values)})},
                       path)  # atomic: a killed decode never leaves a half cache
     return out

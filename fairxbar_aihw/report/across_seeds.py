@@ -16,7 +16,7 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..study.schema import StudyConfig
 from . import claims, population
-from .markdown import arm_reading, claim_settings, claims_section, target_label
+from .markdown import arm_reading, claim_settings, claims_section, incomplete_note, target_label
 from .stats import across_seeds
 
 MODEL_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("acc_g0", "acc unpriv."),
@@ -113,12 +113,13 @@ STATISTICS = """## How the intervals are computed
 
 
 def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFrame],
-                       metas: dict[int, dict[str, Any]], out: Path) -> Path:
-    """Write the across-seed README (and its CSVs and forest plot) into ``out``."""
+                       metas: dict[int, dict[str, Any]], out: Path, incomplete: str = "") -> Path:
+    """Write the across-seed README (and its CSVs and forest plot) into ``out``; ``incomplete``
+    (what the seeds lack, and how to finish them) goes on top."""
     out.mkdir(parents=True, exist_ok=True)
     seeds = sorted(frames)
     synthetic = any((m.get("dataset") or {}).get("synthetic") for m in metas.values())
-    lines = [f"# Study `{name}` across {len(seeds)} training seeds", ""]
+    lines = [f"# Study `{name}` across {len(seeds)} training seeds", ""] + incomplete_note(incomplete)
     if synthetic:
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]

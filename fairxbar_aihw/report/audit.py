@@ -17,7 +17,7 @@ from ..provenance import provenance_note
 from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
-from .markdown import _drift_section, claims_section
+from .markdown import _drift_section, claims_section, skipped_lines
 from .stats import mean_ci
 
 GROUP_METRICS = (("acc_g0", "accuracy unpriv."), ("acc_g1", "accuracy priv."), ("f1_g0", "macro-F1 unpriv."),
@@ -118,7 +118,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
              f"{', '.join(list(cfg.model.digital_layers) + digital_only) or 'none'}.",
              f"- Data: `{cfg.dataset.name}` under `{cfg.dataset.root}` at {cfg.dataset.size} px; test split "
              f"{meta['dataset'].get('sizes', {}).get('test')} images; unprivileged (0) = {groups.get('0', groups.get(0))}, "
-             f"privileged (1) = {groups.get('1', groups.get(1))}.",
+             f"privileged (1) = {groups.get('1', groups.get(1))}.", *skipped_lines(meta["dataset"]),
              f"- F+A R saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} training "
              "images per group" + (" (TorchScript models have no Python modules for BackPACK's exact curvature; "
                                    "Hutchinson's estimate is noisy, see the user guide)"

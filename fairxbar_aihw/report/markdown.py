@@ -165,10 +165,24 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
     return out
 
 
+def skipped_lines(dataset: dict[str, Any]) -> list[str]:
+    """What loading the dataset left out, counted by kind (real datasets; nothing when not recorded)."""
+    from ..data.loading import describe_skips
+
+    counts = (dataset.get("info") or {}).get("skipped")
+    return [f"- Data {describe_skips(counts)}."] if counts else []
+
+
+def incomplete_note(line: str) -> list[str]:
+    """The warning an unfinished run's report opens with (nothing when ``line`` is empty)."""
+    return [f"> **INCOMPLETE RUN:** {line}", ""] if line else []
+
+
 def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
-                 cells: set[str] | None = None, study_seeds: int = 1) -> Path:
+                 cells: set[str] | None = None, study_seeds: int = 1, incomplete: str = "") -> Path:
     """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path.
-    ``study_seeds`` > 1: the run is one seed of a study whose across-seed report sits one folder up."""
+    ``study_seeds`` > 1: the run is one seed of a study whose across-seed report sits one folder up.
+    ``incomplete``: what the run lacks (``study.progress.incomplete_line``), stated on top."""
     df = store.to_frame(run_id)
     if cells is not None and not df.empty:
         df = df[df["cell"].isin(cells)].reset_index(drop=True)
@@ -186,7 +200,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     ds = meta["dataset"]
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
-    lines = [f"# Study `{cfg.name}`", ""]
+    lines = [f"# Study `{cfg.name}`", ""] + incomplete_note(incomplete)
     if ds.get("synthetic"):
         lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
                   "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
@@ -197,7 +211,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
               f"{ds.get('sizes', {}).get('train')}/{ds.get('sizes', {}).get('val')}/{ds.get('sizes', {}).get('test')}; "
-              f"{len(ds.get('class_names', []))} classes.",
+              f"{len(ds.get('class_names', []))} classes.", *skipped_lines(ds),
               f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
               f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
               f"- Layers kept digital (exact): {', '.join(cfg.model.digital_layers) or 'none'}; "

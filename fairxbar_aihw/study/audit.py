@@ -56,7 +56,9 @@ def audit_config(name: str, model: dict[str, Any], dataset: dict[str, Any], pres
         "drift": {"times": DRIFT_DEFAULT_TIMES if drift and drifting else [], "presets": drifting if drift else [],
                   "methods": ["uniform", "F+A R"], "target": target, "trials": max(2, chips // 2)},
     }
-    return validate(raw, name)
+    cfg = validate(raw, name)
+    cfg._owner = ("audit", "")  # its folders are the audit's: a study of the same name may not take them
+    return cfg
 
 
 class Audit(Study):
@@ -140,7 +142,7 @@ class Audit(Study):
         from ..report.audit import write_audit_report
 
         run = self.only
-        out = self.report_dir()
+        out = self.report_dir(claim=True)
         run.write_report(out / "study")
         return write_audit_report(run, self.predictions(), digital_only_layers(run.baseline[0]), out)
 

@@ -16,7 +16,7 @@ import torch
 from ..data import Splits, load
 from ..errors import UserError
 from ..models import build
-from ..paths import check_name, inside, reports_dir
+from ..paths import check_name
 from ..provenance import environment_info
 from ..retrain.names import ARM_LABELS
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
@@ -30,7 +30,8 @@ from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
-from .runfolder import SharedFolder, open_shared_folder
+from .progress import default_command, incomplete_line, missing
+from .runfolder import SharedFolder, open_shared_folder, owner_of, report_folder
 from .schema import GROUP_OPTIONS, TABLE_OPTIONS, StudyConfig
 
 BOOTSTRAP_RESAMPLES = 1000  # test-set intervals of the pre-trained model (0.3 s for the demo)
@@ -80,7 +81,7 @@ class StudyRun:
         self._lock = None
         self._owns_folder = folder is None
         if folder is None:
-            folder = open_shared_folder(self.name, cfg.name, fresh, read_only)
+            folder = open_shared_folder(self.name, cfg, fresh, read_only)
             self._lock = folder.lock
         self.workdir, self.store = folder.path, folder.store
         self.device = cfg.device if read_only else resolve_device(cfg.device)
@@ -324,7 +325,7 @@ class StudyRun:
                 self._timed(f"evaluate {arm}", t0)
             total += n
         stored = self.store.get_meta(self.run_id, "diagnostics", {}) or {}
-        wanted = set(models) if rt.diagnostic_iters else set()
+        wanted = self.plan.diagnostic_models()
         if total or set(stored) != wanted:  # a resume with nothing new keeps them (minutes on a CPU)
             t0 = time.time()  # power iterations per group; 0 = no diagnostics
             diag = arms.diagnostics(models, self._group_batches(), int(rt.diagnostic_iters))
@@ -354,8 +355,9 @@ class StudyRun:
             "fingerprint": self.splits.fingerprint()})
         return info
 
-    def report_dir(self) -> Path:
-        return inside(reports_dir(), self.name, "report")
+    def report_dir(self, claim: bool = False) -> Path:
+        """``reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
+        return report_folder(self.name, owner_of(self.cfg), claim)
 
     def prepare(self) -> None:
         """Everything the chip stages need: trained baseline, saliency, recorded environment."""
@@ -375,10 +377,16 @@ class StudyRun:
         self.compute_all()
         return self.write_report()
 
-    def write_report(self, out: Path | None = None, study_seeds: int = 1) -> Path:
+    def missing(self) -> list[str]:
+        """What this seed's stored rows lack of the current plan, stage by stage (empty: complete)."""
+        return missing(self.plan, self.store.done(self.run_id), self.store.get_meta(self.run_id, "diagnostics", {}))
+
+    def write_report(self, out: Path | None = None, study_seeds: int = 1, command: str | None = None) -> Path:
         """This seed's report (default: the run's report folder); ``study_seeds`` > 1 when it is one
-        seed of a study with an across-seed report one folder up."""
+        seed of a study with an across-seed report one folder up. An unfinished run's report says
+        on top what is missing and ``command``, which finishes it."""
         from ..report import write_report
 
-        return write_report(self.store, self.run_id, out or self.report_dir(), self.cfg, self.expected_cells(),
-                            study_seeds)
+        note = incomplete_line({self.cfg.seed: self.missing()}, command or default_command(self.cfg))
+        return write_report(self.store, self.run_id, out or self.report_dir(claim=True), self.cfg,
+                            self.expected_cells(), study_seeds, note)

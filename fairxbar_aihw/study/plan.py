@@ -164,13 +164,26 @@ class StudyPlan:
         settings: dict[str, Any] = {k: getattr(pr, k) for k in ("finetune_steps", "lr", "beta")}
         return f"prune|{kind}|{sparsity}|" + config_hash(settings)[:8]
 
+    def planned_rows(self) -> dict[str, int]:
+        """Every row key the current config asks for, with its number of rows (chips; 1 for a row
+        on ideal hardware)."""
+        sw, dr, rt = self.cfg.sweep, self.cfg.drift, self.cfg.retrain
+        rows = {BASELINE_KEY: 1}
+        rows.update({cell_key(c): sw.trials for c, _ in self.sweep_cells()})
+        rows.update({cell_key(c, float(t)): dr.trials or sw.trials for c, _ in self.drift_cells() for t in dr.times})
+        for arm in rt.arms:
+            rows[self.retrain_ideal_key(arm)] = 1
+            rows.update({cell_key(c): rt.trials or sw.trials for c, _ in self.retrain_cells(arm)})
+        rows.update({self.prune_key(k, s): 1 for k in self.cfg.prune.kinds for s in self.cfg.prune.sparsities})
+        return rows
+
     def expected_cells(self) -> set[str]:
         """Every row key the current config asks for: reports show exactly these."""
-        keys = {BASELINE_KEY}
-        keys |= {cell_key(c) for c, _ in self.sweep_cells()}
-        keys |= {cell_key(c, float(t)) for c, _ in self.drift_cells() for t in self.cfg.drift.times}
-        for arm in self.cfg.retrain.arms:
-            keys.add(self.retrain_ideal_key(arm))
-            keys |= {cell_key(c) for c, _ in self.retrain_cells(arm)}
-        keys |= {self.prune_key(k, s) for k in self.cfg.prune.kinds for s in self.cfg.prune.sparsities}
-        return keys
+        return set(self.planned_rows())
+
+    def diagnostic_models(self) -> set[str]:
+        """The models whose per-group diagnostics the arms stage records (none without arms or iterations)."""
+        rt = self.cfg.retrain
+        if not rt.arms or not rt.diagnostic_iters:
+            return set()
+        return {"pre-trained", *(ARM_LABELS[arm] for arm in rt.arms)}

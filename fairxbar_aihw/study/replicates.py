@@ -14,10 +14,11 @@ from typing import Iterator
 import pandas as pd
 
 from ..errors import UserError
-from ..paths import check_name, inside, reports_dir
+from ..paths import check_name
 from .executors import Executor
 from .pipeline import StudyRun
-from .runfolder import open_shared_folder
+from .progress import default_command, incomplete_line
+from .runfolder import open_shared_folder, owner_of, report_folder
 from .schema import StudyConfig
 
 
@@ -25,10 +26,13 @@ class Study:
     """Every seed of a resolved study; computes lazily through each seed's StudyRun."""
 
     def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True, fresh: bool = False,
-                 tag: str = "", executor: Executor | None = None, read_only: bool = False):
+                 tag: str = "", executor: Executor | None = None, read_only: bool = False,
+                 command: str | None = None):
+        """``command`` is how the user computes this study (what an unfinished report tells them to run)."""
         self.cfg = cfg
+        self.command = command or default_command(cfg)
         self.name = check_name(cfg.name + tag, "run")
-        self.folder = open_shared_folder(self.name, cfg.name, fresh, read_only)
+        self.folder = open_shared_folder(self.name, cfg, fresh, read_only)
         self.store = self.folder.store
         self._settings = dict(data_root=data_root, progress=progress, tag=tag, executor=executor,
                               read_only=read_only)
@@ -48,8 +52,9 @@ class Study:
     def close(self) -> None:
         self.folder.close()
 
-    def report_dir(self) -> Path:
-        return inside(reports_dir(), self.name, "report")
+    def report_dir(self, claim: bool = False) -> Path:
+        """``reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
+        return report_folder(self.name, owner_of(self.cfg), claim)
 
     def run_all(self) -> Path:
         """Every stage of every seed that is not done yet, then the report."""
@@ -68,19 +73,25 @@ class Study:
             out[run.cfg.seed] = df[df["cell"].isin(run.expected_cells())].reset_index(drop=True)
         return out
 
+    def incomplete(self) -> str:
+        """One line saying what the stored rows lack of the plan, per seed, and the command that
+        finishes them ("" when every seed is complete)."""
+        return incomplete_line({run.cfg.seed: run.missing() for run in self.runs()}, self.command)
+
     def write_report(self) -> Path:
         """One seed: its report with the claims on top. Several: each seed's report in
-        ``seed-N/`` and the across-seed report (claims, forest plot, per-seed models) on top."""
-        out = self.report_dir()
+        ``seed-N/`` and the across-seed report (claims, forest plot, per-seed models) on top.
+        An unfinished run's reports say on top what is missing and how to finish it."""
+        out = self.report_dir(claim=True)
         if len(self.seeds) == 1:
-            return self.run(self.seeds[0]).write_report(out)
+            return self.run(self.seeds[0]).write_report(out, command=self.command)
         from ..report.across_seeds import write_across_seeds
 
         for run in self.runs():
-            run.write_report(out / f"seed-{run.cfg.seed}", study_seeds=len(self.seeds))
+            run.write_report(out / f"seed-{run.cfg.seed}", study_seeds=len(self.seeds), command=self.command)
         metas = {run.cfg.seed: {k: run.store.get_meta(run.run_id, k, {}) for k in
                                 ("dataset", "environment", "baseline", "groups", "timings")} for run in self.runs()}
-        return write_across_seeds(self.name, self.cfg, self.frames(), metas, out)
+        return write_across_seeds(self.name, self.cfg, self.frames(), metas, out, self.incomplete())
 
     def export(self, out: str) -> Path:
         """Every seed's trial rows in one CSV or Parquet file, with a ``study_seed`` column."""

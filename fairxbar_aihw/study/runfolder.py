@@ -1,7 +1,10 @@
-"""A study's run folder: created inside the runs folder, locked by one process, deleted only if proven ours.
+"""Run and report folders: created inside their base folder, each belonging to one thing, a run
+folder locked by one process and deleted only if proven ours.
 
-Why: two processes on one folder would each redo all the work and race on its files; and
-``--fresh`` deletes, so it deletes only a folder that carries this study's marker file.
+Why: two processes on one folder would each redo all the work and race on its files; ``--fresh``
+deletes, and two things with one name (a study and an audit, or two study files with the same
+file name) map to one folder, so a folder's marker records its owner and anything else is
+refused: it may neither delete (``--fresh``), resume into nor report from another's folder.
 """
 from __future__ import annotations
 
@@ -11,14 +14,108 @@ import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UserError
-from ..paths import inside, runs_dir
+from ..paths import inside, reports_dir, runs_dir
 from ..store import ResultsStore
 
 MARKER = "fairxbar-run.json"
+REPORT_MARKER = "fairxbar-report.json"
 LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What a folder belongs to: ``kind`` "study" or "audit", and for a study its file:
+    ``bundled:NAME`` for a bundled study (stable across installs), else the resolved path of its
+    YAML ("" for a study built in Python without a file)."""
+
+    kind: str
+    source: str = ""
+
+    def describe(self, name: str) -> str:
+        if self.kind != "study":
+            return f"{self.kind} '{name}'"
+        if self.source.startswith("bundled:"):
+            return f"the bundled study '{self.source.removeprefix('bundled:')}'"
+        return f"the study file {self.source}" if self.source else f"study '{name}' built in Python (no file)"
+
+
+LEGACY = "legacy"  # an owner-less marker (made before owners were recorded): a study of that name
+
+
+def owner_of(cfg: Any) -> Owner:
+    """The owner a study config's folders get (set by the loader, or "audit" by ``audit_config``)."""
+    return Owner(*cfg.owner)
+
+
+def _owner_in(marker: Path, name: str) -> Owner | str | None:
+    """The owner a marker records, LEGACY for an owner-less marker of ``name``, None if it is no
+    marker of ``name``."""
+    try:
+        data = json.loads(marker.read_text())
+        if data.get("study") != name:
+            return None
+        owner = data.get("owner")
+        return LEGACY if owner is None else Owner(str(owner["kind"]), str(owner.get("source", "")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _legacy_owner(folder: Path) -> Owner | None:
+    """Who made an owner-less run folder: an audit if its database holds per-layer rows (a stage
+    only audits run), else a study of that name (any file; it adopts the folder)."""
+    db = folder / "results.sqlite"
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            layers = conn.execute("SELECT 1 FROM trials WHERE cell LIKE 'layer|%' LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return Owner("audit") if layers else None
+
+
+def _recorded_owner(folder: Path, name: str) -> Owner | str | None:
+    """The owner of run folder ``folder`` (an Owner; LEGACY: any study of ``name``), or None when
+    it is provably no run folder of ``name`` (no marker naming it, and no database holding a run
+    of that name, as folders made before markers existed do)."""
+    marker = folder / MARKER
+    if marker.is_file():
+        found = _owner_in(marker, name)
+        return (_legacy_owner(folder) or LEGACY) if found == LEGACY else found
+    db = folder / "results.sqlite"
+    if not db.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            known = conn.execute("SELECT 1 FROM runs WHERE name=?", (name,)).fetchone() is not None
+    except sqlite3.Error:
+        return None
+    return (_legacy_owner(folder) or LEGACY) if known else None
+
+
+def _belongs(recorded: Owner | str, owner: Owner) -> bool:
+    return recorded == owner or (recorded == LEGACY and owner.kind == "study")
+
+
+def _refuse(action: str, folder: Path, name: str, recorded: Owner | str, owner: Owner, what: str = "run") -> None:
+    theirs = recorded.describe(name) if isinstance(recorded, Owner) else \
+        f"a study named '{name}' (made before folders recorded their owner)"
+    base = "FAIRXBAR_RUNS" if what == "run" else "FAIRXBAR_REPORTS"
+    rename = "copy this study file under another file name" if owner.kind == "study" else "give another audit NAME"
+    raise UserError(f"{action} refused: {what} folder {folder} belongs to {theirs}, not to {owner.describe(name)}; "
+                    f"{rename}, or use another {what}s folder ({base}), or delete {folder} yourself if you mean to")
+
+
+def _write_marker(path: Path, data: dict[str, Any]) -> None:
+    """Atomically: a killed write must not leave a marker that disowns the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    os.replace(tmp, path)
+
+
+def _marker_data(name: str, owner: Owner) -> dict[str, Any]:
+    return {"study": name, "owner": {"kind": owner.kind, "source": owner.source}}
 
 
 class RunLock:
@@ -52,25 +149,6 @@ class RunLock:
             self._file = None
 
 
-def _is_run_of(folder: Path, name: str) -> bool:
-    """Provably a run folder of study ``name``: its marker names it (or, for folders made before
-    markers existed, its results database holds a run of that name)."""
-    marker = folder / MARKER
-    if marker.is_file():
-        try:
-            return json.loads(marker.read_text()).get("study") == name
-        except (OSError, ValueError):
-            return False
-    db = folder / "results.sqlite"
-    if not db.is_file():
-        return False
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT 1 FROM runs WHERE name=?", (name,)).fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
 def _empty_except_lock(folder: Path) -> None:
     for entry in folder.iterdir():
         if entry.name == LOCK:
@@ -81,8 +159,12 @@ def _empty_except_lock(folder: Path) -> None:
             entry.unlink()
 
 
-def open_run_folder(runs: Path, name: str, fresh: bool = False) -> tuple[Path, RunLock]:
-    """``runs/name`` created, locked and marked; with ``fresh`` its contents deleted first (only if ours)."""
+def open_run_folder(runs: Path, name: str, owner: Owner = Owner("study"), fresh: bool = False,
+                    check: Callable[[], object] | None = None) -> tuple[Path, RunLock]:
+    """``runs/name`` created, locked and marked as ``owner``'s; with ``fresh`` its contents deleted
+    first. A folder of another owner is refused either way; one with content and no marker or
+    database of ``name`` is never deleted. ``check`` (raising to refuse) runs after the ownership
+    checks and before anything is deleted."""
     folder = inside(runs, name, "run")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -93,25 +175,52 @@ def open_run_folder(runs: Path, name: str, fresh: bool = False) -> tuple[Path, R
         raise UserError(f"run folder {folder} is not writable; fix its permissions or set FAIRXBAR_RUNS to a "
                         "writable folder")
     lock = RunLock(folder)
-    has_content = any(e.name != LOCK for e in folder.iterdir())
-    if fresh and has_content:
-        if not _is_run_of(folder, name):
-            lock.close()
-            raise UserError(f"--fresh refused: {folder} is not a run folder of study '{name}' (no {MARKER} "
-                            "naming it); delete it yourself if you mean to")
-        _empty_except_lock(folder)
-        has_content = False
-    if not has_content or not (folder / MARKER).is_file():
-        (folder / MARKER).write_text(json.dumps({"study": name}) + "\n")
+    try:
+        if any(e.name != LOCK for e in folder.iterdir()):
+            recorded = _recorded_owner(folder, name)
+            if recorded is None and (fresh or (folder / MARKER).is_file()):
+                raise UserError(f"{'--fresh' if fresh else 'resume'} refused: {folder} is not a run folder of "
+                                f"study '{name}' (no {MARKER} naming it); delete it yourself if you mean to")
+            if recorded is not None and not _belongs(recorded, owner):
+                _refuse("--fresh" if fresh else "resume", folder, name, recorded, owner)
+        if check is not None:
+            check()
+        if fresh:
+            _empty_except_lock(folder)
+        if _owner_in(folder / MARKER, name) != owner:  # new, or adopted from an owner-less marker
+            _write_marker(folder / MARKER, _marker_data(name, owner))
+    except BaseException:
+        lock.close()
+        raise
     return folder, lock
 
 
-def existing_run_folder(runs: Path, name: str, study: str) -> Path:
-    """``runs/name`` for read-only commands: an error (creating nothing) if the study never ran."""
+def existing_run_folder(runs: Path, name: str, study: str, owner: Owner = Owner("study")) -> Path:
+    """``runs/name`` for read-only commands: an error (creating nothing) if the study never ran
+    or the folder belongs to something else."""
     folder = inside(runs, name, "run")
     if not (folder / "results.sqlite").is_file():
         raise UserError(f"study '{name}' has no results in {runs} yet; run `fairxbar-aihw study {study}` "
                         "(with the same options) first")
+    recorded = _recorded_owner(folder, name)
+    if recorded is not None and not _belongs(recorded, owner):
+        _refuse("reading", folder, name, recorded, owner)
+    return folder
+
+
+def report_folder(name: str, owner: Owner, claim: bool = False) -> Path:
+    """``reports/name`` if it holds no other owner's report; ``claim`` creates it and records
+    ``owner`` (a folder without a marker, as older versions wrote, is taken over: reports are
+    rebuilt from their run's database, so nothing is lost)."""
+    folder = inside(reports_dir(), name, "report")
+    marker = folder / REPORT_MARKER
+    recorded = _owner_in(marker, name) if marker.is_file() else None
+    if isinstance(recorded, Owner) and recorded != owner:
+        _refuse("writing the report", folder, name, recorded, owner, "report")
+    if claim:
+        folder.mkdir(parents=True, exist_ok=True)
+        if recorded != owner:
+            _write_marker(marker, _marker_data(name, owner))
     return folder
 
 
@@ -130,11 +239,12 @@ class SharedFolder:
             self.lock.close()
 
 
-def open_shared_folder(name: str, study: str, fresh: bool = False, read_only: bool = False) -> SharedFolder:
-    """``runs/name`` with its database: locked and created for computing commands; for
-    read-only ones it must exist already and is opened without a lock and without writing."""
+def open_shared_folder(name: str, cfg: Any, fresh: bool = False, read_only: bool = False) -> SharedFolder:
+    """``runs/name`` of study ``cfg`` with its database: locked and created for computing commands;
+    for read-only ones it must exist already and is opened without a lock and without writing."""
+    owner = owner_of(cfg)
     if read_only:
-        folder = existing_run_folder(runs_dir(), name, study)
+        folder = existing_run_folder(runs_dir(), name, cfg.name, owner)
         return SharedFolder(folder, ResultsStore(folder / "results.sqlite", read_only=True), None)
-    folder, lock = open_run_folder(runs_dir(), name, fresh)
+    folder, lock = open_run_folder(runs_dir(), name, owner, fresh, lambda: report_folder(name, owner))
     return SharedFolder(folder, ResultsStore(folder / "results.sqlite"), lock)

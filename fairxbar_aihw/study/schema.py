@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from ..data.names import DATASET_NAMES
 from ..retrain.names import RETRAIN_ARMS
@@ -216,6 +216,12 @@ class StudyConfig(Section):
     quick: dict[str, Any] = Field(default_factory=dict, description="overrides applied by --quick")
     name: str = Field("", description="(set from the file name)")
     quick_mode: bool = Field(False, description="(set by --quick)")
+    _owner: tuple[str, str] = PrivateAttr(("study", ""))  # (kind, source) its folders belong to: runfolder.Owner
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """What this study's run and report folders belong to (set by the loader): see ``runfolder.Owner``."""
+        return self._owner
 
     @field_validator("seeds")
     @classmethod
