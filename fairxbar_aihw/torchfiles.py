@@ -5,6 +5,7 @@ crafted by someone else could run code when loaded: only tensors and plain data 
 """
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,20 @@ from .errors import UserError
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one.
+    A folder that cannot be written (read-only, full, missing) is a one-line error naming ``path``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:  # opened here, so a failure is an OSError naming the cause
+            torch.save(obj, handle)
+        tmp.replace(path)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
+        raise UserError(f"cannot write {getattr(exc, 'filename', None) or path} ({reason}); check that its folder is writable and the disk has "
+                        "free space, then rerun (finished work is kept)") from exc
 
 
 def load_torch_file(path: Path, what: str) -> Any:

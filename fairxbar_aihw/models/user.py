@@ -86,12 +86,22 @@ def load_entry_point(entry: str) -> nn.Module:
         raise UserError(f"model.entry must look like package.module:function, got '{entry}'")
     try:
         fn = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot import model entry point {entry} ({exc})") from None
-    model = fn()
+    except Exception as exc:  # the module is the user's code: any error while importing it is theirs
+        raise UserError(f"cannot import model entry point {entry} ({_first_line(exc)})") from None
+    try:
+        model = fn()
+    except Exception as exc:  # it raised, or it needs arguments: it must build the model on its own
+        raise UserError(f"model entry point {entry} failed when called with no arguments ({_first_line(exc)}); "
+                        "make it build and return your trained nn.Module") from None
     if not isinstance(model, nn.Module):
         raise UserError(f"model entry point {entry} returned {type(model).__name__}, not a torch nn.Module")
     return model
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as ``Type: first line of its message``, short enough for a one-line error."""
+    text = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module:
