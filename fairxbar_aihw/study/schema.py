@@ -71,8 +71,10 @@ class Section(BaseModel):
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         """``epochs: true`` is a mistake, not 1: numbers refuse true/false (lists of numbers too)."""
         kind = _bool_for_number(value, cls.model_fields[info.field_name].annotation) if info.field_name else None
-        if kind:
+        if kind and isinstance(value, bool):
             raise PydanticCustomError(f"{kind}_type", "a number, not true/false")
+        if kind:
+            raise PydanticCustomError("bool_item", "true/false is not a number; give numbers only")
         return value
 
 
