@@ -32,15 +32,18 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
                         "free space, then rerun (finished work is kept)") from exc
 
 
-def load_torch_file(path: Path, what: str) -> Any:
-    """A torch file of tensors and plain data; anything else is refused with a one-line error."""
+CACHE_FIX = "delete it to recompute it"
+
+
+def load_torch_file(path: Path, what: str, fix: str = CACHE_FIX) -> Any:
+    """A torch file of tensors and plain data; anything else is refused with a one-line error.
+    ``fix`` ends the error: deleting suits the tool's own caches, never a file the user brought."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "unsupported global" not in str(exc).lower():  # a damaged file, not one naming foreign code
-            raise UserError(f"{what} {path} is unreadable or corrupt; delete it to recompute it") from exc
+            raise UserError(f"{what} {path} is unreadable or corrupt; {fix}") from exc
         raise UserError(f"{what} {path} holds objects other than tensors and plain data, so it was refused "
-                        "unread (it was not written by fairxbar-aihw); delete it to recompute it") from exc
+                        f"unread; {fix}") from exc
     except Exception as exc:  # torch raises many types for truncated or corrupt files
-        raise UserError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__}); delete it to "
-                        "recompute it") from exc
+        raise UserError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__}); {fix}") from exc

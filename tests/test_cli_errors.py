@@ -321,3 +321,14 @@ def test_long_lists_in_errors_are_capped(home, monkeypatch, capsys):
         cli_module.main()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and len(err[0]) == len("error: ") + cli_module.MAX_ERROR_CHARS
+
+
+def test_a_broken_weights_file_of_yours_is_never_called_disposable(tmp_path):
+    from fairxbar_aihw.models.user import load_state_dict_model
+
+    bad = tmp_path / "mine.pt"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(UserError) as exc:
+        load_state_dict_model("small-cnn", str(bad), 3, 16)
+    assert str(exc.value) == (f"state dict {bad} is unreadable or corrupt; save the weights again as tensors only: "
+                              "torch.save(model.state_dict(), PATH)")

@@ -61,7 +61,8 @@ def load_state_dict_model(name: str, path: str, num_classes: int, image_size: in
         import torchvision
 
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
-    blob = load_torch_file(_file(path, "state-dict file"), "state dict")
+    blob = load_torch_file(_file(path, "state-dict file"), "state dict",
+                           fix="save the weights again as tensors only: torch.save(model.state_dict(), PATH)")
     state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
