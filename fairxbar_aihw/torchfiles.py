@@ -28,8 +28,9 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
-        raise UserError(f"cannot write {getattr(exc, 'filename', None) or path} ({reason}); check that its folder is writable and the disk has "
-                        "free space, then rerun (finished work is kept)") from exc
+        where = getattr(exc, "filename", None) or path
+        raise UserError(f"cannot write {where} ({reason}); check that its folder is writable and the disk has free "
+                        "space, then rerun (finished work is kept)") from exc
 
 
 CACHE_FIX = "delete it to recompute it"

@@ -44,9 +44,9 @@ class _NoAliasLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.YAMLError(f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one")
-            if isinstance(key, (str, int, float, bool)):
+            if isinstance(key, (str, int, float, bool)):  # other keys: the base loader's own errors
+                if key in seen:
+                    raise yaml.YAMLError(f"key '{key}' is given twice (lines {seen[key]} and {line}); keep one")
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 

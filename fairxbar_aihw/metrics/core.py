@@ -135,15 +135,15 @@ def compute(
             raise UserError(f"scores hold {len(bad_rows)} row(s) with NaN or infinite values (first row "
                             f"{bad_rows[0]}); every score must be a finite number")
 
-    conf = np.zeros(2 * k * k, dtype=np.int64)
+    counts = np.zeros(2 * k * k, dtype=np.int64)
     for s in range(0, len(y), CELL_CHUNK):  # chunks keep the int64 cell ids small beside the data
         cell = g[s:s + CELL_CHUNK].astype(np.int64)  # (group·K + true)·K + pred
         cell *= k
         cell += y[s:s + CELL_CHUNK]
         cell *= k
         cell += p[s:s + CELL_CHUNK]
-        conf += np.bincount(cell, minlength=2 * k * k)
-    conf = conf.reshape(2, k, k)
+        counts += np.bincount(cell, minlength=2 * k * k)
+    conf = counts.reshape(2, k, k)
     for c in GROUPS:
         if conf[c].sum() == 0:
             raise UserError(f"group {c} has no samples: fairness between groups needs both groups")

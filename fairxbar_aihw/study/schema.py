@@ -39,7 +39,7 @@ PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]
 
 
 def _number_kind(annotation: Any) -> str | None:
-    """"int" or "float" where a field holds a number (optionally None, or a Literal of ints), else None."""
+    """The number type ("int" or "float") a field holds, optionally or as a Literal of ints; else None."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
         return _number_kind(args[0])
@@ -156,8 +156,8 @@ class SweepSection(Section):
 
 
 class DriftSection(Section):
-    times: list[float] = Field(default_factory=list, description="inference times in seconds after programming (at most 100 "
-                              "years)")
+    times: list[float] = Field(default_factory=list, description="inference times in seconds after programming "
+                               "(at most 100 years)")
     presets: list[str] = Field(default_factory=list, description="technologies to drift (their own intensity)")
     methods: list[Method] | None = Field(None, description="default: the sweep's methods")
     target: float | None = Field(None, gt=0, le=1, description="default: the first sweep target")
