@@ -332,3 +332,32 @@ def test_a_broken_weights_file_of_yours_is_never_called_disposable(tmp_path):
         load_state_dict_model("small-cnn", str(bad), 3, 16)
     assert str(exc.value) == (f"state dict {bad} is unreadable or corrupt; save the weights again as tensors only: "
                               "torch.save(model.state_dict(), PATH)")
+
+
+def test_results_in_a_read_only_folder_can_still_be_reported(tmp_path, monkeypatch):
+    """In a folder nobody may write, SQLite cannot make a WAL database's index file, so a plain
+    read-only open fails ("unable to open database file"); the file is then read as immutable,
+    unless a -wal file holds rows the database does not have yet."""
+    import sqlite3
+
+    from fairxbar_aihw.store import ResultsStore
+    from fairxbar_aihw.store import results as results_module
+
+    db = tmp_path / "results.sqlite"
+    with ResultsStore(db) as store:
+        run = store.register_run("ro", {"a": 1})
+        store.write_trial(run, "cell", 0, 7, {"value": 1.5})
+    connect = sqlite3.connect
+
+    def no_wal_index(database, *args, **kw):  # what SQLite does in a read-only folder
+        if "immutable=1" not in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(database, *args, **kw)
+
+    monkeypatch.setattr(results_module.sqlite3, "connect", no_wal_index)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with ResultsStore(db, read_only=True) as store:
+        assert store.to_frame(run)[["cell", "seed", "value"]].values.tolist() == [["cell", 7, 1.5]]
+    (tmp_path / "results.sqlite-wal").write_bytes(b"uncommitted frames")
+    with pytest.raises(UserError, match=f"results database {db} cannot be opened"):
+        ResultsStore(db, read_only=True)
