@@ -18,9 +18,10 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import DataWarning, UserError
+from .errors import DataWarning, UserError, clipped
 
 STATE = {"debug": False}
+MAX_ERROR_CHARS = 500  # an error stays one readable line even if a message lists too much
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -226,15 +227,18 @@ select_options = _with(SELECT_OPTIONS + SEED_OPTION)
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
-    """``--seeds 0,1,2`` as a list of distinct seeds ≥ 0 (None: the study's own)."""
+    """``--seeds 0,1,2`` as a list of distinct seeds from 0 to MAX_SEED (None: the study's own)."""
+    from .study.schema import MAX_SEED
+
     if text is None:
         return None
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"--seeds takes comma-separated integers ≥ 0 like 0,1,2, got '{text}'") from None
-    if not values or min(values) < 0 or len(set(values)) != len(values):
-        raise UserError(f"--seeds takes distinct comma-separated integers ≥ 0 like 0,1,2, got '{text}'")
+        raise UserError(f"--seeds takes comma-separated integers ≥ 0 like 0,1,2, got '{clipped(text)}'") from None
+    if not values or min(values) < 0 or max(values) > MAX_SEED or len(set(values)) != len(values):
+        raise UserError(f"--seeds takes distinct comma-separated integers from 0 to {MAX_SEED} like 0,1,2, got "
+                        f"'{clipped(text)}'")
     return values
 
 
@@ -365,9 +369,10 @@ def report(**kw: Any) -> None:
 @cli.command()
 @select_options
 @click.option("--out", required=True, help="Output .csv or .parquet file.")
-def export(out: str, **kw: Any) -> None:
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def export(out: str, force: bool, **kw: Any) -> None:
     """Export a study's trial rows to CSV or Parquet (read-only: computes nothing)."""
-    click.echo(f"wrote {_run(**kw, read_only=True).export(out)}")
+    click.echo(f"wrote {_run(**kw, read_only=True).export(out, force=force)}")
 
 
 @cli.command()
@@ -463,7 +468,7 @@ def main() -> None:
     except UserError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {clipped(str(exc), MAX_ERROR_CHARS)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _close_progress_bars()
@@ -485,7 +490,8 @@ def main() -> None:
     except Exception as exc:  # a bug: say so in one line, traceback on --debug
         if debug:
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        click.echo(f"internal error: {type(exc).__name__}: {clipped(str(exc), MAX_ERROR_CHARS)} (rerun with --debug "
+                   "for the traceback)", err=True)
         sys.exit(1)
 
 

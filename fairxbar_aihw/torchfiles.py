@@ -5,6 +5,7 @@ crafted by someone else could run code when loaded: only tensors and plain data 
 """
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -15,22 +16,35 @@ from .errors import UserError
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one.
+    A folder that cannot be written (read-only, full, missing) is a one-line error naming ``path``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:  # opened here, so a failure is an OSError naming the cause
+            torch.save(obj, handle)
+        tmp.replace(path)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
+        where = getattr(exc, "filename", None) or path
+        raise UserError(f"cannot write {where} ({reason}); check that its folder is writable and the disk has free "
+                        "space, then rerun (finished work is kept)") from exc
 
 
-def load_torch_file(path: Path, what: str) -> Any:
-    """A torch file of tensors and plain data; anything else is refused with a one-line error."""
+CACHE_FIX = "delete it to recompute it"
+
+
+def load_torch_file(path: Path, what: str, fix: str = CACHE_FIX) -> Any:
+    """A torch file of tensors and plain data; anything else is refused with a one-line error.
+    ``fix`` ends the error: deleting suits the tool's own caches, never a file the user brought."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "unsupported global" not in str(exc).lower():  # a damaged file, not one naming foreign code
-            raise UserError(f"{what} {path} is unreadable or corrupt; delete it to recompute it") from exc
+            raise UserError(f"{what} {path} is unreadable or corrupt; {fix}") from exc
         raise UserError(f"{what} {path} holds objects other than tensors and plain data, so it was refused "
-                        "unread (it was not written by fairxbar-aihw); delete it to recompute it") from exc
+                        f"unread; {fix}") from exc
     except Exception as exc:  # torch raises many types for truncated or corrupt files
-        raise UserError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__}); delete it to "
-                        "recompute it") from exc
+        raise UserError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__}); {fix}") from exc

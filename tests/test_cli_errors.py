@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import fairxbar_aihw.cli as cli_module
+from fairxbar_aihw.errors import UserError
 from test_safety import SMALL, _one_line_error
 from test_study import _cli
 
@@ -197,3 +198,195 @@ def test_threads_option(home):
 
 def test_seeds_command_has_no_single_seed_option(home):
     _one_line_error(_cli(home, "seeds", "tiny", "--seed", "3", check=False), "No such option '--seed'")
+
+
+@pytest.mark.parametrize("changes,fragment", [
+    ({"sweep__targets": []}, "sweep.targets must list at least 1 value(s), got 0"),
+    ({"seeds": [2**63]}, f"seeds.0={2**63} must be ≤ {2**63 - 1}"),
+    ({"train__epochs": True}, "train.epochs=True must be an integer"),
+    ({"train__lr": True}, "train.lr=True must be a number"),
+    ({"sweep__targets": [0.5, False]}, "sweep.targets=[0.5, False]: true/false is not a number"),
+    ({"dataset__unprivileged": True}, "dataset.unprivileged=True must be an integer"),
+    ({"drift__times": [1e300], "drift__presets": ["pcm-ibm"]}, "drift.times must be seconds from 0 to 3.1536e+09"),
+    ({"seeds": list(range(50)) * 2}, "seeds must be distinct; repeated: 0, 1, 2, 3, 4, 5, 6, 7 ... and 42 more"),
+])
+def test_bad_study_values_stop_before_any_work(home, changes, fragment):
+    name = _study(home, "bad", **changes)
+    _one_line_error(_cli(home, "train", name, check=False), fragment)
+    assert not (home / "runs" / name).exists()  # refused before a run folder or a seed folder is made
+
+
+@pytest.mark.parametrize("n,fragment", [
+    (10**11, "synthderm n=100000000000 at 16×16 pixels needs 76800.0 GB for its images, over half this machine's"),
+    ("1e11", "synthderm n (dataset.params.n) must be a whole number of images, got '1e11'"),
+])
+def test_synthderm_size_is_bounded_by_memory(home, n, fragment):
+    name = _study(home, "big", dataset__params={"n": n, "num_classes": 3})
+    line = _one_line_error(_cli(home, "train", name, check=False), fragment)
+    assert n == "1e11" or "use dataset.params.n ≤" in line
+
+
+def test_seeds_option_range(home):
+    _one_line_error(_cli(home, "train", "tiny", "--seeds", str(2**63), check=False),
+                    f"--seeds takes distinct comma-separated integers from 0 to {2**63 - 1}")
+
+
+def test_missing_gpu_is_one_line(home, monkeypatch):
+    from fairxbar_aihw.study.pipeline import resolve_device
+
+    _one_line_error(_cli(home, "train", "tiny", "--device", "cuda:99", check=False), "--device cuda:99")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    assert resolve_device("cuda:1") == "cuda:1"
+    for device in ("cuda:2", "cuda:x"):
+        with pytest.raises(UserError, match=f"--device {device}: this machine has 2 CUDA GPU"):
+            resolve_device(device)
+
+
+def test_entry_point_failures_name_the_entry_point(home, tmp_path, monkeypatch):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "my_models.py").write_text("def needs(x):\n    return x\n\n\ndef boom():\n"
+                                       "    raise RuntimeError('checkpoint /x/model.pt not found')\n")
+    (code / "broken_module.py").write_text("raise ValueError('half-written module')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]))
+    for entry, fragment in (("my_models:needs", "model entry point my_models:needs failed when called with no "
+                             "arguments (TypeError: needs() missing 1 required positional argument: 'x')"),
+                            ("my_models:boom", "(RuntimeError: checkpoint /x/model.pt not found)"),
+                            ("broken_module:build", "cannot import model entry point broken_module:build "
+                             "(ValueError: half-written module)")):
+        name = _study(home, "ep", model__entry=entry)
+        _one_line_error(_cli(home, "train", name, check=False), fragment)
+
+
+def test_yaml_nesting_and_duplicate_keys(home):
+    (home / "studies" / "deep.yaml").write_text("description: " + "[" * 5000 + "]" * 5000 + "\n")
+    (home / "studies" / "twice.yaml").write_text(yaml.safe_dump(SMALL) + "train:\n  epochs: 2\n")
+    out = _cli(home, "studies").stdout  # the listing survives both and shows the good file
+    assert "tiny " in out and "deep               INVALID" in out and "twice              INVALID" in out
+    _one_line_error(_cli(home, "train", "deep", check=False), "deep.yaml is not valid YAML: values nest deeper "
+                    "than 50 levels (line 1)")
+    lines = yaml.safe_dump(SMALL).splitlines()
+    first = 1 + lines.index("train:")
+    _one_line_error(_cli(home, "train", "twice", check=False), f"twice.yaml is not valid YAML: key 'train' is "
+                    f"given twice (lines {first} and {len(lines) + 1}); keep one")
+
+
+def test_unwritable_checkpoint_names_the_file(home, monkeypatch, tmp_path):
+    import torch
+
+    from fairxbar_aihw.torchfiles import atomic_torch_save
+
+    blocked = home / "runs" / "tiny" / "seed-0" / "model.partial.pt.tmp"
+    blocked.mkdir(parents=True)  # a folder where the checkpoint's temporary file goes
+    _one_line_error(_cli(home, "train", "tiny", "--no-progress", check=False),
+                    f"cannot write {blocked} (Is a directory); check that its folder is writable")
+
+    def read_only(obj, f):  # what torch raises on a read-only mount
+        raise RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: "
+                           "Read-only file system")
+
+    monkeypatch.setattr(torch, "save", read_only)
+    target = tmp_path / "cache" / "x.pt"
+    with pytest.raises(UserError, match=f"cannot write {target} .*Read-only file system"):
+        atomic_torch_save({"a": 1}, target)
+    assert list(target.parent.iterdir()) == []  # no temporary file left behind
+
+
+def test_export_never_overwrites_without_force(home):
+    _cli(home, "inject", "tiny", "--no-progress")
+    out = home / "rows.csv"
+    out.write_text("my own file\n")
+    _one_line_error(_cli(home, "export", "tiny", "--out", str(out), check=False),
+                    f"{out} already exists; choose another --out, or add --force to replace it")
+    assert out.read_text() == "my own file\n"
+    assert "wrote" in _cli(home, "export", "tiny", "--out", str(out), "--force").stdout
+    assert out.read_text().startswith("cell,trial,seed,") and sorted(p.name for p in home.iterdir()
+                                                                     if p.name.startswith(".rows")) == []
+
+
+@pytest.mark.parametrize("forward,fragment", [
+    ({"inp_res": -1}, "forward.inp_res=-1 is out of range; expected DAC resolution ≥ 0"),
+    ({"out_noise": float("nan")}, "forward.out_noise=nan is out of range"),
+    ({"out_bound": 0}, "forward.out_bound=0 is out of range; expected ADC output bound > 0"),
+    ({"is_perfect": 1}, "forward.is_perfect=1 has the wrong type"),
+    ({"bound_management": "Sometimes"}, "forward.bound_management='Sometimes' is out of range; expected an "
+                                        "aihwkit BoundManagementType value"),
+])
+def test_preset_forward_settings_are_checked(home, forward, fragment):
+    path = home / "fwd.yaml"
+    path.write_text(yaml.safe_dump({"noise_model": "pcm", "forward": forward}))
+    _one_line_error(_cli(home, "presets", "show", str(path), check=False), fragment)
+
+
+def test_preset_forward_management_names_become_aihwkit_enums(tmp_path):
+    from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
+
+    from fairxbar_aihw.hardware import load_preset
+    from fairxbar_aihw.hardware.analog import rpu_config
+
+    path = tmp_path / "managed.yaml"
+    path.write_text(yaml.safe_dump({"noise_model": "pcm", "forward": {"bound_management": "None",
+                                                                      "noise_management": "AbsMax"}}))
+    fwd = rpu_config(load_preset(path)).forward
+    assert fwd.bound_management is BoundManagementType.NONE and fwd.noise_management is NoiseManagementType.ABS_MAX
+
+
+def test_long_lists_in_errors_are_capped(home, monkeypatch, capsys):
+    name = _study(home, "params", dataset__params={**{f"p{i:03d}": 1 for i in range(300)}, "n": 240})
+    _one_line_error(_cli(home, "train", name, check=False), "p000, p001, p002, p003, p004, p005, p006, p007 ... and "
+                    "292 more; use n, num_classes")
+    wide = home / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(3000)) + "\n" + ",".join("0" * 3000) + "\n")
+    line = _one_line_error(_cli(home, "metrics", str(wide), check=False), "c7 ... and 2992 more")
+    assert len(line) < 300
+
+    def long_message(**kw):
+        raise UserError("x" * 9000)
+
+    monkeypatch.setattr(cli_module, "_run", long_message)
+    monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
+    with pytest.raises(SystemExit):
+        cli_module.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and len(err[0]) == len("error: ") + cli_module.MAX_ERROR_CHARS
+
+
+def test_a_broken_weights_file_of_yours_is_never_called_disposable(tmp_path):
+    from fairxbar_aihw.models.user import load_state_dict_model
+
+    bad = tmp_path / "mine.pt"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(UserError) as exc:
+        load_state_dict_model("small-cnn", str(bad), 3, 16)
+    assert str(exc.value) == (f"state dict {bad} is unreadable or corrupt; save the weights again as tensors only: "
+                              "torch.save(model.state_dict(), PATH)")
+
+
+def test_results_in_a_read_only_folder_can_still_be_reported(tmp_path, monkeypatch):
+    """In a folder nobody may write, SQLite cannot make a WAL database's index file, so a plain
+    read-only open fails ("unable to open database file"); the file is then read as immutable,
+    unless a -wal file holds rows the database does not have yet."""
+    import sqlite3
+
+    from fairxbar_aihw.store import ResultsStore
+    from fairxbar_aihw.store import results as results_module
+
+    db = tmp_path / "results.sqlite"
+    with ResultsStore(db) as store:
+        run = store.register_run("ro", {"a": 1})
+        store.write_trial(run, "cell", 0, 7, {"value": 1.5})
+    connect = sqlite3.connect
+
+    def no_wal_index(database, *args, **kw):  # what SQLite does in a read-only folder
+        if "immutable=1" not in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return connect(database, *args, **kw)
+
+    monkeypatch.setattr(results_module.sqlite3, "connect", no_wal_index)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with ResultsStore(db, read_only=True) as store:
+        assert store.to_frame(run)[["cell", "seed", "value"]].values.tolist() == [["cell", 7, 1.5]]
+    (tmp_path / "results.sqlite-wal").write_bytes(b"uncommitted frames")
+    with pytest.raises(UserError, match=f"results database {db} cannot be opened"):
+        ResultsStore(db, read_only=True)

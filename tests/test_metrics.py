@@ -132,3 +132,25 @@ def test_csv_reader(tmp_path):
         metrics_from_csv(bad)
     with pytest.raises(UserError, match="not found"):
         metrics_from_csv(tmp_path / "missing.csv")
+
+
+def test_predictions_file_is_read_compactly(tmp_path):
+    """Only label, pred, group and score_<k> are read, ids as int32: 4 bytes a row per id column and
+    8 per score (the default reading kept every column as 8-byte numbers or Python strings)."""
+    import pandas as pd
+
+    from fairxbar_aihw.metrics.predictions_file import load_predictions
+
+    path = tmp_path / "pred.csv"
+    frame = pd.DataFrame({"label": [0, 1, 1, 0, 2], "pred": [0, 1, 0, 0, 2], "group": [0, 0, 1, 1, 1],
+                          "image": [f"images/some/long/path/{i}.png" for i in range(5)],
+                          "score_0": [0.9, 0.2, 0.6, 0.8, 0.1], "score_1": [0.05, 0.7, 0.3, 0.1, 0.1],
+                          "score_2": [0.05, 0.1, 0.1, 0.1, 0.8]})
+    frame.to_csv(path, index=False)
+    data = load_predictions(path, ["score_0", "score_1", "score_2"])
+    assert sorted(data) == ["group", "label", "pred", "score_0", "score_1", "score_2"]  # no image column
+    assert sum(a.itemsize for a in data.values()) == 3 * 4 + 3 * 8  # bytes per row
+    for col, values in data.items():
+        np.testing.assert_array_equal(values, frame[col].to_numpy())
+    assert metrics_from_csv(path) == compute(frame.label, frame.pred, frame.group,
+                                             scores=frame[["score_0", "score_1", "score_2"]].to_numpy())

@@ -13,13 +13,14 @@ Generation is vectorised in torch and seeded: the same arguments give the same i
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserError
+from ..errors import UserError, listing
 
 if TYPE_CHECKING:
     from .splits import Splits
@@ -107,6 +108,30 @@ def _generate_chunk(
     return (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):  # not POSIX
+        return None
+
+
+def _check_count(n: Any, size: int) -> int:
+    """``n`` as a whole number of images whose uint8 pixels (n·3·size²) fit in half this machine's
+    memory: a mistyped count fails at once with a line, not after allocating for minutes."""
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise UserError(f"synthderm n (dataset.params.n) must be a whole number of images, got {n!r}")
+    total = memory_bytes()
+    need = int(n) * 3 * size * size
+    if total is not None and need > total // 2:
+        raise UserError(f"synthderm n={n} at {size}×{size} pixels needs {need / 1e9:.1f} GB for its images, over half "
+                        f"this machine's {total / 1e9:.1f} GB memory; use dataset.params.n ≤ "
+                        f"{total // 2 // (3 * size * size)} or a smaller dataset.size")
+    return int(n)
+
+
 def generate(
     n: int = 6000,
     size: int = 32,
@@ -123,6 +148,7 @@ def generate(
         raise UserError(f"synthderm size (resolution) must be 8..512 pixels, got {size}")
     if not 0.0 < light_fraction < 1.0:
         raise UserError(f"synthderm light_fraction must be in (0, 1), got {light_fraction}")
+    n = _check_count(n, size)
     if n < 10 * num_classes:
         raise UserError(f"synthderm n={n} is too small: use at least {10 * num_classes} images")
     if not 0.0 < difficulty <= 5.0:
@@ -151,7 +177,8 @@ def load_splits(size: int = 32, seed: int = 0, balance: bool = True, group_from:
 
     unknown = set(params) - {"n", "num_classes", "light_fraction", "difficulty"}
     if unknown:
-        raise UserError(f"unknown synthderm parameter(s): {', '.join(sorted(unknown))}")
+        raise UserError(f"unknown synthderm parameter(s): {listing(sorted(unknown))}; use n, num_classes, "
+                        "light_fraction, difficulty")
     images, labels, groups, fitz = generate(size=size, seed=seed, **params)
     group_names = dict(GROUP_NAMES)
     if group_from is not None or ita_threshold is not None:

@@ -17,11 +17,11 @@ from aihwkit.nn.conversion import convert_to_analog
 from aihwkit.simulator.configs import TorchInferenceRPUConfig
 from aihwkit.simulator.parameters import IOParameters
 
-from ..errors import UserError
+from ..errors import UserError, listing
 from ..rng import seeded_rng
 from ..models import crossbar_layers, device_of
 from .noise import IdealNoiseModel, MaskedNoiseModel
-from .presets import Preset, supported_drift_times
+from .presets import MANAGEMENT_ENUMS, Preset, forward_enum, supported_drift_times
 from .technologies import TECHNOLOGIES
 
 Masks = dict[str, torch.Tensor]
@@ -50,7 +50,8 @@ def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:
     cfg.mapping.max_output_size = preset.tile_rows
     cfg.mapping.digital_bias = True
     cfg.mapping.weight_scaling_omega = 0.0
-    cfg.forward = IOParameters(**preset.forward)
+    cfg.forward = IOParameters(**{k: forward_enum(k)(v) if k in MANAGEMENT_ENUMS else v  # names → aihwkit enums
+                                  for k, v in preset.forward.items()})
     cfg.noise_model = make_noise_model(preset) or IdealNoiseModel()
     comp = preset.drift_compensation
     cfg.drift_compensation = (GlobalDriftCompensation() if comp == "global"
@@ -65,8 +66,8 @@ def to_analog(model: nn.Module, preset: Preset, digital_layers: list[str] | None
     digital = list(digital_layers or [])
     unknown = sorted(set(digital) - set(crossbar_layers(model)))
     if unknown:
-        raise UserError(f"digital_layers {', '.join(unknown)} are not conv/linear layers of this model; "
-                        f"choose from {', '.join(crossbar_layers(model))}")
+        raise UserError(f"digital_layers {listing(unknown)} are not conv/linear layers of this model; "
+                        f"choose from {listing(crossbar_layers(model), 20)}")
     analog = convert_to_analog(copy.deepcopy(model).cpu(), rpu_config(preset), exclude_modules=digital)
     return analog.to(device or device_of(model)).eval()
 
@@ -102,7 +103,7 @@ def install_overrides(amodel: nn.Module, preset: Preset, masks: Masks | None) ->
     if masks is not None:
         unknown = sorted(set(masks) - names)
         if unknown:
-            raise UserError(f"mask names {', '.join(unknown)} are not analog layers of this model")
+            raise UserError(f"mask names {listing(unknown)} are not analog layers of this model")
     for name, layer in analog_layers(amodel):
         out_size, in_size = layer.analog_module.out_size, layer.analog_module.in_size
         mask = (torch.ones(out_size, in_size, dtype=torch.bool) if masks is None

@@ -7,11 +7,12 @@ study's "intensity" sweep sets; ``residual`` scales that knob for untargeted wei
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, clipped, listing
 from ..paths import presets_dir
 from ..yaml_files import load_named, named_yaml_files
 from .technologies import TECHNOLOGIES
@@ -48,8 +49,37 @@ MODEL_KEYS = {name: set(t.keys) for name, t in TECHNOLOGIES.items()}
 # Keys every preset takes; a technology takes its MODEL_KEYS besides, and no other's.
 COMMON_KEYS = {"description", "noise_model", "intensity_key", "residual", "drift_compensation", "tile_rows",
                "tile_cols", "forward"}
-FORWARD_KEYS = {"is_perfect", "inp_res", "out_res", "out_noise", "w_noise", "inp_bound", "out_bound",
-                "ir_drop", "bound_management", "noise_management"}
+# aihwkit IOParameters fields a preset's ``forward`` may set: key: (type, check, help), checked like SCHEMA.
+MANAGEMENT_ENUMS = {"bound_management": "BoundManagementType", "noise_management": "NoiseManagementType"}
+
+
+def forward_enum(key: str) -> Any:
+    """aihwkit's enum for a ``forward`` management key (imported only when a preset sets one)."""
+    from aihwkit.simulator.parameters import enums
+
+    return getattr(enums, MANAGEMENT_ENUMS[key])
+
+
+def _enum_value(key: str) -> Callable[[Any], bool]:
+    return lambda v: v in {e.value for e in forward_enum(key)}
+
+
+_res = "resolution ≥ 0: 1/steps (e.g. 0.0039 = 1/255), a number of steps, or 0 for no quantisation"
+FORWARD: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
+    "is_perfect": (bool, lambda v: True, "true (ideal MVM) or false"),
+    "inp_res": (_num, lambda v: v >= 0, f"DAC {_res}"),
+    "out_res": (_num, lambda v: v >= 0, f"ADC {_res}"),
+    "out_noise": (_num, lambda v: v >= 0, "output noise std ≥ 0"),
+    "w_noise": (_num, lambda v: v >= 0, "weight noise std ≥ 0"),
+    "inp_bound": (_num, lambda v: v > 0, "DAC input bound > 0"),
+    "out_bound": (_num, lambda v: v > 0, "ADC output bound > 0"),
+    "ir_drop": (_num, lambda v: v >= 0, "IR-drop scale ≥ 0"),
+    "bound_management": (str, _enum_value("bound_management"), "an aihwkit BoundManagementType value, e.g. "
+                         "None or Iterative"),
+    "noise_management": (str, _enum_value("noise_management"), "an aihwkit NoiseManagementType value, e.g. "
+                         "None or AbsMax"),
+}
+FORWARD_KEYS = set(FORWARD)
 
 
 @dataclass(frozen=True)
@@ -100,7 +130,7 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
     """
     unknown = sorted(set(raw) - set(SCHEMA))
     if unknown:
-        raise ConfigError(f"preset '{name}': unknown key(s) {', '.join(unknown)}; "
+        raise ConfigError(f"preset '{name}': unknown key(s) {listing(unknown)}; "
                           f"allowed: {', '.join(SCHEMA)}")
     model = raw.get("noise_model", "none")
     if model not in MODEL_KEYS:
@@ -108,7 +138,7 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
     own = COMMON_KEYS | MODEL_KEYS[model]
     foreign = sorted(set(raw) - own)
     if foreign:
-        raise ConfigError(f"preset '{name}': {', '.join(foreign)} do(es) not apply to noise_model {model}; its own "
+        raise ConfigError(f"preset '{name}': {listing(foreign)} do(es) not apply to noise_model {model}; its own "
                           f"keys are {', '.join(sorted(MODEL_KEYS[model])) or 'none'}")
     values: dict[str, Any] = {}
     for key, (typ, check, default, help_) in SCHEMA.items():
@@ -118,13 +148,7 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
         if val is None:
             values[key] = None
             continue
-        if typ is int and isinstance(val, float) and val.is_integer():
-            val = int(val)
-        if isinstance(val, bool) or not isinstance(val, typ):
-            raise ConfigError(f"preset '{name}': {key}={val!r} has the wrong type; expected {help_}")
-        if not check(val):
-            raise ConfigError(f"preset '{name}': {key}={val!r} is out of range; expected {help_}")
-        values[key] = val
+        values[key] = _checked(name, key, val, typ, check, help_)
     model = values["noise_model"]
     if values["intensity_key"] is None:
         values["intensity_key"] = TECHNOLOGIES[model].intensity_key
@@ -135,11 +159,24 @@ def validate(name: str, raw: dict[str, Any]) -> Preset:
         values["forward"] = {"is_perfect": True}
     bad_fwd = sorted(set(values["forward"]) - FORWARD_KEYS)
     if bad_fwd:
-        raise ConfigError(f"preset '{name}': unknown forward key(s) {', '.join(bad_fwd)}; "
+        raise ConfigError(f"preset '{name}': unknown forward key(s) {listing(bad_fwd)}; "
                           f"allowed: {', '.join(sorted(FORWARD_KEYS))}")
+    values["forward"] = {k: _checked(name, f"forward.{k}", v, *FORWARD[k]) for k, v in values["forward"].items()}
     if "g_min" in values and values["g_min"] >= values["g_max"]:
         raise ConfigError(f"preset '{name}': g_min must be below g_max")
     return Preset(name=name, values=values)
+
+
+def _checked(name: str, key: str, val: Any, typ: Any, check: Callable[[Any], bool], help_: str) -> Any:
+    """``val`` of preset key ``key`` if its type and range are right (a whole float counts as an int);
+    true/false is not a number, and neither is NaN or infinity."""
+    if typ is int and isinstance(val, float) and val.is_integer():
+        val = int(val)
+    if (isinstance(val, bool) and typ is not bool) or not isinstance(val, typ):
+        raise ConfigError(f"preset '{name}': {key}={clipped(repr(val))} has the wrong type; expected {help_}")
+    if (isinstance(val, float) and not math.isfinite(val)) or not check(val):
+        raise ConfigError(f"preset '{name}': {key}={val!r} is out of range; expected {help_}")
+    return val
 
 
 def supported_drift_times(preset: Preset) -> list[float] | None:

@@ -14,11 +14,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, listing
 from .gap_bias import corrected_gaps
 
 GROUPS = (0, 1)
 MAX_CLASSES = 2000  # a K×K confusion per group; bounds memory for a mistyped label (e.g. 30000)
+CELL_CHUNK = 1 << 20  # samples whose confusion cells are counted at once
 
 
 def _as_int_array(name: str, values: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -27,6 +28,8 @@ def _as_int_array(name: str, values: Sequence[int] | np.ndarray) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise UserError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.signedinteger):
+        return arr  # no copy: a large predictions file stays near its own size in memory
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise UserError(f"{name} must hold integer class/group ids")
@@ -113,9 +116,9 @@ def compute(
         raise UserError("no samples to score: the predictions are empty")
     if y.min() < 0 or p.min() < 0:
         raise UserError("labels and predictions must be non-negative class ids")
-    bad = set(np.unique(g).tolist()) - set(GROUPS)
-    if bad:
-        raise UserError(f"groups must be 0 (unprivileged) or 1 (privileged); found {sorted(bad)}")
+    if g.min() < min(GROUPS) or g.max() > max(GROUPS):  # no sorted copy of a large column
+        bad = set(np.unique(g[(g < min(GROUPS)) | (g > max(GROUPS))]).tolist())
+        raise UserError(f"groups must be 0 (unprivileged) or 1 (privileged); found {listing(sorted(bad))}")
     k = int(max(y.max(), p.max()) + 1)
     if max(k, num_classes or 0) > MAX_CLASSES:
         raise UserError(f"class id {max(k, num_classes or 0) - 1} is too large: at most {MAX_CLASSES} classes are "
@@ -133,7 +136,15 @@ def compute(
             raise UserError(f"scores hold {len(bad_rows)} row(s) with NaN or infinite values (first row "
                             f"{bad_rows[0]}); every score must be a finite number")
 
-    conf = np.bincount(g * k * k + y * k + p, minlength=2 * k * k).reshape(2, k, k)
+    counts = np.zeros(2 * k * k, dtype=np.int64)
+    for s in range(0, len(y), CELL_CHUNK):  # chunks keep the int64 cell ids small beside the data
+        cell = g[s:s + CELL_CHUNK].astype(np.int64)  # (group·K + true)·K + pred
+        cell *= k
+        cell += y[s:s + CELL_CHUNK]
+        cell *= k
+        cell += p[s:s + CELL_CHUNK]
+        counts += np.bincount(cell, minlength=2 * k * k)
+    conf = counts.reshape(2, k, k)
     for c in GROUPS:
         if conf[c].sum() == 0:
             raise UserError(f"group {c} has no samples: fairness between groups needs both groups")

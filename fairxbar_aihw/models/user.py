@@ -58,7 +58,8 @@ def load_state_dict_model(name: str, path: str, num_classes: int, image_size: in
         import torchvision
 
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
-    blob = load_torch_file(_file(path, "state-dict file"), "state dict")
+    blob = load_torch_file(_file(path, "state-dict file"), "state dict",
+                           fix="save the weights again as tensors only: torch.save(model.state_dict(), PATH)")
     state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
@@ -83,12 +84,22 @@ def load_entry_point(entry: str) -> nn.Module:
         raise UserError(f"model.entry must look like package.module:function, got '{entry}'")
     try:
         fn = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot import model entry point {entry} ({exc})") from None
-    model = fn()
+    except Exception as exc:  # the module is the user's code: any error while importing it is theirs
+        raise UserError(f"cannot import model entry point {entry} ({_first_line(exc)})") from None
+    try:
+        model = fn()
+    except Exception as exc:  # it raised, or it needs arguments: it must build the model on its own
+        raise UserError(f"model entry point {entry} failed when called with no arguments ({_first_line(exc)}); "
+                        "make it build and return your trained nn.Module") from None
     if not isinstance(model, nn.Module):
         raise UserError(f"model entry point {entry} returned {type(model).__name__}, not a torch nn.Module")
     return model
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as ``Type: first line of its message``, short enough for a one-line error."""
+    text = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module:

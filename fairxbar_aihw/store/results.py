@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -59,8 +60,7 @@ class ResultsStore:
         self.read_only = read_only
         try:
             if read_only:  # never creates or changes a file: reports and exports only read
-                self.conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True, timeout=30.0)
-                self.conn.execute("SELECT count(*) FROM runs").fetchone()
+                self.conn = self._open_read_only()
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=30.0)
@@ -73,6 +73,23 @@ class ResultsStore:
         except sqlite3.DatabaseError as exc:
             raise UserError(f"results database {self.path} is corrupt ({exc}); move it aside (its rows are "
                             "lost) to start this study again") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection; in a folder nobody may write (an archive, a read-only mount) SQLite
+        cannot create the WAL index, so the file is read as immutable, which is exact when no
+        ``-wal`` file holds rows that are not in the database yet."""
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0)
+            conn.execute("SELECT count(*) FROM runs").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30.0)
+        conn.execute("SELECT count(*) FROM runs").fetchone()
+        return conn
 
     def close(self) -> None:
         self.conn.close()
@@ -157,26 +174,35 @@ class ResultsStore:
             records.append(rec)
         return pd.DataFrame.from_records(records)
 
-    def export(self, run_ids: str | Sequence[str], out: str | Path, study_seeds: Sequence[int] | None = None) -> Path:
+    def export(self, run_ids: str | Sequence[str], out: str | Path, study_seeds: Sequence[int] | None = None,
+               force: bool = False) -> Path:
         """Write runs' trials to CSV or Parquet (chosen by the file suffix); with ``study_seeds`` (one
-        per run) each row says which training seed it belongs to."""
+        per run) each row says which training seed it belongs to. An existing ``out`` is replaced
+        only with ``force``, and then whole: the rows go to a temporary file in the same folder first."""
         out = Path(out)
         if out.suffix not in (".csv", ".parquet"):
             raise UserError(f"unknown export format '{out.suffix}': use .csv or .parquet")
         if not out.parent.is_dir():
             raise UserError(f"cannot export to {out}: folder {out.parent} does not exist; create it first")
+        if out.exists() and not force:
+            raise UserError(f"{out} already exists; choose another --out, or add --force to replace it")
+        if out.is_dir():
+            raise UserError(f"cannot export to {out}: it is a folder; give a file name ending in {out.suffix}")
         ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
         frames = [self.to_frame(r) for r in ids]
         if study_seeds is not None:
             frames = [f.assign(study_seed=s) for f, s in zip(frames, study_seeds)]
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        if out.suffix == ".parquet":
-            try:
-                df.to_parquet(out, index=False)
-            except ImportError as exc:
-                raise UserError("Parquet export needs pyarrow: pip install pyarrow") from exc
-        elif out.suffix == ".csv":
-            df.to_csv(out, index=False)
-        else:
-            raise UserError(f"unknown export format '{out.suffix}': use .csv or .parquet")
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
+        try:
+            if out.suffix == ".parquet":
+                try:
+                    df.to_parquet(tmp, index=False)
+                except ImportError as exc:
+                    raise UserError("Parquet export needs pyarrow: pip install pyarrow") from exc
+            else:
+                df.to_csv(tmp, index=False)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
         return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, clipped, listing
 from ..hardware.presets import load_preset, supported_drift_times
 from ..models.names import MIN_IMAGE_SIZE
 from ..paths import BUNDLED, studies_dir
@@ -23,6 +23,7 @@ from .schema import TABLE_OPTIONS, StudyConfig
 __all__ = ["load_study", "available", "validate", "StudyConfig", "DRIFT_DEFAULT_TIMES"]
 
 DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
+MAX_DRIFT_SECONDS = 100 * 31536000.0  # 100 years: beyond any chip's life and any drift model's fit
 LOADER_KEYS = ("name", "quick_mode")  # set by the loader, never by a study file
 
 _TYPE_WORDS = {
@@ -60,13 +61,16 @@ def _message(exc: ValidationError, where: str) -> str:
                 break
         allowed = ", ".join(k for k in getattr(model, "model_fields", {}) if k not in LOADER_KEYS)
         return f"{where}: unknown key '{loc}'" + (f"; allowed: {allowed}" if allowed else "")
-    given = f"={err['input']!r}" if "input" in err and not isinstance(err["input"], dict) else ""
+    given = f"={clipped(repr(err['input']))}" if "input" in err and not isinstance(err["input"], dict) else ""
     if kind in _TYPE_WORDS:
         return f"{where}: {loc}{given} {_TYPE_WORDS[kind]}"
     bounds = {"greater_than_equal": "≥ {ge}", "greater_than": "> {gt}", "less_than_equal": "≤ {le}",
               "less_than": "< {lt}"}
     if kind in bounds:
         return f"{where}: {loc}{given} must be " + bounds[kind].format(**ctx)
+    if kind in ("too_short", "too_long"):
+        bound = f"at least {ctx.get('min_length')}" if kind == "too_short" else f"at most {ctx.get('max_length')}"
+        return f"{where}: {loc} must list {bound} value(s), got {ctx.get('actual_length')}"
     if kind == "literal_error":
         return f"{where}: {loc}{given} is unknown; choose one of {ctx.get('expected')}"
     return f"{where}: {loc}{given}: {err['msg'].removeprefix('Value error, ')}"
@@ -138,11 +142,13 @@ def check_consistency(cfg: StudyConfig) -> StudyConfig:
         for x in hw.intensities or []:
             preset.with_intensity(x)  # validates the range through the preset schema
     for t in dr.times:
-        _need(t >= 0, f"{w}: drift.times must be seconds ≥ 0; got {t}")
+        _need(0 <= t <= MAX_DRIFT_SECONDS, f"{w}: drift.times must be seconds from 0 to {MAX_DRIFT_SECONDS:g} "
+              f"(100 years); got {t:g}")
     for p in dr.presets:
         allowed = supported_drift_times(load_preset(p))
         bad = [t for t in dr.times if allowed is not None and t > 0 and float(t) not in allowed]
-        _need(not bad, f"{w}: drift preset '{p}' only supports times {allowed} s; drift.times has {bad}")
+        _need(not bad, f"{w}: drift preset '{p}' only supports times {listing(allowed or [])} s; drift.times has "
+              f"{listing(bad)}")
     if rt.preset:
         load_preset(rt.preset)
     sweep_presets = {hw.preset for hw in sw.hardware}

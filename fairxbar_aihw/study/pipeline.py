@@ -54,10 +54,16 @@ def run_config_for_hash(cfg: StudyConfig) -> dict[str, Any]:
 
 
 def resolve_device(device: str) -> str:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    """``device`` if this machine has it: cpu, cuda, or cuda:N for a visible GPU N."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"unknown device '{device}'; use cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device} was asked for but no CUDA GPU is visible; use --device cpu")
+    index = device.partition(":")[2]
+    if index and not (index.isdigit() and int(index) < torch.cuda.device_count()):
+        count = torch.cuda.device_count()
+        raise UserError(f"--device {device}: this machine has {count} CUDA GPU(s), so use cuda:0"
+                        + (f" to cuda:{count - 1}" if count > 1 else "") + " (or cuda)")
     return device
 
 

@@ -44,7 +44,8 @@ def _range(field: FieldInfo) -> str:
 def _type(field: FieldInfo) -> str:
     text = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
     text = re.sub(r"Annotated\[str, AfterValidator\(func=<function _method at 0x[0-9a-f]+>\)\]", "method", text)
-    text = re.sub(r"Annotated\[int, FieldInfo\(.*?Ge\(ge=(\d+)\)\]\)\]", r"int ≥ \1", text)
+    text = re.sub(r"Annotated\[int, FieldInfo\(.*?Ge\(ge=(\d+)\)(, Le\(le=(\d+)\))?\]\)\]",
+                  lambda m: f"int ≥ {m[1]}" + (f", ≤ {m[3]}" if m[3] else ""), text)
     return text.replace("fairxbar_aihw.study.schema.", "").replace(" | ", " or ")
 
 

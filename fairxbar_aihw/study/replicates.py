@@ -93,6 +93,7 @@ class Study:
                                 ("dataset", "environment", "baseline", "groups", "timings")} for run in self.runs()}
         return write_across_seeds(self.name, self.cfg, self.frames(), metas, out, self.incomplete())
 
-    def export(self, out: str) -> Path:
-        """Every seed's trial rows in one CSV or Parquet file, with a ``study_seed`` column."""
-        return self.store.export([r.run_id for r in self.runs()], out, study_seeds=self.seeds)
+    def export(self, out: str, force: bool = False) -> Path:
+        """Every seed's trial rows in one CSV or Parquet file, with a ``study_seed`` column
+        (an existing file is replaced only with ``force``)."""
+        return self.store.export([r.run_id for r in self.runs()], out, study_seeds=self.seeds, force=force)

@@ -7,11 +7,14 @@ sections or need other files (presets, drift times) live in ``config.check_consi
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..data.names import DATASET_NAMES
+from ..errors import listing
 from ..retrain.names import RETRAIN_ARMS
 from ..saliency.names import ESTIMATORS, FA_RULES, split_method
 
@@ -19,6 +22,7 @@ PRUNE_KINDS = ("magnitude", "fairprune")
 TABLE_OPTIONS = ("file", "groups_file", "image_column", "label_column", "group_column", "privileged", "classes")
 GROUP_OPTIONS = ("group_from", "ita_threshold")  # groups from pixels (data/skin_tone.py)
 AUGMENTS = ("none", "flip", "paper")
+MAX_SEED = 2**63 - 1  # the results database stores seeds as SQLite INTEGER (signed 64-bit); torch takes < 2**64
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
@@ -35,10 +39,44 @@ Arm = Literal[RETRAIN_ARMS]  # type: ignore[valid-type]
 PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]
 
 
+def _number_kind(annotation: Any) -> str | None:
+    """The number type ("int" or "float") a field holds, optionally or as a Literal of ints; else None."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _number_kind(args[0])
+    if origin in (Union, types.UnionType):
+        kinds = {_number_kind(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if origin is Literal:
+        return "int" if any(isinstance(a, int) and not isinstance(a, bool) for a in args) else None
+    return {int: "int", float: "float"}.get(annotation)
+
+
+def _bool_for_number(value: Any, annotation: Any) -> str | None:
+    """The number kind a YAML true/false in ``value`` stands in for (pydantic would read it as 1 or 0)."""
+    if isinstance(value, bool):
+        return _number_kind(annotation)
+    for option in get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,):
+        if isinstance(value, list) and get_origin(option) is list:
+            return next((k for k in (_bool_for_number(v, get_args(option)[0]) for v in value) if k), None)
+    return None
+
+
 class Section(BaseModel):
     """A config section: unknown keys are errors; values are checked when set, too."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``epochs: true`` is a mistake, not 1: numbers refuse true/false (lists of numbers too)."""
+        kind = _bool_for_number(value, cls.model_fields[info.field_name].annotation) if info.field_name else None
+        if kind and isinstance(value, bool):
+            raise PydanticCustomError(f"{kind}_type", "a number, not true/false")
+        if kind:
+            raise PydanticCustomError("bool_item", "true/false is not a number; give numbers only")
+        return value
 
 
 class DatasetSection(Section):
@@ -118,14 +156,15 @@ class SweepSection(Section):
     methods: list[Method] = Field(["uniform", "random", "FR", "FR-matched", "F+A R"],
                                   description="targeting methods; F+A R, random and FR-matched may name a rule, "
                                   "e.g. \"F+A R [intersect]\"")
-    targets: list[float] = Field([0.05], description="target fractions x in (0, 1]")
+    targets: list[float] = Field([0.05], min_length=1, description="target fractions x in (0, 1]")
     hardware: list[HardwareEntry] = Field([HardwareEntry(preset="paper-variation")], min_length=1,
                                           description="presets and intensities")
     trials: int = Field(30, ge=1, le=100000, description="Monte-Carlo chips per cell (the paper: 100)")
 
 
 class DriftSection(Section):
-    times: list[float] = Field(default_factory=list, description="inference times in seconds after programming")
+    times: list[float] = Field(default_factory=list, description="inference times in seconds after programming "
+                               "(at most 100 years)")
     presets: list[str] = Field(default_factory=list, description="technologies to drift (their own intensity)")
     methods: list[Method] | None = Field(None, description="default: the sweep's methods")
     target: float | None = Field(None, gt=0, le=1, description="default: the first sweep target")
@@ -198,8 +237,9 @@ class StudyConfig(Section):
     """A resolved study. ``name`` and ``quick_mode`` are set by the loader, not by the file."""
 
     description: str = Field("", description="one paragraph on what the study is for")
-    seed: int = Field(0, ge=0, description="(set per replicate from seeds; a file may give `seed: N` for one seed)")
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="(set per replicate from seeds; a file may give `seed: N` "
+                      "for one seed)")
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
         [0, 1, 2], min_length=1, max_length=100, description="training seeds: each one is a full replicate (data "
         "split or generation, weight init, data order, probes, chips); verdicts need the same answer across them")
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu or cuda")
@@ -227,7 +267,8 @@ class StudyConfig(Section):
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds}")
+            repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+            raise ValueError(f"seeds must be distinct; repeated: {listing(repeated)}")
         return seeds
 
     def for_seed(self, seed: int) -> "StudyConfig":
