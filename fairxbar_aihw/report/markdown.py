@@ -21,6 +21,7 @@ from .stats import paired_comparison, summarise
 from .styles import ordered
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
+CORRECTED = ("eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor")  # metrics.gap_bias, absent from older rows
 
 
 def _fmt(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
@@ -80,9 +81,11 @@ def claim_settings(cfg: StudyConfig) -> claims.ClaimSettings:
 
 
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
-    lines = ["| preset | intensity | method | target | weights hit | chips | macro-F1 | pooled F1 | EOdds | EOpp0 | "
-             "EOdds_nd | acc unpriv. | acc priv. | EOdds improvement | pooled-F1 cost (pts) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    bc = "eodds_bc" in summary
+    lines = ["| preset | intensity | method | target | weights hit | chips | macro-F1 | pooled F1 | EOdds | "
+             + ("EOdds_bc | " if bc else "") + "EOpp0 | EOdds_nd | acc unpriv. | acc priv. | EOdds improvement | "
+             "pooled-F1 cost (pts) |", "|---|---|---|---|---|---|---|---|---|" + ("---|" if bc else "")
+             + "---|---|---|---|---|---|"]
     for _, r in summary.iterrows():
         imp = improvement(base["eodds"], r["eodds"])
         cost = 100 * (base["f1_micro"] - r["f1_micro"])  # the paper's F1 (eq. 3) for the cost
@@ -90,7 +93,7 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
             f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])} | "
             f"{100 * r['targeted_fraction']:.2f}% | {r['n']} | "
             f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['f1_micro'], r['f1_micro_ci'])} | "
-            f"{_fmt(r['eodds'], r['eodds_ci'])} | "
+            f"{_fmt(r['eodds'], r['eodds_ci'])} | " + (f"{_fmt(r['eodds_bc'], r['eodds_bc_ci'])} | " if bc else "") +
             f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
             f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {_relative(imp, r['eodds_ci'], base['eodds'])} | "
             f"{cost:+.2f} (±{100 * r['f1_micro_ci']:.2f}) |"
@@ -225,8 +228,14 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
               "| metric | value | 95% interval over test images |", "|---|---|---|"]
     boot = (meta["baseline"] or {}).get("test_bootstrap") or {}
     for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
-                "acc_g0", "acc_g1", "f1_g0", "f1_g1"):
-        lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
+                "acc_g0", "acc_g1", "f1_g0", "f1_g1", *CORRECTED):
+        if key in base and not pd.isna(base[key]):  # rows stored before the corrected gaps have none
+            lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
+    if "eodds_floor" in base and not pd.isna(base["eodds_floor"]):
+        lines += ["", f"`eodds_floor` is the EOdds this test set shows from sampling alone when the groups share every "
+                  f"rate; `*_bc` are the gaps with that finite-sample bias removed (Cai & Low 2011; user guide, "
+                  f"*Bias-corrected gaps*). Raw EOdds {base['eodds']:.3f} = a corrected gap of "
+                  f"{base['eodds_bc']:.3f} plus sampling inflation."]
     if boot:
         lines += ["", f"Intervals: stratified bootstrap over test images ({boot['resamples']} resamples within each "
                   "group × class stratum, percentile): the test set's own uncertainty, before any chip or seed."]
@@ -237,7 +246,8 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
         figs.append(("Targeted fraction per layer, FR only vs each F+A R reading (cf. Fig. 5)",
                      figures.layer_fractions(meta["saliency"], cfg.sweep.targets, out)))
     if len(sweep):
-        summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS)
+        corrected = ["eodds_bc"] if "eodds_bc" in sweep and sweep["eodds_bc"].notna().all() else []
+        summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS + corrected)
         summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
         comp_lines, tally = _comparisons(sweep, arm_reading(cfg))
         lines += ["## Does steering errors make the model fairer?", ""]
