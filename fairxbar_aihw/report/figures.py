@@ -225,4 +225,5 @@ def yield_curves(table: pd.DataFrame, out: Path) -> str:
                loc="center left", bbox_to_anchor=(right, 0.5), fontsize=7, title="method\n(bars: 95% exact CI)",
                title_fontsize=7)
     fig.suptitle("Fairness yield: share of chips meeting the spec", fontsize=10)
-    return _save(fig, out / "fig_yield.png", rect=(0, 0, right, 1))
+    top = 1 - 0.45 / (3.3 * len(presets))  # half an inch for the title, whatever the figure's height
+    return _save(fig, out / "fig_yield.png", rect=(0, 0, right, top))
