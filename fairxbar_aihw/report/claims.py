@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -440,7 +440,7 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
               f"±{100 * settings.equivalence_f1:g} point) at 5%: no effect of a size that matters. "
               f"*undetermined*: neither an effect nor its absence is shown — too few seeds for the spread "
               f"(the margins are the study's `claims` settings).",
-              f"- *MDE (80%)*: the smallest |ΔEOdds| a two-sided 5% t-test over these seeds detects with 80% power "
+              "- *MDE (80%)*: the smallest |ΔEOdds| a two-sided 5% t-test over these seeds detects with 80% power "
               f"at the observed between-seed spread (noncentral t, scipy); *seeds to decide*: the seeds at which "
               f"an undetermined row's observed effect would be detected (or its equivalence shown) with 80% power.",
               "- *vs paper*: the relative change held against the paper's magnitude — *reproduced* (the interval "
