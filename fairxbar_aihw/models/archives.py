@@ -3,7 +3,7 @@
 Why: loading a compiled model is not inert (read in torch 2.14's source and tried):
 - ``torch.jit.load`` runs a scripted class's ``__setstate__`` (TorchScript code, so
   ``torch.from_file(…).fill_(…)`` too) while it unpickles the module;
-- ``torch.export.load`` unpickles with ``weights_only=False`` every payload its config marks as
+- ``torch.export.load`` unpickles without the weights-only restriction every payload its config marks as
   pickled, falls back to full unpickling when its sample inputs fail the safe loader, ``pickle``s
   opaque constants, ``sympify``s (evals) shape expressions, pastes input names into the Python it
   generates and execs (a crafted name ran a shell command in a test), execs guard code in
