@@ -1,4 +1,9 @@
-"""Where the bundled files live and where runs and reports go; names that may become folders.
+"""Where the bundled presets and studies live and where runs and reports go; names that may become folders.
+
+The bundled files have one source, the checkout's top-level ``device_presets/`` and ``studies/``;
+a wheel carries them as ``fairxbar_aihw/bundled/presets`` and ``.../studies`` (pyproject.toml maps
+them there), so the package looks inside itself first and then beside itself in the checkout
+(an editable install or ``PYTHONPATH`` runs from the source tree).
 
 Why this module guards names: a study, preset or run name becomes a folder that ``--fresh``
 may delete, so every name is checked against a safe pattern and every folder the tool writes
@@ -8,12 +13,22 @@ from __future__ import annotations
 
 import os
 import re
-from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError, UserError
 
-BUNDLED = Path(str(resources.files("fairxbar_aihw") / "bundled"))
+PACKAGE = Path(__file__).parent
+
+
+def _bundled(shipped_as: str, source: str) -> Path:
+    """A bundled folder: the wheel's copy inside the package if it holds YAML files, else the
+    checkout's top-level source folder."""
+    shipped = PACKAGE / "bundled" / shipped_as
+    return shipped if any(shipped.glob("*.yaml")) else PACKAGE.parent / source
+
+
+BUNDLED_PRESETS = _bundled("presets", "device_presets")
+BUNDLED_STUDIES = _bundled("studies", "studies")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
 
 
@@ -33,18 +48,20 @@ def _env_folder(var: str, default: Path) -> Path:
 def _existing_folder(var: str, default: Path, what: str) -> Path:
     folder = _env_folder(var, default)
     if not folder.is_dir():
-        raise UserError(f"{what} folder {folder} does not exist (set by {var}); create it or unset {var}")
+        if os.environ.get(var):
+            raise UserError(f"{what} folder {folder} does not exist (set by {var}); create it or unset {var}")
+        raise UserError(f"bundled {what} folder {folder} is missing: reinstall fairxbar-aihw, or set {var}")
     return folder
 
 
 def presets_dir() -> Path:
-    """Folder of device preset YAML files: the bundled ones, or FAIRXBAR_PRESETS."""
-    return _existing_folder("FAIRXBAR_PRESETS", BUNDLED / "presets", "presets")
+    """Folder of device preset YAML files: the bundled ones (``device_presets/``), or FAIRXBAR_PRESETS."""
+    return _existing_folder("FAIRXBAR_PRESETS", BUNDLED_PRESETS, "presets")
 
 
 def studies_dir() -> Path:
-    """Folder of study YAML files: the bundled ones, or FAIRXBAR_STUDIES."""
-    return _existing_folder("FAIRXBAR_STUDIES", BUNDLED / "studies", "studies")
+    """Folder of study YAML files: the bundled ones (``studies/``), or FAIRXBAR_STUDIES."""
+    return _existing_folder("FAIRXBAR_STUDIES", BUNDLED_STUDIES, "studies")
 
 
 def runs_dir() -> Path:
@@ -53,8 +70,9 @@ def runs_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    """Markdown reports: ``./reports`` in the current folder, or FAIRXBAR_REPORTS."""
-    return _env_folder("FAIRXBAR_REPORTS", Path.cwd() / "reports")
+    """Markdown reports: ``docs/reports`` under the current folder (so a run from the checkout's
+    root regenerates the committed reports), or FAIRXBAR_REPORTS."""
+    return _env_folder("FAIRXBAR_REPORTS", Path.cwd() / "docs" / "reports")
 
 
 def cache_dir() -> Path:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError, clipped, listing
 from ..hardware.presets import load_preset, supported_drift_times
 from ..models.names import MIN_IMAGE_SIZE
-from ..paths import BUNDLED, studies_dir
+from ..paths import BUNDLED_STUDIES, studies_dir
 from ..yaml_files import load_named, named_yaml_files
 from .schema import TABLE_OPTIONS, StudyConfig
 
@@ -203,4 +203,4 @@ def study_source(path: Path) -> str:
     """A study file's identity, which its run and report folders record: ``bundled:NAME`` for a
     bundled study (the same after reinstalling), else the file's resolved absolute path."""
     resolved = path.resolve()
-    return f"bundled:{path.stem}" if resolved.parent == (BUNDLED / "studies").resolve() else str(resolved)
+    return f"bundled:{path.stem}" if resolved.parent == BUNDLED_STUDIES.resolve() else str(resolved)
