@@ -31,4 +31,4 @@ EOF
 }
 run before "$WORK/before-src"
 run after "$ROOT"
-echo "reports: $WORK/before/reports/demo, $WORK/after/reports/demo"
+echo "reports: $WORK/before/{docs/reports,reports}/demo (whichever BEFORE wrote), $WORK/after/docs/reports/demo"

@@ -45,6 +45,22 @@ def test_the_checkout_resolves_the_top_level_folders(no_overrides, monkeypatch, 
     assert paths.studies_dir() == tmp_path
 
 
+def test_the_packaged_copy_wins_only_when_it_holds_yaml_files(monkeypatch, tmp_path):
+    """A wheel's ``fairxbar_aihw/bundled/presets``; in a checkout, a stale empty one is ignored."""
+    monkeypatch.setattr(paths, "PACKAGE", tmp_path / "fairxbar_aihw")
+    shipped = tmp_path / "fairxbar_aihw" / "bundled" / "presets"
+    shipped.mkdir(parents=True)
+    assert paths._bundled("presets", "device_presets") == tmp_path / "device_presets"
+    (shipped / "ideal.yaml").write_text("noise_model: none\n")
+    assert paths._bundled("presets", "device_presets") == shipped
+
+
+def test_a_missing_bundled_folder_says_reinstall(no_overrides, monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "BUNDLED_STUDIES", tmp_path / "gone")
+    with pytest.raises(UserError, match=r"bundled studies folder .*gone is missing: reinstall fairxbar-aihw"):
+        paths.studies_dir()
+
+
 def test_the_wheel_maps_the_top_level_folders_into_the_package():
     assert PYPROJECT["package-dir"] == {"fairxbar_aihw.bundled.presets": "device_presets",
                                         "fairxbar_aihw.bundled.studies": "studies"}

@@ -1,4 +1,4 @@
-"""The report of a study over several training seeds: ``reports/<study>/README.md``.
+"""The report of a study over several training seeds: ``docs/reports/<study>/README.md``.
 
 Claims first (judged across seeds), then what varies between seeds: the pre-trained models with
 their test-set bootstrap intervals, each claim setting by setting, the retrained arms. Every

@@ -1,4 +1,4 @@
-"""The audit report: ``reports/<audit>/README.md``, what an auditor of one trained model asks.
+"""The audit report: ``docs/reports/<audit>/README.md``, what an auditor of one trained model asks.
 
 Per group on each technology, every group value, over drift time, which layer's errors hurt
 which group, and whether F+A R targeting helps; the study report with every cell sits in

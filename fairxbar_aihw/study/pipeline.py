@@ -362,7 +362,7 @@ class StudyRun:
         return info
 
     def report_dir(self, claim: bool = False) -> Path:
-        """``reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
+        """``docs/reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
         return report_folder(self.name, owner_of(self.cfg), claim)
 
     def prepare(self) -> None:

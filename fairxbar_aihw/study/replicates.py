@@ -53,7 +53,7 @@ class Study:
         self.folder.close()
 
     def report_dir(self, claim: bool = False) -> Path:
-        """``reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
+        """``docs/reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
         return report_folder(self.name, owner_of(self.cfg), claim)
 
     def run_all(self) -> Path:

@@ -209,9 +209,9 @@ def existing_run_folder(runs: Path, name: str, study: str, owner: Owner = Owner(
 
 
 def report_folder(name: str, owner: Owner, claim: bool = False) -> Path:
-    """``reports/name`` if it holds no other owner's report; ``claim`` creates it and records
-    ``owner`` (a folder without a marker, as older versions wrote, is taken over: reports are
-    rebuilt from their run's database, so nothing is lost)."""
+    """``docs/reports/name`` (``name`` in FAIRXBAR_REPORTS) if it holds no other owner's report;
+    ``claim`` creates it and records ``owner`` (a folder without a marker, as older versions wrote,
+    is taken over: reports are rebuilt from their run's database, so nothing is lost)."""
     folder = inside(reports_dir(), name, "report")
     marker = folder / REPORT_MARKER
     recorded = _owner_in(marker, name) if marker.is_file() else None
