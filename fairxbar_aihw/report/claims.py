@@ -1,4 +1,6 @@
-"""The paper's claims, tested across training seeds: the table at the top of every report.
+"""FairXbar's claims (Mugdho, Guo, Rogers, Zhao, Shi and Wang, "FairXbar: Improving the Fairness of Deep
+Neural Networks with Non-Ideal In-Memory Computing Hardware"; "the paper"), tested across training
+seeds: the table at the top of every report.
 
 Why two levels: a chip interval is conditional on one trained model, so a verdict from one seed
 can be an accident of that training run. Each claim is therefore measured per seed as a paired
