@@ -83,8 +83,8 @@ FORWARD: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                   "units (inputs scaled to the DAC range, weights to the tile's max), ≥ 0"),
     "w_noise": (_num, lambda v: v >= 0, "sd of output-referred weight noise drawn anew each read, in the same "
                 "normalised units, ≥ 0"),
-    "inp_bound": (_num, lambda v: v > 0, "DAC input range ± this, in normalised input units, > 0"),
-    "out_bound": (_num, lambda v: v > 0, "ADC output range ± this, in normalised output units, > 0"),
+    "inp_bound": (_num, lambda v: v > 0, "DAC input bound > 0: the input range is ± this, in normalised input units"),
+    "out_bound": (_num, lambda v: v > 0, "ADC output bound > 0: the output range is ± this, in normalised output units"),
     "ir_drop": (_num, lambda v: v >= 0, "IR-drop scale ≥ 0"),
     "bound_management": (str, _enum_value("bound_management"), "an aihwkit BoundManagementType value, e.g. "
                          "None or Iterative"),
