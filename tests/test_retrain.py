@@ -1,4 +1,5 @@
 """Mitigation arms: VFA loss, error emulation, pruning sparsity, eigenvalue diagnostics, arms run."""
+import copy
 import math
 
 import pytest
@@ -174,22 +175,97 @@ def tiny():
     return splits, model
 
 
+def _two_image_splits(labels: tuple[int, int], n: int = 8):
+    """A split of two distinct images, one per group, each repeated ``n`` times: every mini-batch an arm draws
+    (half from each group, with replacement) holds the same two samples, so its losses have a closed form."""
+    from fairxbar_aihw.data.splits import Splits, TensorSplit
+
+    imgs = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    split = TensorSplit(imgs.repeat_interleave(n, 0), torch.tensor(labels).repeat_interleave(n),
+                        torch.tensor([0, 1]).repeat_interleave(n))
+    return Splits(split, split, split, 3, ["a", "b", "c"], {0: "dark", 1: "light"}, True, "two-images")
+
+
+def _paper_loss(arm: str, z: torch.Tensor, y: torch.Tensor, alpha: float, lam: float) -> torch.Tensor:
+    """Each arm's loss written out for one sample per group (row 0 unprivileged, row 1 privileged):
+    CE (VA, FT); paper eq. 11 (VFA, fair-loss); CE + λ·|margin₀ − margin₁| (boundary)."""
+    ce = -torch.log_softmax(z, 1)[[0, 1], y]
+    if arm in ("va", "ft"):
+        return ce.mean()
+    if arm in ("vfa", "fair-loss"):
+        return (1 - alpha) * ce.mean() + alpha * (ce[0] - ce[1]).abs()
+    others = z.clone()
+    others[[0, 1], y] = -math.inf
+    margin = z[[0, 1], y] - others.max(1).values
+    return ce.mean() + lam * (margin[0] - margin[1]).abs()
+
+
 @pytest.mark.parametrize("arm", ["va", "vfa", "ft", "fair-loss", "boundary"])
-def test_finetune_arms_run_and_change_weights(tiny, arm):
-    splits, model = tiny
-    cfg = RetrainConfig(steps=4, refresh_every=2, batch_size=32, target=0.5, samples_per_group=16, eval_every=0)
+def test_each_arm_takes_adams_first_step_on_its_own_loss_at_its_chips_weights(arm):
+    """One step of each arm against an independent reference: its loss in closed form, evaluated at the
+    weights of Monte-Carlo chip 0 (programmed through aihwkit's path) for VA/VFA and at the clean weights
+    otherwise, and Adam's first step θ − lr·g/(|g|+ε) applied to the clean weights (straight-through)."""
+    from fairxbar_aihw.data.splits import to_float
+    from fairxbar_aihw.rng import derive_seed
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(48, 16), nn.Tanh(), nn.Linear(16, 3)).eval()
+    splits = _two_image_splits((0, 2))
+    lr, alpha, lam = 1e-2, 0.3, 0.5
     preset = fx.hardware.load_preset("paper-variation", noise_rate=0.2)
+    cfg = RetrainConfig(steps=1, lr=lr, batch_size=8, eval_every=0, method="uniform", alpha=alpha, lam=lam)
     tuned, info = finetune(model, splits, arm, cfg, preset, progress=False)
-    assert info["steps_run"] == 4 and math.isfinite(info["loss_last"])
-    assert not torch.equal(tuned[0].weight, model[0].weight)
+
+    ref = copy.deepcopy(model)
+    clean = {n: p.detach().clone() for n, p in ref.named_parameters()}
+    if arm in ("va", "vfa"):  # uniform targeting: chip 0's errors on every weight
+        chip = fx.hardware.to_analog(model, preset)
+        fx.hardware.program(chip, preset, seed=derive_seed(0, preset.name, 0.2, 0))
+        with torch.no_grad():
+            for name, w in fx.hardware.effective_weights(chip).items():
+                assert not torch.allclose(w, ref[int(name)].weight)  # the chip really has errors
+                ref[int(name)].weight.copy_(w)
+    x = to_float(splits.train.images[[0, 8]])
+    loss = _paper_loss(arm, ref(x), torch.tensor([0, 2]), alpha, lam)
+    grads = torch.autograd.grad(loss, list(ref.parameters()))
+    assert info["loss_first"] == pytest.approx(loss.item(), rel=1e-5)
+    for (name, p), g in zip(tuned.named_parameters(), grads):
+        expected = clean[name] - lr * g / (g.abs() + 1e-8)
+        torch.testing.assert_close(p.detach(), expected, rtol=0, atol=1e-6, msg=f"{arm} {name}")
 
 
-def test_hwa_arm_trains_through_aihwkit(tiny):
-    splits, model = tiny
-    cfg = RetrainConfig(steps=3, batch_size=16, hwa_noise=0.05)
-    tuned = hwa_train(model, splits, fx.hardware.load_preset("paper-variation"), cfg, progress=False)
-    assert not torch.equal(tuned[0].weight, model[0].weight)
-    assert torch.isfinite(tuned(torch.randn(2, 3, 16, 16))).all()
+def test_hwa_arm_trains_under_aihwkits_additive_weight_noise(monkeypatch):
+    """HWA's forward pass computes with W + N(0, (σ·max|W|)²) (aihwkit's ADD_NORMAL relative to the
+    tile's actual w_max): the first analog layer's output minus the clean W·x, over its 512 outputs,
+    has the standard deviation σ·max|W|·‖x‖ for each input x; with σ = 0 the output is exactly the clean one."""
+    from aihwkit.nn import AnalogLinear
+
+    from fairxbar_aihw.data.splits import to_float
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(48, 512), nn.Tanh(), nn.Linear(512, 3)).eval()
+    splits = _two_image_splits((1, 1))
+    w, b = model[1].weight.detach(), model[1].bias.detach()
+    seen: list[torch.Tensor] = []
+
+    def record(module, inputs, output):
+        if isinstance(module, AnalogLinear) and module.in_features == 48 and module.training:
+            seen.append((inputs[0].detach(), output.detach() - (inputs[0].detach() @ w.T + b)))
+
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        for sigma in (0.0, 0.05):
+            cfg = RetrainConfig(steps=1, batch_size=4, hwa_noise=sigma)
+            hwa_train(model, splits, fx.hardware.load_preset("ideal"), cfg, progress=False)
+    finally:
+        handle.remove()
+    assert len(seen) == 2
+    assert seen[0][1].abs().max().item() < 1e-5  # σ = 0: the clean product
+    for x, noise in zip(*seen[1]):
+        assert x.abs().sum() > 0
+        expected = 0.05 * w.abs().max().item() * x.norm().item()
+        assert noise.std().item() == pytest.approx(expected, rel=0.15)  # 512 draws: ±15% is > 3 s.e.
+        assert noise.mean().item() == pytest.approx(0.0, abs=4 * expected / math.sqrt(512))
 
 
 def test_gradient_norm_equals_the_closed_form_of_softmax_regression():

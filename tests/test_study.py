@@ -307,12 +307,25 @@ def test_drift_and_retrain_stages_resume_to_the_unbroken_result(tmp_path, monkey
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_row_keys_change_when_targeting_semantics_change(monkeypatch):
-    """Rows computed under an older meaning of a method label are never reused for a new one."""
-    from fairxbar_aihw.hardware import load_preset
+def test_rows_stored_under_an_older_targeting_meaning_count_as_missing(tmp_path, monkeypatch):
+    """A finished run's stored rows satisfy its plan; after the targeting semantics change
+    (TARGETING_VERSION bumped) every chip row is missing again, so it is recomputed, never reused,
+    while the rows that do not depend on targeting (pre-trained model, retrained arms, pruning) stay
+    done. The chip rows' keys are pinned as computed on main at c84578e (run folders must resume)."""
+    from fairxbar_aihw.study import load_study
     from fairxbar_aihw.study import plan
+    from fairxbar_aihw.study.progress import missing
 
-    preset = load_preset("paper-variation")
-    before = plan.preset_tag(preset)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    monkeypatch.setenv("FAIRXBAR_STUDIES", str(tmp_path))
+    cfg = load_study("tiny")
+    planned = plan.StudyPlan(cfg).planned_rows()
+    stored = {(key, trial) for key, n in planned.items() for trial in range(n)}
+    diagnostics = dict.fromkeys(plan.StudyPlan(cfg).diagnostic_models(), {})
+    assert {"sweep|paper-variation|0.2|F+A R|0.5|ff63b566", "drift|pcm-ibm|1.0|uniform|None|f149c713|t=86400",
+            "retrain|paper-variation|0.2|VFA-Retrain|0.5|a8094fb9ff63b566"} <= set(planned)
+    assert missing(plan.StudyPlan(cfg), stored, diagnostics) == []
     monkeypatch.setattr(plan, "TARGETING_VERSION", plan.TARGETING_VERSION + 1)
-    assert plan.preset_tag(preset) != before
+    assert missing(plan.StudyPlan(cfg), stored, diagnostics) == [
+        "sweep chips 0 of 16 (0 of 4 cells complete)", "drift chips 0 of 8 (0 of 4 cells complete)",
+        "arm chips 0 of 4 (0 of 2 cells complete)"]

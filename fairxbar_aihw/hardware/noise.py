@@ -1,9 +1,15 @@
-"""Non-ideality models as aihwkit ``BaseNoiseModel`` subclasses (paper §II-C; docs/user-guide.md, "Device presets").
+"""Non-ideality models as aihwkit ``BaseNoiseModel`` subclasses (FairXbar §II-C, Mugdho et al.; README
+"References"; docs/user-guide.md, "Device presets").
 
 They plug into aihwkit's own ``program_weights()`` / ``drift_weights()`` path: a tile calls
 ``apply_programming_noise(reference_weights)`` when programmed and ``apply_drift_noise`` when
 drifted. ``MaskedNoiseModel`` is the per-tile override that puts one model's errors on the
 targeted weights and another's (the mitigated residual, or nothing) on the rest.
+
+Units: weights are in the layer's own units and every error scales with the tile's w_max (its largest
+weight magnitude), so ``noise_rate`` (σ'_G) is a dimensionless fraction of w_max and the error sd is
+σ'_G·√(1 + 2^(2(N/M − 1)))·w_max; ``saf_rate`` is a probability per magnitude bit (paper SAF) or per
+device (conductance SAF); conductances ``g_max``/``g_min`` are in µS, as in aihwkit's converters.
 
 Randomness comes from torch's global RNG, which ``hardware.program`` seeds per chip, so the
 same seed always gives the same chip (also for aihwkit's own PCM / ReRAM models).
@@ -48,7 +54,8 @@ class IdealNoiseModel(_NoDriftMixin, BaseNoiseModel):
 
 
 class PaperVariationNoiseModel(_NoDriftMixin, BaseNoiseModel):
-    """Paper eq. 4–5: w = w0 + Δw, Δw ~ N(0, σ·w_max), σ from the noise rate and bit slicing."""
+    """FairXbar eq. 4–5: w = w0 + Δw, Δw ~ N(0, (σ·w_max)²), σ = noise_rate·√(1 + 2^(2(N/M − 1)))
+    (dimensionless) from the noise rate σ'_G, N = ``bits_per_device`` and M = ``devices_per_weight``."""
 
     def __init__(self, noise_rate: float, bits_per_device: int = 2, devices_per_weight: int = 4):
         super().__init__()
@@ -113,8 +120,9 @@ class PaperSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):
 
 
 class ConductanceSAFNoiseModel(_NoDriftMixin, BaseNoiseModel):
-    """Device-level SAF: each device of the differential pair is stuck at g_min or g_max
-    (equal odds) with rate p, through aihwkit's ``SinglePairConductanceConverter``."""
+    """Device-level SAF: each device of the differential pair is stuck at g_min or g_max (µS)
+    (equal odds) with probability p per device, through aihwkit's ``SinglePairConductanceConverter``
+    (the tile's largest weight magnitude maps to g_max − g_min)."""
 
     def __init__(self, saf_rate: float, g_max: float = 25.0, g_min: float = 0.0):
         super().__init__(SinglePairConductanceConverter(g_max=g_max, g_min=g_min))

@@ -25,23 +25,33 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
     "description": (str, lambda v: True, "", "one-line summary"),
     "noise_model": (str, lambda v: v in NOISE_MODELS, "none", f"one of {', '.join(NOISE_MODELS)}"),
     "intensity_key": (str, lambda v: True, None, "the key an intensity sweep sets"),
-    "noise_rate": (_num, lambda v: 0 <= v <= 2, 0.0, "σ'_G, paper variation, in [0, 2]"),
-    "bits_per_device": (int, lambda v: 1 <= v <= 16, 2, "N bits per device, 1..16"),
-    "devices_per_weight": (int, lambda v: 1 <= v <= 16, 4, "M devices per weight, 1..16"),
-    "weight_bits": (int, lambda v: 1 <= v <= 16, 8, "stored weight bits, 1..16"),
-    "saf_rate": (_num, lambda v: 0 <= v <= 1, 0.0, "stuck-at-fault rate p in [0, 1] (paper-saf: per-bit flip "
-                 "probability)"),
+    "noise_rate": (_num, lambda v: 0 <= v <= 2, 0.0, "σ'_G of FairXbar eq. 5, a fraction of the tile's w_max (its "
+                   "largest weight magnitude; dimensionless), in [0, 2]: weight error sd = "
+                   "σ'_G·√(1 + 2^(2(N/M − 1)))·w_max"),
+    "bits_per_device": (int, lambda v: 1 <= v <= 16, 2, "N of eq. 5: bits stored per device, 1..16"),
+    "devices_per_weight": (int, lambda v: 1 <= v <= 16, 4, "M of eq. 5: devices (bit slices) per weight, 1..16"),
+    "weight_bits": (int, lambda v: 1 <= v <= 16, 8, "B: magnitude bits of a stored weight (sign-magnitude, "
+                    "2^B − 1 levels of the tile's w_max), 1..16"),
+    "saf_rate": (_num, lambda v: 0 <= v <= 1, 0.0, "stuck-at-fault probability p in [0, 1]: per magnitude bit "
+                 "(paper-saf), per device of the differential pair (conductance-saf)"),
     "saf_mode": (str, lambda v: v in ("flip", "stuck"), "flip", "flip: each bit flips with probability p (the "
                  "paper); stuck: each cell faulty with rate p, stuck at 0 or 1 equally (flip rate p/2)"),
-    "g_max": (_num, lambda v: v > 0, 25.0, "max conductance (µS), > 0"),
-    "g_min": (_num, lambda v: v >= 0, 0.0, "min conductance (µS), ≥ 0"),
-    "prog_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "programming-noise scale in [0, 100]"),
-    "read_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "read-noise scale in [0, 100]"),
-    "drift_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "drift scale in [0, 100]"),
-    "residual": (_num, lambda v: 0 <= v <= 1, 0.0, "error level left on untargeted weights, [0, 1]"),
+    "g_max": (_num, lambda v: v > 0, 25.0, "conductance in µS that a tile's largest weight magnitude maps to "
+              "(aihwkit's g_max), > 0"),
+    "g_min": (_num, lambda v: v >= 0, 0.0, "lowest device conductance in µS (a zero weight's; conductance-saf: "
+              "the stuck-low value), ≥ 0"),
+    "prog_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "factor (dimensionless) on the programming-noise "
+                         "sd aihwkit fitted to measured devices (1 = as measured), in [0, 100]"),
+    "read_noise_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "factor on the fitted read (1/f) and accumulated "
+                         "noise sd (1 = as measured), in [0, 100]"),
+    "drift_scale": (_num, lambda v: 0 <= v <= 100, 1.0, "factor on the fitted drift (e.g. PCM's exponent "
+                    "ν in g(t) = g·((t + 20 s)/20 s)^−ν, t in seconds after programming), in [0, 100]"),
+    "residual": (_num, lambda v: 0 <= v <= 1, 0.0, "untargeted weights' error level as a fraction of the "
+                 "intensity knob (0: exact, 1: as targeted), [0, 1]"),
     "drift_compensation": (str, lambda v: v in ("none", "global", "per-column"), "none",
                            "none, global or per-column"),
-    "tile_rows": (int, lambda v: v >= 0, 512, "max outputs per tile (0 = one tile), ≥ 0"),
+    "tile_rows": (int, lambda v: v >= 0, 512, "max outputs per tile (0 = one tile), ≥ 0; a larger layer is "
+                  "split over tiles, each mapped to its own largest weight"),
     "tile_cols": (int, lambda v: v >= 0, 512, "max inputs per tile (0 = one tile), ≥ 0"),
     "forward": (dict, lambda v: True, None, "aihwkit IOParameters fields; {is_perfect: true} = ideal MVM"),
 }
@@ -69,10 +79,12 @@ FORWARD: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "is_perfect": (bool, lambda v: True, "true (ideal MVM) or false"),
     "inp_res": (_num, lambda v: v >= 0, f"DAC {_res}"),
     "out_res": (_num, lambda v: v >= 0, f"ADC {_res}"),
-    "out_noise": (_num, lambda v: v >= 0, "output noise std ≥ 0"),
-    "w_noise": (_num, lambda v: v >= 0, "weight noise std ≥ 0"),
-    "inp_bound": (_num, lambda v: v > 0, "DAC input bound > 0"),
-    "out_bound": (_num, lambda v: v > 0, "ADC output bound > 0"),
+    "out_noise": (_num, lambda v: v >= 0, "sd of Gaussian noise on each tile output, in aihwkit's normalised "
+                  "units (inputs scaled to the DAC range, weights to the tile's max), ≥ 0"),
+    "w_noise": (_num, lambda v: v >= 0, "sd of output-referred weight noise drawn anew each read, in the same "
+                "normalised units, ≥ 0"),
+    "inp_bound": (_num, lambda v: v > 0, "DAC input bound > 0: the input range is ± this, in normalised input units"),
+    "out_bound": (_num, lambda v: v > 0, "ADC output bound > 0: the output range is ± this, in normalised output units"),
     "ir_drop": (_num, lambda v: v >= 0, "IR-drop scale ≥ 0"),
     "bound_management": (str, _enum_value("bound_management"), "an aihwkit BoundManagementType value, e.g. "
                          "None or Iterative"),

@@ -3,6 +3,16 @@
 A new technology is one entry here (its noise model built from a preset's values) plus its
 test; presets, studies, ``presets show`` and the config reference pick it up from here.
 Builders import aihwkit only when called, so listing and validating presets stays light.
+
+Units (docs/config-reference.md lists every key): FairXbar's models (Mugdho et al., §II-C) work in
+fractions of a tile's largest weight magnitude w_max (``noise_rate``) or per bit (``saf_rate``);
+aihwkit's models map that w_max to ``g_max`` in µS and take ``prog_noise_scale``,
+``read_noise_scale`` and ``drift_scale`` as dimensionless factors on their fits to measured devices:
+``pcm`` is PCMLikeNoiseModel (Nandakumar et al., IEEE ICECS 2019: programming-noise sd a quadratic in
+g/g_max fitted in µS at g_max = 25 µS, drift g·((t + 20 s)/20 s)^−ν, 1/f read noise), ``reram-wan2022``
+ReRamWan2022NoiseModel (Wan et al., Nature 2022: fits tabulated at fixed times in seconds after
+programming, ``drift_times``), ``reram-cmo`` ReRamCMONoiseModel (CMO/HfOx devices, ``g_min``..``g_max`` in
+µS). Drift times are seconds after programming.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Accuracy and group-fairness metrics from predictions (paper §II-A; docs/user-guide.md "Metrics").
+"""Accuracy and group-fairness metrics from predictions (FairXbar §II-A, Mugdho et al.; the pruning study's
+per-group rates, Sinha & Groover 2023; docs/user-guide.md "Metrics"; README "References").
 
 Everything is computed from one vectorised confusion tensor ``conf[group, true, pred]``
 (numpy ``bincount``), so 100k samples take milliseconds.
@@ -215,7 +216,7 @@ def compute(
     best_sel = selection.max(axis=0)
     predicted = best_sel > 0  # classes nobody is predicted as carry no selection-rate information
     for c in GROUPS:
-        # PPV ratio to the best group (the pruning study's "disparate impact" column)
+        # PPV ratio to the best group (the pruning study's "disparate impact" column, Sinha & Groover 2023)
         per_group[c]["ppv_ratio"] = macro_ppv[c] / best_ppv if best_ppv > 0 else 1.0
         # selection-rate ratio to the best group, averaged over predicted classes: the usual
         # disparate impact (demographic-parity ratio), one-vs-rest per class

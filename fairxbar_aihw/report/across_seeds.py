@@ -16,17 +16,12 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..study.schema import StudyConfig
 from . import claims, population
-from .markdown import arm_reading, claim_settings, claims_section, incomplete_note, target_label
+from .markdown import arm_reading, claim_settings, claims_section, incomplete_note
+from .numbers import pm, synthetic_note, target_label
 from .stats import across_seeds
 
 MODEL_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("acc_g0", "acc unpriv."),
                  ("acc_g1", "acc priv."))
-
-
-def _mean_pm(mean: float, half: float, digits: int = 3) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return f"{mean:.{digits}f}" + ("" if pd.isna(half) else f" ± {half:.{digits}f}")
 
 
 def _provenance(metas: dict[int, dict[str, Any]], n: int) -> list[str]:
@@ -54,7 +49,7 @@ def _models(frames: dict[int, pd.DataFrame], metas: dict[int, dict[str, Any]]) -
                  for k, _ in MODEL_METRICS]
         lines.append(f"| {s} | " + " | ".join(cells) + f" | [seed-{s}](seed-{s}/README.md) |")
     across = [across_seeds([b[k] for b in bases.values()]) for k, _ in MODEL_METRICS]
-    lines.append("| across | " + " | ".join(_mean_pm(m, h) for m, h, _ in across) + " | |")
+    lines.append("| across | " + " | ".join(pm(m, h) for m, h, _ in across) + " | |")
     return lines + [""]
 
 
@@ -67,8 +62,8 @@ def _settings(table: pd.DataFrame) -> list[str]:
              "pooled (pts) | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| ({r.claim}) | {r.comparison} | {r.preset} | {r.intensity:g} | {target_label(r.target)} | "
-                     f"{r.seed_values} | {claims.pm(r.d_eodds, r.d_eodds_ci)} | "
-                     f"{claims.pm(r.d_f1, r.d_f1_ci, 100, 2)} | {r.verdict}"
+                     f"{r.seed_values} | {pm(r.d_eodds, r.d_eodds_ci, signed=True)} | "
+                     f"{pm(r.d_f1, r.d_f1_ci, 100, 2, signed=True)} | {r.verdict}"
                      f"{' (seeds disagree)' if r.seeds_disagree else ''} |")
     return lines + [""]
 
@@ -91,8 +86,8 @@ def _arms(frames: dict[int, pd.DataFrame]) -> list[str]:
     for arm, part in df.groupby("arm", sort=False):
         eo, f1, rel = (across_seeds(part[k]) for k in ("d_eodds", "d_f1", "rel"))
         lines.append(f"| {arm} | " + ", ".join(f"{100 * v:+.0f}%" for v in part["rel"]) + " | "
-                     f"{claims.pm(eo[0], eo[1])} | {claims.pm(f1[0], f1[1], 100, 2)} | "
-                     f"{claims.pm(rel[0], rel[1], 100, 1)}% |")
+                     f"{pm(eo[0], eo[1], signed=True)} | {pm(f1[0], f1[1], 100, 2, signed=True)} | "
+                     f"{pm(rel[0], rel[1], 100, 1, signed=True)}% |")
     return lines + [""]
 
 
@@ -120,9 +115,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
     seeds = sorted(frames)
     synthetic = any((m.get("dataset") or {}).get("synthetic") for m in metas.values())
     lines = [f"# Study `{name}` across {len(seeds)} training seeds", ""] + incomplete_note(incomplete)
-    if synthetic:
-        lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
-                  "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
+    lines += synthetic_note(synthetic)
     lines += _provenance(metas, len(seeds))
     lines += [cfg.description.strip(), "",
               f"Seeds {seeds}: each a full replicate (data split or generation, weight init, data order, curvature "

@@ -1,4 +1,6 @@
-"""The paper's claims, tested across training seeds: the table at the top of every report.
+"""FairXbar's claims (Mugdho, Guo, Rogers, Zhao, Shi and Wang, "FairXbar: Improving the Fairness of Deep
+Neural Networks with Non-Ideal In-Memory Computing Hardware"; "the paper"), tested across training
+seeds: the table at the top of every report.
 
 Why two levels: a chip interval is conditional on one trained model, so a verdict from one seed
 can be an accident of that training run. Each claim is therefore measured per seed as a paired
@@ -20,17 +22,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .numbers import pm, target_label
 from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, tost,
                     tost_power, verdict)
 
 PRE = "pre-trained"
 SETTING = ["preset", "intensity", "target"]
+CONTROL = "Plain FT"  # the fine-tune control: the same batches and selection, no errors, no fairness term
+RETRAINED = ("VA-Retrain", "VFA-Retrain")  # the paper's retraining arms
+
+
+# Placeholders in a claim's comparisons: ``{fa}`` an F+A R reading (``{rule}`` its rule suffix, "" or
+# " [intersect]"), ``{arm}`` one of the claim's retrained arms, ``{reading}`` the reading the arms retrain at.
+FA, ARM, READING = "{fa}", "{arm}", "{reading}"
 
 
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper: what it says, its short name in tables, how a (ΔF1, Δgap) interval
-    pair decides it, and the paper's magnitude it is held against (relative gap change), if any."""
+    pair decides it, the paper's magnitude it is held against (relative gap change), if any, and
+    its comparisons: the (A, B) rows it pairs over identical chips, once per F+A R reading the run
+    has (``{fa}``), once per retrained arm of ``arms`` it has (``{arm}``), or once."""
 
     key: str
     text: str
@@ -38,23 +50,39 @@ class Claim:
     kind: str  # lowers: Δgap < 0 | beats: the paired verdict is "better" | cheap: Δgap < 0 at < 1 pt F1
     paper_rel: float | None = None
     paper_source: str = ""
+    pairs: tuple[tuple[str, str], ...] = ()
+    arms: tuple[str, ...] = ()
+
+    @property
+    def per(self) -> str:
+        """What the claim's comparisons range over: "reading", "arm" or "" (one comparison set)."""
+        names = {n for pair in self.pairs for n in pair}
+        return "arm" if ARM in names else "reading" if FA in names else ""
+
+    def expand(self, reading: str, arm: str = "", arm_reading: str = "") -> list[tuple[str, str]]:
+        """The claim's (A, B) row labels for one F+A R reading (and one arm)."""
+        rule = reading[len("F+A R"):] if reading.startswith("F+A R") else ""
+        fill = {FA: reading, ARM: arm, READING: arm_reading}
+        return [tuple(fill.get(n, n).replace("{rule}", rule) for n in pair) for pair in self.pairs]
 
 
 CLAIMS = {c.key: c for c in (
     Claim("a", "errors on FR-targeted weights lower EOdds (the paper: at an F1 cost)", "FR errors lower EOdds",
-          "lowers"),
+          "lowers", pairs=(("FR", PRE),)),
     Claim("b", "F+A R beats FR at matched error count (FR-matched: FR's weights at F+A R's per-layer counts)",
-          "F+A R beats FR", "beats"),
-    Claim("c", "VA/VFA-Retrain beat F+A R and the plain fine-tune control", "retraining beats", "beats"),
+          "F+A R beats FR", "beats", pairs=((FA, "FR-matched{rule}"),)),
+    Claim("c", "VA/VFA-Retrain beat F+A R and the plain fine-tune control", "retraining beats", "beats",
+          pairs=((ARM, READING), (ARM, CONTROL)), arms=RETRAINED),
     Claim("c'", "VA/VFA-Retrain lower EOdds below the pre-trained model at < 1 pooled-F1 point "
           "(the paper: up to 32%)", "retraining is fairer, < 1 pt", "cheap", -0.32,
           "§VI *Summary of performance*: VA/VFA-Retrain show \"a significant 32% improvement at the expense of "
-          "less than 1% accuracy degradation\""),
-    Claim("d", "targeted errors (F+A R) beat the same number of random errors", "targeted beats random", "beats"),
+          "less than 1% accuracy degradation\"", pairs=((ARM, PRE),), arms=RETRAINED),
+    Claim("d", "targeted errors (F+A R) beat the same number of random errors", "targeted beats random", "beats",
+          pairs=((FA, "random{rule}"),)),
     Claim("e", "F+A R lowers EOdds below the pre-trained model at < 1 pooled-F1 point (the paper's headline)",
           "F+A R is fairer, < 1 pt", "cheap", -0.32,
           "abstract and §VII: device errors \"deliver improved fairness (up to 32% improvement) with ... less "
-          "than 1% loss\" of accuracy"),
+          "than 1% loss\" of accuracy", pairs=((FA, PRE),)),
 )}
 MAX_COST = 0.01  # "< 1 point of the paper's pooled F1"
 GAPS = {"eodds_bc": "bias-corrected EOdds", "eodds": "raw EOdds (the paper's printed sum)"}
@@ -122,22 +150,32 @@ def vs_paper(claim: Claim, rel: tuple[float, float], d_f1: tuple[float, float]) 
     return "undetermined"
 
 
-def _rule(label: str) -> str:
-    return label[len("F+A R"):]  # "" or " [intersect]"
-
-
 def comparisons(methods: list[str], arms: list[str], arm_reading: str) -> list[tuple[str, str, str, str]]:
-    """(claim, reading, A, B) for every claim the run's methods and arms can test."""
-    fa = [m for m in methods if m.partition(" [")[0] == "F+A R"]
-    out = [("a", "—", "FR", PRE)] if "FR" in methods else []
-    for reading in fa:
-        out += [("b", reading, reading, f"FR-matched{_rule(reading)}"), ("d", reading, reading, f"random{_rule(reading)}"),
-                ("e", reading, reading, PRE)]
-    for arm in ("VA-Retrain", "VFA-Retrain"):
+    """(claim, reading, A, B) for every claim the run's methods and arms can test, from each claim's
+    registered comparisons: the claims made once, then each F+A R reading's, then each arm's."""
+    readings = [m for m in methods if m.partition(" [")[0] == "F+A R"]
+    out = [(c.key, "—", a, b) for c in CLAIMS.values() if not c.per for a, b in c.expand("") if a in methods]
+    for reading in readings:
+        out += [(c.key, reading, a, b) for c in CLAIMS.values() if c.per == "reading" for a, b in c.expand(reading)]
+    for arm in dict.fromkeys(a for c in CLAIMS.values() if c.per == "arm" for a in c.arms):
         if arm in arms:
-            out += [("c", arm_reading, arm, arm_reading), ("c", arm_reading, arm, "Plain FT"),
-                    ("c'", arm_reading, arm, PRE)]
+            out += [(c.key, arm_reading, a, b) for c in CLAIMS.values() if c.per == "arm"
+                    for a, b in c.expand(arm_reading, arm, arm_reading)]
     return out
+
+
+def table_pairs(reading: str, arms: list[str], arm_reading: str) -> list[tuple[str, str]]:
+    """The single-seed report's paired table for one F+A R reading: it against FR (context), then its
+    claims' comparisons that pair two chip rows (none against the pre-trained model); for the reading
+    the arms retrain at, every retrained arm but the control against it (claim c's first comparison,
+    the arms outside claim c as context), then claim c's arms against the control."""
+    own = [pair for c in CLAIMS.values() if c.per == "reading" for pair in c.expand(reading) if PRE not in pair]
+    pairs = [(reading, "FR")] + own
+    if reading != arm_reading:
+        return pairs
+    claim_c = CLAIMS["c"]
+    return pairs + [(arm, reading) for arm in arms if arm != CONTROL] + [
+        (arm, CONTROL) for arm in arms if arm in claim_c.arms and CONTROL in arms]
 
 
 def gap_metric(frames: dict[int, pd.DataFrame], preferred: str) -> str:
@@ -315,7 +353,7 @@ def claim_table(chips: pd.DataFrame, settings: ClaimSettings = ClaimSettings()) 
         if part.empty:
             continue
         per_seed = _per_seed(part)
-        settings_text = ", ".join(f"{i:g} @ {_target(t)}" for i, t in common)
+        settings_text = ", ".join(f"{i:g} @ {target_label(t)}" for i, t in common)
         row = {"claim": claim, "reading": reading, "comparison": comp, "preset": preset, "settings": settings_text,
                **_judge(CLAIMS[claim], per_seed, settings)}
         rows.append(row)
@@ -340,19 +378,9 @@ def setting_table(chips: pd.DataFrame, settings: ClaimSettings = ClaimSettings()
         per_seed = _per_seed(part)
         rows.append({**dict(zip(["claim", "reading", "comparison", *SETTING], key)),
                      **_judge(CLAIMS[key[0]], per_seed, settings),
-                     "seed_values": "; ".join(f"{r.seed}: {r.d_eodds:+.3f} ± {r.d_eodds_ci:.3f}"
+                     "seed_values": "; ".join(f"{r.seed}: {pm(r.d_eodds, r.d_eodds_ci, signed=True)}"
                                               for r in per_seed.itertuples())})
     return _in_claim_order(pd.DataFrame(rows), ["claim", "reading", "preset", "comparison", "intensity", "target"])
-
-
-def _target(t: Any) -> str:
-    return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
-
-
-def pm(m: float, h: float, scale: float = 1.0, digits: int = 3) -> str:
-    if pd.isna(m):
-        return "n/a"
-    return f"{m * scale:+.{digits}f}" + ("" if pd.isna(h) else f" ± {h * scale:.{digits}f}")
 
 
 def _seeds_text(n: float) -> str:
@@ -419,8 +447,8 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
         paper = f"**{r.vs_paper}** ({100 * r.paper_rel:+.0f}%)" if r.vs_paper else "—"
         decided = r.verdict not in ("undetermined",)
         lines.append(f"| ({r.claim}) {CLAIMS[r.claim].short} | {r.reading} | {r.comparison} | {r.preset} | "
-                     f"{pm(r.d_eodds, r.d_eodds_ci)} | {pm(r.rel_eodds, r.rel_eodds_ci, 100, 1)}% | "
-                     f"{pm(r.d_f1, r.d_f1_ci, 100, 2)} | **{r.verdict}**{disagree} | {paper} | {r.per_seed} | "
+                     f"{pm(r.d_eodds, r.d_eodds_ci, signed=True)} | {pm(r.rel_eodds, r.rel_eodds_ci, 100, 1, signed=True)}% | "
+                     f"{pm(r.d_f1, r.d_f1_ci, 100, 2, signed=True)} | **{r.verdict}**{disagree} | {paper} | {r.per_seed} | "
                      f"{'n/a' if pd.isna(r.mde_eodds) else f'{r.mde_eodds:.3f}'} | "
                      f"{'—' if decided else _seeds_text(r.seeds_needed)} | "
                      f"{'n/a' if pd.isna(r.p_holm) else f'{r.p_holm:.3f}'} |")
@@ -460,7 +488,7 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
         lines += [f"- ({r.claim}) {r.comparison}, {r.preset}: {r.to_decide}." for r in open_rows.itertuples()]
     if len(empty):
         left = empty.drop_duplicates(["reading", "preset", "intensity", "target"])
-        where = sorted({f"{r.reading} at {_target(r.target)} ({r.preset} {r.intensity:g})" for r in left.itertuples()})
+        where = sorted({f"{r.reading} at {target_label(r.target)} ({r.preset} {r.intensity:g})" for r in left.itertuples()})
         seeds = sorted(int(s) for s in empty["seed"].unique())
         lines += ["", f"Left out (the reading targets no weights, so its rows equal the pre-trained model): "
                   f"{'; '.join(where)} — in seed(s) {seeds}."]

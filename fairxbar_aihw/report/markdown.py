@@ -18,21 +18,11 @@ from ..study.schema import StudyConfig
 from . import claims, figures, population
 from ..saliency.names import method_label, split_method
 from .stats import paired_comparison, summarise
+from .numbers import pm, synthetic_note, target_label
 from .styles import ordered
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
 CORRECTED = ("eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor")  # metrics.gap_bias, absent from older rows
-
-
-def _fmt(mean: float, ci: float, scale: float = 1.0, digits: int = 3) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return f"{mean * scale:.{digits}f} ± {ci * scale:.{digits}f}"
-
-
-def target_label(t: Any) -> str:
-    """A sweep target as the reports print it: a percentage, or "all" for uniform errors."""
-    return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"
 
 
 def _relative(imp: float, ci: float, base_eodds: float) -> str:
@@ -92,9 +82,9 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
         lines.append(
             f"| {r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])} | "
             f"{100 * r['targeted_fraction']:.2f}% | {r['n']} | "
-            f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['f1_micro'], r['f1_micro_ci'])} | "
-            f"{_fmt(r['eodds'], r['eodds_ci'])} | " + (f"{_fmt(r['eodds_bc'], r['eodds_bc_ci'])} | " if bc else "") +
-            f"{_fmt(r['eopp0'], r['eopp0_ci'])} | {_fmt(r['eodds_nd'], r['eodds_nd_ci'])} | "
+            f"{pm(r['f1_macro'], r['f1_macro_ci'])} | {pm(r['f1_micro'], r['f1_micro_ci'])} | "
+            f"{pm(r['eodds'], r['eodds_ci'])} | " + (f"{pm(r['eodds_bc'], r['eodds_bc_ci'])} | " if bc else "") +
+            f"{pm(r['eopp0'], r['eopp0_ci'])} | {pm(r['eodds_nd'], r['eodds_nd_ci'])} | "
             f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} | {_relative(imp, r['eodds_ci'], base['eodds'])} | "
             f"{cost:+.2f} (±{100 * r['f1_micro_ci']:.2f}) |"
         )
@@ -104,17 +94,6 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
 def fa_labels(methods: "pd.Series | list[str]") -> list[str]:
     """The F+A R readings present ("F+A R", "F+A R [intersect]"), in registry order."""
     return [m for m in ordered(methods) if m.partition(" [")[0] == "F+A R"]
-
-
-def _pairs(fa: str, arms: list[str], arm_target: str) -> list[tuple[str, str]]:
-    """What each F+A R reading is compared with: FR; the controls at its own per-layer counts
-    (FR-matched: which weights, random: how many); and each arm is compared with its F+A R."""
-    rule = fa[len("F+A R"):]  # "" or " [intersect]"
-    pairs = [(fa, "FR"), (fa, f"FR-matched{rule}"), (fa, f"random{rule}")]
-    if fa != arm_target:
-        return pairs
-    control = [(arm, "Plain FT") for arm in arms if arm in ("VA-Retrain", "VFA-Retrain") and "Plain FT" in arms]
-    return pairs + [(arm, fa) for arm in arms if arm != "Plain FT"] + control
 
 
 def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[str], dict[str, dict[str, int]]]:
@@ -130,7 +109,7 @@ def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[s
                          & (sweep["target"] == s["target"])]
             if cell.loc[cell["method"] == fa, "targeted_fraction"].max() == 0:
                 continue  # this reading left the model untouched here: comparing it would flatter it
-            for name_a, name_b in _pairs(fa, arms, arm_target):
+            for name_a, name_b in claims.table_pairs(fa, arms, arm_target):
                 a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
                 if not len(a) or not len(b):
                     continue
@@ -139,8 +118,8 @@ def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[s
                 key = "better" if v == "better" else "worse" if v == "worse" else "other"
                 tally.setdefault(f"{name_a} vs {name_b}", {"better": 0, "worse": 0, "other": 0})[key] += 1
                 lines.append(f"| {s['preset']} | {s['intensity']:g} | {target_label(s['target'])} | {name_a} vs "
-                             f"{name_b} | {_fmt(c['d_f1'], c['d_f1_ci'], 100, 2)} pts | "
-                             f"{_fmt(c['d_eodds'], c['d_eodds_ci'])} | {v} |")
+                             f"{name_b} | {pm(c['d_f1'], c['d_f1_ci'], 100, 2)} pts | "
+                             f"{pm(c['d_eodds'], c['d_eodds_ci'])} | {v} |")
     return lines, tally
 
 
@@ -159,7 +138,7 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
         far = summary[(summary["method"] == fa) & (summary["targeted_fraction"] > 0)]
         if len(far):
             fair = far[(far["eodds"] + far["eodds_ci"] < base["eodds"]) &
-                       (100 * (base["f1_micro"] - far["f1_micro"]) < 1.0)]
+                       (100 * (base["f1_micro"] - far["f1_micro"]) < 100 * claims.MAX_COST)]
             out.append(f"- **{fa} vs the pre-trained model**: EOdds significantly below the pre-trained value with "
                        f"< 1 point of the paper's pooled F1 lost in {len(fair)} of {len(far)} settings where it "
                        "targets any weight"
@@ -204,9 +183,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
     lines = [f"# Study `{cfg.name}`", ""] + incomplete_note(incomplete)
-    if ds.get("synthetic"):
-        lines += ["> **SYNTHETIC DATA.** This study runs on `synthderm`, procedurally generated images made by "
-                  "fairxbar-aihw. No real patients; numbers here show the pipeline, not clinical behaviour.", ""]
+    lines += synthetic_note(bool(ds.get("synthetic")))
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds)
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
@@ -288,7 +265,7 @@ def _drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]
     summ = summarise(drift, ["preset", "method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
     for _, r in summ.sort_values(["preset", "method", "t_inference"]).iterrows():
         lines.append(f"| {r['preset']} | {r['method']} | {_time(r['t_inference'])} | "
-                     f"{_fmt(r['f1_macro'], r['f1_macro_ci'])} | {_fmt(r['eodds'], r['eodds_ci'])} | "
+                     f"{pm(r['f1_macro'], r['f1_macro_ci'])} | {pm(r['eodds'], r['eodds_ci'])} | "
                      f"{r['acc_g0']:.3f} | {r['acc_g1']:.3f} |")
     lines += ["", "### Technologies side by side (mean over chips)", "",
               "| preset | method | F1 @ 1 day | EOdds @ 1 day | F1 @ 1 year | EOdds @ 1 year |", "|---|---|---|---|---|---|"]

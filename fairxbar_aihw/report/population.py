@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..study.schema import YieldSpecSection
 from . import claims, figures
+from .numbers import target_label
 from .styles import ordered
 
 CELL = ["preset", "intensity", "method", "target"]
@@ -143,7 +144,7 @@ def _cell(r: pd.Series) -> tuple[Any, ...]:
 
 
 def _key(r: pd.Series) -> str:
-    return f"{r['preset']} | {r['intensity']:g} | {r['method']} | {claims._target(r['target'])}"
+    return f"{r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])}"
 
 
 def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> list[str]:
@@ -203,7 +204,7 @@ def _ranking_table(ranked: pd.DataFrame) -> list[str]:
              "whose intervals overlap are not separated at 95%.", "",
              "| method | target | rank | technology | intensity | chips | yield [95% CI] |",
              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['method']} | {claims._target(r['target'])} | {r['rank']} | {r['preset']} | {r['intensity']:g} | "
+    lines += [f"| {r['method']} | {target_label(r['target'])} | {r['rank']} | {r['preset']} | {r['intensity']:g} | "
               f"{r['chips']} | {_pct(r)} |" for _, r in ranked.iterrows()]
     return lines + [""]
 

@@ -1,5 +1,6 @@
 """Summary statistics for reports: means with 95% t-intervals, paired method comparisons, the
-interval over training seeds and Holm's adjustment. Critical values and p-values come from scipy."""
+interval over training seeds, Holm's adjustment (Holm, Scand. J. Statist. 1979) and two one-sided tests
+(Schuirmann, J. Pharmacokinet. Biopharm. 1987). Critical values and p-values come from scipy."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
-"""Per-group diagnostics from the hardware-selection paper: gradient norms and the top Hessian
+"""Per-group diagnostics from the hardware-selection paper (Nelaturu et al., "On The Fairness Impacts of
+Hardware Selection in Machine Learning", ICML 2024): gradient norms and the top Hessian
 eigenvalue of each group's loss (power iteration on reverse-over-reverse HVPs, no Hessian is
 formed). Plain autograd rather than torch.func, so it runs on any device and tensor type."""
 from __future__ import annotations

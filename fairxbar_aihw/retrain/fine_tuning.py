@@ -1,5 +1,5 @@
-"""Fine-tuning arms: VA-Retrain, VFA-Retrain (paper §IV-D), fairness-loss-only and the boundary
-regulariser.
+"""Fine-tuning arms: VA-Retrain, VFA-Retrain (FairXbar §IV-D, Mugdho et al.), fairness-loss-only and the
+boundary regulariser (Nelaturu et al., ICML 2024).
 
 Each step (paper steps 1–5): draw group-separated mini-batches (half from each group); every
 R steps refresh curvature, saliency ranks and masks on the current weights; forward/backward

@@ -1,7 +1,8 @@
 """Training objectives of the mitigation arms.
 
-- VFA (paper eq. 11): (1 − α)·L_{c=0,1} + α·|L_{c=0} − L_{c=1}|
-- Boundary (hardware-selection paper): L + λ·|d̄_0 − d̄_1|, d̄_c the mean distance of group c's
+- VFA (FairXbar eq. 11, Mugdho et al.): (1 − α)·L_{c=0,1} + α·|L_{c=0} − L_{c=1}|
+- Boundary (the hardware-selection paper: Nelaturu, Ravichandran, Tran, Hooker and Fioretto, "On The
+  Fairness Impacts of Hardware Selection in Machine Learning", ICML 2024): L + λ·|d̄_0 − d̄_1|, d̄_c the mean distance of group c's
   samples to the decision boundary, measured by the logit margin z_y − max_{k≠y} z_k (a
   Hessian-free proxy, as that paper's mitigation asks for).
 """

@@ -1,4 +1,6 @@
-"""Pruning arms (stuck-at-zero on chosen weights): global magnitude pruning and FairPrune.
+"""Pruning arms (stuck-at-zero on chosen weights): global magnitude pruning, as in the pruning study
+(Sinha and Groover, "Exploring Bias and Fairness in Resource-Efficient Neural Networks: A Comparative
+Study", 2023), and FairPrune (Wu, Zeng, Xu, Shi and Hu, arXiv:2203.02110, 2022).
 
 Magnitude: the k = round(sparsity·N) smallest |θ| over all conv/linear weights are zeroed
 (exactly k, ties broken by position). FairPrune: per layer, the ⌈sparsity·n⌉ weights with

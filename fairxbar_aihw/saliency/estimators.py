@@ -1,7 +1,8 @@
-"""Per-group diagonal curvature of the mean cross-entropy (paper §IV-A: h_ii per group).
+"""Per-group diagonal curvature of the mean cross-entropy (FairXbar §IV-A, Mugdho et al.: h_ii per group).
 
-Estimators (docs/user-guide.md): ``hutchinson`` (reverse-over-reverse HVPs with Rademacher probes; any
-model), ``hessian-exact`` / ``ggn-exact`` / ``ggn-mc`` (BackPACK, where its
+Estimators (docs/user-guide.md): ``hutchinson`` (reverse-over-reverse HVPs with Rademacher probes
+z, Hutchinson's estimator, Commun. Stat. Simul. Comput. 1990, read on the diagonal: E[z ⊙ Hz] =
+diag H; any model), ``hessian-exact`` / ``ggn-exact`` / ``ggn-mc`` (BackPACK, where its
 extensions support the model) and ``fisher`` (mean squared per-sample gradients).
 A BackPACK estimator that cannot handle a model falls back to Hutchinson with a warning.
 

@@ -1,4 +1,6 @@
-"""Fairness / accuracy saliency, per-layer ranks and weight masks (paper §IV-B/C, eqs. 7–10).
+"""Fairness / accuracy saliency, per-layer ranks and weight masks (FairXbar §IV-B/C, eqs. 7–10:
+Mugdho et al., "FairXbar: Improving the Fairness of Deep Neural Networks with Non-Ideal In-Memory
+Computing Hardware"; README "References").
 
 s_i = ½ h⁰_ii θ_i² − β·½ h¹_ii θ_i²   (fairness: most negative = matters to the privileged
                                        group, not to the unprivileged one)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from ..hardware.presets import COMMON_KEYS, MODEL_KEYS, SCHEMA
+from ..hardware.presets import COMMON_KEYS, FORWARD, MODEL_KEYS, SCHEMA
 from .schema import Section, StudyConfig
 
 
@@ -89,6 +89,13 @@ def render() -> str:
     for model, keys in MODEL_KEYS.items():
         own = ", ".join(f"`{k}` ({SCHEMA[k][2]})" for k in sorted(keys)) or "—"
         lines.append(f"| `{model}` | {own} |")
+    lines += ["", "Units: conductances in µS (aihwkit's), rates are probabilities per bit or per device, scales are "
+              "dimensionless factors on aihwkit's fits to measured devices, drift times (`drift.times`) are seconds "
+              "after programming.", "", "| technology key | unit, meaning and range |", "|---|---|"]
+    lines += [f"| `{k}` | {SCHEMA[k][3]} |" for k in sorted(set().union(*MODEL_KEYS.values()))]
+    lines += ["", "`forward` keys (aihwkit `IOParameters`):", "",
+              "| forward key | meaning |", "|---|---|"]
+    lines += [f"| `{k}` | {FORWARD[k][2]} |" for k in sorted(FORWARD)]
     return "\n".join(lines) + "\n"
 
 
