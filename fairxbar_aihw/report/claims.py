@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..saliency.names import MethodLabel
 from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, tost,
                     tost_power, verdict)
 
@@ -128,7 +129,7 @@ def _rule(label: str) -> str:
 
 def comparisons(methods: list[str], arms: list[str], arm_reading: str) -> list[tuple[str, str, str, str]]:
     """(claim, reading, A, B) for every claim the run's methods and arms can test."""
-    fa = [m for m in methods if m.partition(" [")[0] == "F+A R"]
+    fa = [m for m in methods if MethodLabel.split(m).is_fa]
     out = [("a", "—", "FR", PRE)] if "FR" in methods else []
     for reading in fa:
         out += [("b", reading, reading, f"FR-matched{_rule(reading)}"), ("d", reading, reading, f"random{_rule(reading)}"),

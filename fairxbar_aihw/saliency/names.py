@@ -20,11 +20,12 @@ class MethodInfo:
     color: str  # its colour in every figure
     targeted: bool  # False: no target fraction (uniform hits every weight, none hits none)
     doc: str
+    everywhere: bool = False  # errors on every weight: its chips need no masks (and no curvature)
 
 
 METHOD_INFO = {m.name: m for m in (
     MethodInfo("none", "#000000", False, "no errors anywhere (the pre-trained model)"),
-    MethodInfo("uniform", "#7f7f7f", False, "errors on every weight"),
+    MethodInfo("uniform", "#7f7f7f", False, "errors on every weight", everywhere=True),
     MethodInfo("random", "#1f77b4", True, "F+A R's per-layer counts, placed at random"),
     MethodInfo("FR", "#ff7f0e", True, "per layer, the top x% by fairness saliency (most negative s)"),
     MethodInfo("FR-matched", "#bcbd22", True, "per layer, the top k by fairness saliency, k = F+A R's count there"),
@@ -78,6 +79,11 @@ class MethodLabel:
     def targeted(self) -> bool:
         """Whether the method picks weights at a target fraction (uniform and none do not)."""
         return METHOD_INFO[self.base].targeted
+
+    @property
+    def needs_masks(self) -> bool:
+        """Whether its chips need masks (uniform's errors hit every weight: no masks, no curvature)."""
+        return not METHOD_INFO[self.base].everywhere
 
 
 def canonical(label: str, default_rule: str = "exclude") -> str:
