@@ -54,6 +54,10 @@ class Section(BaseModel):
             given = f"={clipped(repr(err['input']))}" if "input" in err and not isinstance(err["input"], dict) else ""
             raise UserError(f"{type(self).__name__}: {loc}{given}: {err['msg']}") from None
 
+    # Marked as pydantic's own __init__, so validating a study file never calls it: there the loader
+    # names the dotted key (study/config.py), and nested sections keep pydantic's error locations.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:

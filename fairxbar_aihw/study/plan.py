@@ -9,7 +9,7 @@ Nothing here trains or loads a model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..hardware.presets import Preset, load_preset
 from ..hardware.technologies import TECHNOLOGIES
@@ -118,10 +118,11 @@ class StudyPlan:
                            target=rt.target or max(self.cfg.sweep.targets), chip=self.retrain_chip(),
                            digital_layers=self.cfg.model.digital_layers)
 
-    def retrain_chip(self) -> str:
+    def retrain_chip(self) -> Literal["fresh", "fixed"]:
         """``chip: auto`` resolved: one fixed chip for permanent faults (SAF), a fresh chip per step otherwise."""
-        if self.cfg.retrain.chip != "auto":
-            return self.cfg.retrain.chip
+        chip = self.cfg.retrain.chip
+        if chip != "auto":
+            return chip
         return "fixed" if TECHNOLOGIES[self.retrain_preset().values["noise_model"]].permanent else "fresh"
 
     def retrain_preset(self) -> Preset:

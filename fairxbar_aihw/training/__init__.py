@@ -27,11 +27,12 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``training.train`` is the function: loading the submodule of that name never rebinds it."""
+    """``training.train`` and ``training.evaluate`` are the functions: loading the submodules of those
+    names never rebinds them (as the eager imports this package once made never did)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "train" and isinstance(value, types.ModuleType):
-            value = value.train
+        if isinstance(value, types.ModuleType) and name in _EXPORTS and hasattr(value, name):
+            value = getattr(value, name)
         super().__setattr__(name, value)
 
 
