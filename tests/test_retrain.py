@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 import fairxbar_aihw as fx
 from fairxbar_aihw.retrain import (
-    RetrainConfig,
+    ArmSettings,
+    RetrainSection,
     apply_pruning,
     boundary_loss,
     fairprune_masks,
@@ -68,7 +69,6 @@ def test_emulated_chip_k_is_monte_carlo_chip_k_on_a_multi_tile_layer(preset_name
     current weights equals Monte-Carlo chip k programmed from those weights, tile scaling included."""
     from fairxbar_aihw.hardware import effective_weights, install_overrides, program_chip, tile_slices
     from fairxbar_aihw.retrain.emulation import ChipEmulator
-    from fairxbar_aihw.study.chips import chip_seed
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(70, 50), nn.ReLU(), nn.Linear(50, 4)).eval()
@@ -80,8 +80,7 @@ def test_emulated_chip_k_is_monte_carlo_chip_k_on_a_multi_tile_layer(preset_name
     am = fx.hardware.to_analog(model, preset)
     assert len(list(tile_slices(dict(fx.hardware.analog_layers(am))["1"]))) == 6
     for k in (0, 7):
-        seed = chip_seed(3, preset.name, float(preset.intensity), k)
-        assert em.chip_seed(k) == seed
+        seed = em.chip_seed(k)
         install_overrides(am, preset, masks)
         program_chip(am, seed)
         mc = effective_weights(am)
@@ -94,13 +93,17 @@ def test_emulated_chip_k_is_monte_carlo_chip_k_on_a_multi_tile_layer(preset_name
     assert torch.allclose(moved[~masks["1"]], model[1].weight.detach()[~masks["1"]])
 
 
+def _settings(**retrain):
+    """VA's settings on one fixed chip at target 0.5."""
+    return ArmSettings(retrain=RetrainSection(**retrain), target=0.5, chip="fixed")
+
+
 def test_persistent_errors_stay_in_the_weights(tiny):
     splits, model = tiny
     preset = fx.hardware.load_preset("paper-saf", saf_rate=0.2)
-    base = dict(steps=3, refresh_every=1, batch_size=32, target=0.5, samples_per_group=16, eval_every=0, lr=1e-9)
-    st, _ = finetune(model, splits, "va", RetrainConfig(**base, chip="fixed"), preset, progress=False)
-    pe, _ = finetune(model, splits, "va", RetrainConfig(**base, chip="fixed", errors="persistent"), preset,
-                     progress=False)
+    base = dict(steps=3, refresh_every=1, batch_size=32, samples_per_group=16, eval_every=0, lr=1e-9)
+    st, _ = finetune(model, splits, "va", _settings(**base), preset, progress=False)
+    pe, _ = finetune(model, splits, "va", _settings(**base, errors="persistent"), preset, progress=False)
     # with a vanishing learning rate straight-through keeps the clean weights; persistent keeps the chip's
     assert torch.allclose(st[0].weight, model[0].weight, atol=1e-6)
     assert (pe[0].weight != model[0].weight).float().mean() > 0.05
@@ -109,8 +112,8 @@ def test_persistent_errors_stay_in_the_weights(tiny):
 def test_step_5_keeps_the_best_validation_checkpoint(tiny):
     splits, model = tiny
     preset = fx.hardware.load_preset("paper-variation", noise_rate=0.1)
-    cfg = RetrainConfig(steps=12, refresh_every=4, batch_size=32, target=0.5, samples_per_group=16, eval_every=3,
-                        val_chips=2, patience=2, max_f1_loss=1.0)
+    cfg = ArmSettings(retrain=RetrainSection(steps=12, refresh_every=4, batch_size=32, samples_per_group=16,
+                                             eval_every=3, val_chips=2, patience=2, max_f1_loss=1.0), target=0.5)
     _, info = finetune(model, splits, "va", cfg, preset, progress=False)
     hist = info["val_history"]
     assert hist[0]["step"] == 0 and all(h["step"] % 3 == 0 for h in hist)
@@ -213,7 +216,8 @@ def test_each_arm_takes_adams_first_step_on_its_own_loss_at_its_chips_weights(ar
     splits = _two_image_splits((0, 2))
     lr, alpha, lam = 1e-2, 0.3, 0.5
     preset = fx.hardware.load_preset("paper-variation", noise_rate=0.2)
-    cfg = RetrainConfig(steps=1, lr=lr, batch_size=8, eval_every=0, method="uniform", alpha=alpha, lam=lam)
+    cfg = ArmSettings(retrain=RetrainSection(steps=1, lr=lr, batch_size=8, eval_every=0, alpha=alpha, lam=lam),
+                      method="uniform")
     tuned, info = finetune(model, splits, arm, cfg, preset, progress=False)
 
     ref = copy.deepcopy(model)
@@ -255,7 +259,7 @@ def test_hwa_arm_trains_under_aihwkits_additive_weight_noise(monkeypatch):
     handle = torch.nn.modules.module.register_module_forward_hook(record)
     try:
         for sigma in (0.0, 0.05):
-            cfg = RetrainConfig(steps=1, batch_size=4, hwa_noise=sigma)
+            cfg = ArmSettings(retrain=RetrainSection(steps=1, batch_size=4, hwa_noise=sigma))
             hwa_train(model, splits, fx.hardware.load_preset("ideal"), cfg, progress=False)
     finally:
         handle.remove()
@@ -280,3 +284,76 @@ def test_gradient_norm_equals_the_closed_form_of_softmax_regression():
         p = torch.softmax(model(x), dim=1)
         grad = (p - F.one_hot(y, 3).float()).T @ x / len(y)
     assert gradient_norm(model, batches) == pytest.approx(grad.norm().item(), rel=1e-5)
+
+
+def test_each_arm_trains_with_its_registered_loss_and_errors(tiny):
+    """The registry decides: an arm's first loss is its registered loss on its first batch, computed
+    on the clean weights for the error-free arms and on the emulated chip for VA and VFA."""
+    from fairxbar_aihw.retrain import ARMS, RUNNERS
+    from fairxbar_aihw.retrain.objectives import ARM_LOSSES
+
+    splits, model = tiny
+    assert {a.runner for a in ARMS.values()} <= set(RUNNERS) and {a.loss for a in ARMS.values()} <= set(ARM_LOSSES)
+    logits, y, g = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0, 0, 0, 1, 1, 1])
+    rt = RetrainSection(alpha=0.3, lam=0.7)
+    assert ARM_LOSSES[ARMS["ft"].loss](logits, y, g, rt) == F.cross_entropy(logits, y)
+    assert ARM_LOSSES[ARMS["fair-loss"].loss](logits, y, g, rt) == vfa_loss(logits, y, g, 0.3)
+    assert ARM_LOSSES[ARMS["boundary"].loss](logits, y, g, rt) == boundary_loss(logits, y, g, 0.7)
+    preset = fx.hardware.load_preset("paper-variation", noise_rate=1.0)
+    clean = {"ft": lambda x, y, g: F.cross_entropy(model(x), y), "va": lambda x, y, g: F.cross_entropy(model(x), y),
+             "fair-loss": lambda x, y, g: vfa_loss(model(x), y, g, 0.5),
+             "vfa": lambda x, y, g: vfa_loss(model(x), y, g, 0.5),
+             "boundary": lambda x, y, g: boundary_loss(model(x), y, g, 0.1)}
+    for arm, loss in clean.items():
+        _, info = finetune(model, splits, arm, _settings(steps=1, batch_size=32, samples_per_group=16, eval_every=0),
+                           preset, progress=False)
+        expected = loss(*_first_batch(splits, arm, 32)).item()
+        if ARMS[arm].chip_errors:  # the forward ran on the chip: the loss moved well beyond rounding
+            assert abs(info["loss_first"] - expected) > 1e-3, arm
+        else:
+            assert info["loss_first"] == pytest.approx(expected, rel=1e-5), arm
+
+
+def _first_batch(splits, arm, batch_size, seed=0):
+    """The first group-separated batch ``finetune`` draws for ``arm`` (rng.arm_batch_seed)."""
+    from fairxbar_aihw.data.splits import to_float
+    from fairxbar_aihw.rng import arm_batch_seed
+
+    gen = torch.Generator().manual_seed(arm_batch_seed(seed, arm))
+    train = splits.train
+    picks = torch.cat([ix[torch.randint(0, len(ix), (batch_size // 2,), generator=gen)]
+                       for ix in (torch.nonzero(train.groups == c).flatten() for c in (0, 1))])
+    return to_float(train.images[picks]), train.labels[picks], train.groups[picks]
+
+
+def test_a_curvature_fallback_is_recorded_in_the_arms_info(tiny):
+    """BackPACK has no exact Hessian for GELU: the arm's refreshes fall back to Hutchinson, and its
+    info says so (the supported small CNN records None)."""
+    splits, small_cnn = tiny
+    torch.manual_seed(0)
+    gelu = nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(4 * 14 * 14, 3)).eval()
+    settings = _settings(steps=2, refresh_every=1, batch_size=16, samples_per_group=8, eval_every=0)
+    preset = fx.hardware.load_preset("paper-variation")
+    _, info = finetune(gelu, splits, "va", settings, preset, progress=False)
+    assert info["curvature_fallback"].startswith("BackPACK cannot compute hessian-exact")
+    assert "GELU" in info["curvature_fallback"]
+    _, info = finetune(small_cnn, splits, "va", settings, preset, progress=False)
+    assert info["curvature_fallback"] is None
+
+
+def test_arm_settings_are_the_study_sections_resolved():
+    """One definition of each setting: the section's own range check applies, and the plan's
+    ArmSettings carries the study's sections themselves."""
+    from fairxbar_aihw.errors import UserError
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.plan import StudyPlan
+
+    cfg = load_study("demo")
+    settings = StudyPlan(cfg).arm_settings()
+    assert settings.retrain == cfg.retrain and settings.saliency == cfg.saliency
+    assert (settings.method, settings.target, settings.chip) == ("F+A R", 0.4, "fresh")
+    assert settings.keyed()["lr"] == 0.0005 and isinstance(settings.keyed()["target"], float)
+    with pytest.raises(UserError, match="alpha"):
+        RetrainSection(alpha=1.5)
+    with pytest.raises(UserError, match="chip"):
+        ArmSettings(chip="auto")  # resolved settings: fixed or fresh

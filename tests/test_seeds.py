@@ -158,3 +158,21 @@ def test_run_ids_of_the_demo_stay_put():
 
     ids = [config_hash(run_config_for_hash(load_study("demo").for_seed(s))) for s in (0, 1, 2)]
     assert ids == ["8131751f900cd262", "a3e781a2f6f52218", "fc8d5dff2242518e"]
+
+
+def test_every_derived_seed_is_the_one_stored_runs_were_made_with():
+    """Each seed derivation of rng.py against its value before the derivations moved there (issue
+    22): a changed formula would give a resumed run other chips, probes or batches than its rows."""
+    from fairxbar_aihw import rng
+
+    chip = rng.chip_seed(3, "paper-variation", 0.1, 7)
+    assert chip == 199615994
+    assert rng.chip_seed(0, "ideal", 0.0, 0) == 435008983 and rng.chip_seed(2**40, "pcm-ibm", 0.0, 99) == 894575143
+    assert rng.read_seed(chip, None) == 199616592847989 and rng.read_seed(chip, 3600.0) == 199616592851589
+    assert rng.read_seed(2**31 - 1, 315360000.0) == 2147490404810948
+    assert rng.drift_seed(chip, 86400.0) == 199616592934382 and rng.drift_seed(chip, 0.0) == 199616592847982
+    assert rng.drift_seed(2**31 - 1, 315360000.0) == 2147490089809996
+    assert [rng.curvature_seed(5, g) for g in (0, 1)] == [5, 7924]
+    assert rng.saliency_batches_seed(5) == 22
+    assert rng.arm_batch_seed(4, "va") == 177349253 and rng.arm_refresh_seed(4, "va", 6) == 1759819303
+    assert [rng.validation_chip_seed(4, k) for k in range(2)] == [1614101792, 1529985960]

@@ -12,6 +12,8 @@ import pytest
 import torch
 import yaml
 
+from fairxbar_aihw.study.keys import RowKey
+
 TINY = {
     "description": "tiny test study",
     "seeds": [0],
@@ -266,7 +268,7 @@ def test_every_method_sees_the_same_chips(study_dir):
     _cli(study_dir, "inject", "tiny", "--no-progress")
     df = _table(study_dir / "runs" / "tiny" / "results.sqlite")
     sweep = df[df["cell"].str.startswith("sweep|")].copy()
-    sweep["method"] = sweep["cell"].str.split("|").str[3]
+    sweep["method"] = [RowKey.parse(k).fields[2] for k in sweep["cell"]]
     seeds = sweep.pivot_table(index="trial", columns="method", values="seed")
     assert set(seeds.columns) == {"uniform", "random", "FR", "F+A R"}
     assert (seeds.nunique(axis=1) == 1).all() and seeds.iloc[:, 0].nunique() == len(seeds)
@@ -329,3 +331,82 @@ def test_rows_stored_under_an_older_targeting_meaning_count_as_missing(tmp_path,
     assert missing(plan.StudyPlan(cfg), stored, diagnostics) == [
         "sweep chips 0 of 16 (0 of 4 cells complete)", "drift chips 0 of 8 (0 of 4 cells complete)",
         "arm chips 0 of 4 (0 of 2 cells complete)"]
+
+
+# Computed on the code before the renovation (issue 22): the arms' keys hash ``asdict(RetrainConfig)``
+# then, ``ArmSettings.keyed()`` now; a changed value would orphan every stored arm checkpoint and row.
+DEMO_ARM_KEYS = {"va": "03dde1af3bde5b9c", "vfa": "c63407ab9900d5fd", "hwa": "f73e8adcec52b417",
+                 "fair-loss": "5062ad3fffc6e7b8", "boundary": "14baffd361834ba6", "ft": "e2486cec70c351a7"}
+QUICK_ARM_KEYS = {"va": "92f9f6c803bd4d6c", "vfa": "0ea9e0afad7aecb7", "hwa": "1506347dd99e2af2",
+                  "fair-loss": "234bba62abfd298a", "boundary": "437db83c595d23fe", "ft": "966c489a352a8087"}
+
+
+@pytest.mark.parametrize("quick, arm_keys, rows_digest, n_rows", [
+    (False, DEMO_ARM_KEYS, "778f8cda86e82ce5", 88), (True, QUICK_ARM_KEYS, "4bb6022bff4c28df", 60)])
+def test_row_keys_arm_keys_and_checkpoint_names_are_those_stored_before(quick, arm_keys, rows_digest, n_rows):
+    import hashlib
+    import json
+
+    from fairxbar_aihw.retrain.names import RETRAIN_ARMS
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.plan import StudyPlan
+
+    plan = StudyPlan(load_study("demo", quick=quick))
+    assert {arm: plan.arm_key(arm) for arm in RETRAIN_ARMS} == arm_keys
+    rows = plan.planned_rows()
+    assert len(rows) == n_rows
+    assert hashlib.sha256(json.dumps(sorted(rows.items())).encode()).hexdigest()[:16] == rows_digest
+    if quick:
+        assert plan.arm_checkpoint_name("vfa", "base") == "arm-vfa-70dbfefe1f448412.pt"
+        assert "drift|pcm-ibm|1.0|F+A R|0.4|f149c713|t=2.592e+06" in rows
+        assert "sweep|paper-variation|0.3|random [intersect]|0.4|d3a5fd1c" in rows
+    else:
+        assert plan.arm_checkpoint_name("va", "base") == "arm-va-7258c6b9ae0fe2c1.pt"
+        assert plan.retrain_ideal_key("va") == "retrain-ideal|VA-Retrain|03dde1af"
+
+
+def test_training_checkpoint_keys_are_those_stored_before():
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.training import TrainConfig
+    from fairxbar_aihw.training.train import checkpoint_key
+
+    demo, quick = load_study("demo"), load_study("demo", quick=True)
+    assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=3), "fp") == "2626c0b40bc9af99"
+    assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=0), "fp",
+                          {"pretrained": "abc"}) == "7fc906f0529ad2fd"
+    assert checkpoint_key("small-cnn", TrainConfig(**quick.train.model_dump(), seed=1), "fp") == "7be1d3a29037d4b6"
+
+
+def test_every_planned_row_key_parses_back_to_itself():
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.keys import RowKind
+    from fairxbar_aihw.study.plan import StudyPlan
+
+    for name in ("demo", "synth-resnet18", "compare-presets"):
+        keys = StudyPlan(load_study(name)).planned_rows()
+        assert {RowKey.parse(k).text() for k in keys} == set(keys)
+    parsed = RowKey.parse("drift|pcm-ibm|1.0|F+A R [intersect]|0.4|f149c713|t=3600")
+    assert (parsed.kind, parsed.fields, parsed.tag, parsed.t) == (
+        RowKind.DRIFT, ("pcm-ibm", "1.0", "F+A R [intersect]", "0.4"), "f149c713", 3600.0)
+    assert parsed.name() == "pcm-ibm 1.0 F+A R [intersect] 0.4 t=3600"
+    assert RowKey.parse("prune|magnitude|0.5|1a2b3c4d").name() == "magnitude 0.5"
+    assert RowKey.parse("baseline") == RowKey(RowKind.BASELINE)
+    for bad in ("sweep|p|0.1", "nonsense|a", "retrain-ideal|VA|x|y|z"):
+        with pytest.raises(ValueError):
+            RowKey.parse(bad)
+
+
+def test_a_method_knows_whether_it_targets_and_needs_masks():
+    from fairxbar_aihw.saliency.names import METHODS, MethodLabel, canonical
+    from fairxbar_aihw.errors import UserError
+
+    assert [m for m in METHODS if MethodLabel.parse(m).targeted] == ["random", "FR", "FR-matched", "F+A R"]
+    assert [m for m in METHODS if not MethodLabel.parse(m).needs_masks] == ["uniform"]
+    assert MethodLabel.parse("random") == MethodLabel("random", "exclude")
+    assert MethodLabel.parse("F+A R", "intersect").text() == "F+A R [intersect]"
+    assert canonical("F+A R [exclude]") == "F+A R" and canonical("FR", "intersect") == "FR"
+    assert MethodLabel.split("VA-Retrain") == MethodLabel("VA-Retrain", None)  # any stored label, unchecked
+    assert MethodLabel.split("F+A R [intersect]").is_fa and not MethodLabel.split("FR-matched [intersect]").is_fa
+    for bad in ("FA", "FR [intersect]", "F+A R [both]"):
+        with pytest.raises(UserError, match="unknown targeting method"):
+            MethodLabel.parse(bad)

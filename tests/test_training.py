@@ -127,3 +127,18 @@ def test_changing_the_pretrained_file_retrains(tmp_path):
                    tmp_path / "m.pt", progress=False, init={"pretrained": file_digest(weights)})
     assert first["key"] != second["key"]
     assert not torch.equal(first["state_dict"]["0.weight"], second["state_dict"]["0.weight"])
+
+
+def test_the_train_section_loads_without_torch_and_the_package_names_stay_functions():
+    """``training/config.py`` validates a study's train section without torch; the package's lazy
+    names ``train`` and ``evaluate`` are the functions even after their submodules were imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fairxbar_aihw.training import TrainSection; TrainSection(epochs=2); "
+            "print('torch' in sys.modules); "
+            "import fairxbar_aihw.training.evaluate, fairxbar_aihw.training.train; "
+            "from fairxbar_aihw.training import evaluate, train; import inspect; "
+            "print(inspect.isfunction(train), inspect.isfunction(evaluate))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "True"]

@@ -18,7 +18,7 @@ from aihwkit.simulator.configs import TorchInferenceRPUConfig
 from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError, listing
-from ..rng import seeded_rng
+from ..rng import drift_seed, seeded_rng
 from ..models import crossbar_layers, device_of
 from .noise import IdealNoiseModel, MaskedNoiseModel
 from .presets import MANAGEMENT_ENUMS, Preset, forward_enum, supported_drift_times
@@ -155,7 +155,7 @@ def drift(amodel: nn.Module, preset: Preset, t_inference: float, seed: int = 0) 
         raise UserError(f"preset '{preset.name}' can only drift to t = {allowed} s (aihwkit tabulates it "
                         f"there), not {t_inference:g} s")
     amodel.eval()
-    with seeded_rng(int(seed) * 1_000_003 + int(t_inference) % 1_000_003, device_of(amodel)):
+    with seeded_rng(drift_seed(seed, t_inference), device_of(amodel)):
         amodel.drift_analog_weights(t_inference)
 
 

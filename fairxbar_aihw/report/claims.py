@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..saliency.names import MethodLabel
 from .numbers import pm, target_label
 from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, tost,
                     tost_power, verdict)
@@ -153,7 +154,7 @@ def vs_paper(claim: Claim, rel: tuple[float, float], d_f1: tuple[float, float]) 
 def comparisons(methods: list[str], arms: list[str], arm_reading: str) -> list[tuple[str, str, str, str]]:
     """(claim, reading, A, B) for every claim the run's methods and arms can test, from each claim's
     registered comparisons: the claims made once, then each F+A R reading's, then each arm's."""
-    readings = [m for m in methods if m.partition(" [")[0] == "F+A R"]
+    readings = [m for m in methods if MethodLabel.split(m).is_fa]
     out = [(c.key, "—", a, b) for c in CLAIMS.values() if not c.per for a, b in c.expand("") if a in methods]
     for reading in readings:
         out += [(c.key, reading, a, b) for c in CLAIMS.values() if c.per == "reading" for a, b in c.expand(reading)]

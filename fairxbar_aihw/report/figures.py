@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..study.keys import fraction_key, parse_fraction_key  # noqa: E402
 from .stats import summarise  # noqa: E402
 from .styles import color, ordered  # noqa: E402
 
@@ -45,10 +46,10 @@ def layer_fractions(sal: dict[str, Any], targets: list[float], out: Path) -> str
                              squeeze=False)
     x = np.arange(len(layers))
     for ax, target in zip(axes[0], targets):
-        methods = ordered(key.rpartition("|")[0] for key in sal["layer_fractions"] if key.endswith(f"|{target}"))
+        methods = ordered(m for m, x in map(parse_fraction_key, sal["layer_fractions"]) if x == target)
         width = 0.8 / max(len(methods), 1)
         for i, method in enumerate(methods):
-            fr = sal["layer_fractions"][f"{method}|{target}"]
+            fr = sal["layer_fractions"][fraction_key(method, target)]
             ax.bar(x + (i - (len(methods) - 1) / 2) * width, [100 * fr[layer] for layer in layers], width=width,
                    label=method, color=color(method), hatch="//" if "[" in method else None)
         ax.set_xticks(x, layers, rotation=60, ha="right", fontsize=7)

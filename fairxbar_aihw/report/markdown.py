@@ -16,7 +16,7 @@ from ..provenance import provenance_note
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
 from . import claims, figures, population
-from ..saliency.names import method_label, split_method
+from ..saliency.names import MethodLabel, canonical
 from .stats import paired_comparison, summarise
 from .numbers import pm, synthetic_note, target_label
 from .styles import ordered
@@ -47,7 +47,7 @@ def _interval(bounds: list[float] | None) -> str:
 
 def arm_reading(cfg: StudyConfig) -> str:
     """The F+A R reading the retrained arms' chips use (their comparator in claim c)."""
-    return method_label(*split_method(cfg.retrain.method, cfg.saliency.fa_rule))
+    return canonical(cfg.retrain.method, cfg.saliency.fa_rule)
 
 
 def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1) -> list[str]:
@@ -93,7 +93,7 @@ def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
 
 def fa_labels(methods: "pd.Series | list[str]") -> list[str]:
     """The F+A R readings present ("F+A R", "F+A R [intersect]"), in registry order."""
-    return [m for m in ordered(methods) if m.partition(" [")[0] == "F+A R"]
+    return [m for m in ordered(methods) if MethodLabel.split(m).is_fa]
 
 
 def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[str], dict[str, dict[str, int]]]:

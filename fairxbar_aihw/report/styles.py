@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..retrain.names import ARMS
-from ..saliency.names import METHOD_INFO
+from ..saliency.names import METHOD_INFO, MethodLabel
 
 _REGISTERED = {m.name: m.color for m in METHOD_INFO.values()} | {a.label: a.color for a in ARMS.values()}
 _FALLBACK = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94"]  # light: never a registered colour
@@ -27,8 +27,8 @@ def color(label: str) -> str:
     """The label's registered colour, or a stable fallback for a label no registry knows."""
     if label in _REGISTERED:
         return _REGISTERED[label]
-    base, _, rule = label.partition(" [")
-    if rule and base in _REGISTERED:  # another reading of a registered method: a darker shade of its colour
-        r, g, b = (int(_REGISTERED[base][i:i + 2], 16) for i in (1, 3, 5))
+    parts = MethodLabel.split(label)
+    if parts.rule and parts.base in _REGISTERED:  # another reading of a registered method: a darker shade of its colour
+        r, g, b = (int(_REGISTERED[parts.base][i:i + 2], 16) for i in (1, 3, 5))
         return f"#{r * 3 // 5:02x}{g * 3 // 5:02x}{b * 3 // 5:02x}"
     return _FALLBACK[sum(map(ord, label)) % len(_FALLBACK)]

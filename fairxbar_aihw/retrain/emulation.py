@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from ..hardware import Preset, analog_layers, effective_weights, install_overrides, program_chip, tile_slices, to_analog
 from ..models import crossbar_layers
-from ..rng import derive_seed
+from ..rng import chip_seed
 
 Masks = dict[str, torch.Tensor]
 
@@ -32,8 +32,8 @@ class ChipEmulator:
         self.intensity = 0.0 if preset.intensity is None else float(preset.intensity)
 
     def chip_seed(self, k: int) -> int:
-        """Monte-Carlo chip k's seed for this preset and intensity (study.chips.chip_seed)."""
-        return derive_seed(self.study_seed, self.preset.name, self.intensity, k)
+        """Monte-Carlo chip k's seed for this preset and intensity."""
+        return chip_seed(self.study_seed, self.preset.name, self.intensity, k)
 
     @torch.no_grad()
     def programmed(self, masks: Masks | None, seed: int) -> dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ from aihwkit.simulator.parameters.enums import WeightModifierType
 from ..data.splits import Splits, to_float
 from ..hardware import Preset, analog_layers, rpu_config, seeded_rng
 from ..training.steps import optimise
-from .fine_tuning import RetrainConfig
+from .config import ArmSettings
 
 
 @torch.no_grad()
@@ -33,14 +33,15 @@ def analog_to_digital(amodel: nn.Module, model: nn.Module) -> nn.Module:
     return out
 
 
-def hwa_train(model: nn.Module, splits: Splits, preset: Preset, cfg: RetrainConfig, device: str = "cpu",
+def hwa_train(model: nn.Module, splits: Splits, preset: Preset, settings: ArmSettings, device: str = "cpu",
               seed: int = 0, progress: bool = True) -> nn.Module:
-    """Fine-tune with aihwkit's weight-noise modifier (std = ``cfg.hwa_noise`` of the tile range)."""
+    """Fine-tune with aihwkit's weight-noise modifier (std = ``retrain.hwa_noise`` of the tile range)."""
+    cfg = settings.retrain
     rc = rpu_config(preset)
     rc.modifier.type = WeightModifierType.ADD_NORMAL
     rc.modifier.std_dev = cfg.hwa_noise
     rc.modifier.rel_to_actual_wmax = True
-    amodel = convert_to_analog(copy.deepcopy(model).cpu(), rc, exclude_modules=list(cfg.digital_layers)).to(device)
+    amodel = convert_to_analog(copy.deepcopy(model).cpu(), rc, exclude_modules=list(settings.digital_layers)).to(device)
     amodel.train()
     opt = AnalogAdam(amodel.parameters(), lr=cfg.lr)
     opt.regroup_param_groups(amodel)

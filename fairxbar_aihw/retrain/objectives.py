@@ -8,8 +8,12 @@
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
+
+from .config import RetrainSection
 
 
 def group_losses(logits: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,3 +44,14 @@ def boundary_loss(logits: torch.Tensor, y: torch.Tensor, g: torch.Tensor, lam: f
     margin = logit_margin(logits, y)
     means = [margin[g == c].mean() if (g == c).any() else margin.sum() * 0.0 for c in (0, 1)]
     return F.cross_entropy(logits, y) + lam * (means[0] - means[1]).abs()
+
+
+ArmLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, RetrainSection], torch.Tensor]
+
+# Each arm's training objective, by the name its registry entry gives (``names.ArmInfo.loss``):
+# (logits, labels, groups, the retrain section) → loss.
+ARM_LOSSES: dict[str, ArmLoss] = {
+    "ce": lambda logits, y, g, rt: F.cross_entropy(logits, y),
+    "vfa": lambda logits, y, g, rt: vfa_loss(logits, y, g, rt.alpha),
+    "boundary": lambda logits, y, g, rt: boundary_loss(logits, y, g, rt.lam),
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -23,7 +24,9 @@ from ..models import crossbar_layers
 from ..saliency import saliencies
 from ..training.steps import optimise
 
-PRUNE_KINDS = ("magnitude", "fairprune")
+from .names import PRUNE_KINDS
+
+Curvature = dict[int, dict[str, torch.Tensor]]
 
 
 def _check(sparsity: float) -> None:
@@ -62,6 +65,16 @@ def fairprune_masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], 
             pruned[torch.argsort(flat, stable=True)[:k]] = True
         out[name] = pruned.reshape(m.weight.shape)
     return out
+
+
+# Each pruning kind's mask builder: (model, sparsity, curvature on demand, FairPrune's β) → pruned
+# weights. The curvature is a callable so that kinds that need none never compute it.
+MaskBuilder = Callable[[nn.Module, float, Callable[[], Curvature], float], dict[str, torch.Tensor]]
+MASK_BUILDERS: dict[str, MaskBuilder] = {
+    "magnitude": lambda model, sparsity, curv, beta: magnitude_prune_masks(model, sparsity),
+    "fairprune": lambda model, sparsity, curv, beta: fairprune_masks(model, curv(), sparsity, beta),
+}
+assert set(MASK_BUILDERS) == set(PRUNE_KINDS), "every pruning kind needs its mask builder"
 
 
 @torch.no_grad()

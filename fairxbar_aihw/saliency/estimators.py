@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..rng import seeded_rng
+from ..rng import curvature_seed, seeded_rng
 from ..models import crossbar_layers, device_of
 from .names import ESTIMATORS
 
@@ -150,13 +150,13 @@ def curvature(
     try:
         for c, batches in sorted(batches_by_group.items()):
             if estimator == "hutchinson":
-                fn = _hutchinson(model, names, probes, seed + 7919 * c)
+                fn = _hutchinson(model, names, probes, curvature_seed(seed, c))
             elif estimator == "fisher":
                 fn = _fisher(model, names)
             else:
                 try:
                     fn = _backpack(model, names, estimator)
-                    with seeded_rng(seed + 7919 * c, device_of(model)):  # ggn-mc samples labels
+                    with seeded_rng(curvature_seed(seed, c), device_of(model)):  # ggn-mc samples labels
                         out[c] = _weighted_sum(fn, batches, names)
                     continue
                 except Exception as exc:  # BackPACK raises many types for unsupported layers
@@ -166,7 +166,7 @@ def curvature(
                         CurvatureFallback, stacklevel=2,
                     )
                     estimator = "hutchinson"
-                    fn = _hutchinson(model, names, probes, seed + 7919 * c)
+                    fn = _hutchinson(model, names, probes, curvature_seed(seed, c))
             out[c] = _weighted_sum(fn, batches, names)
     finally:
         model.train(was_training)

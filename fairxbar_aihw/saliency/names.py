@@ -1,11 +1,13 @@
 """The targeting methods a study may choose, with what reports need to show them.
 
 Kept apart from the torch code so configs validate without torch. A new method is one entry
-here plus its rule in ``targeting.masks_from_saliency`` (and its test).
+here plus its mask rule in ``targeting.MASK_RULES`` (and its test).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..errors import UserError
 
 ESTIMATORS = ("hutchinson", "hessian-exact", "ggn-exact", "ggn-mc", "fisher")
 
@@ -18,11 +20,12 @@ class MethodInfo:
     color: str  # its colour in every figure
     targeted: bool  # False: no target fraction (uniform hits every weight, none hits none)
     doc: str
+    everywhere: bool = False  # errors on every weight: its chips need no masks (and no curvature)
 
 
 METHOD_INFO = {m.name: m for m in (
     MethodInfo("none", "#000000", False, "no errors anywhere (the pre-trained model)"),
-    MethodInfo("uniform", "#7f7f7f", False, "errors on every weight"),
+    MethodInfo("uniform", "#7f7f7f", False, "errors on every weight", everywhere=True),
     MethodInfo("random", "#1f77b4", True, "F+A R's per-layer counts, placed at random"),
     MethodInfo("FR", "#ff7f0e", True, "per layer, the top x% by fairness saliency (most negative s)"),
     MethodInfo("FR-matched", "#bcbd22", True, "per layer, the top k by fairness saliency, k = F+A R's count there"),
@@ -40,17 +43,49 @@ FA_RULES = ("exclude", "intersect")
 RULED = ("F+A R", "random", "FR-matched")
 
 
-def split_method(label: str, default_rule: str = "exclude") -> tuple[str, str | None]:
-    """("F+A R", "intersect") from "F+A R [intersect]"; a ruled method without a suffix takes
-    ``default_rule``; methods that no rule affects get None."""
-    base, _, rest = label.partition(" [")
-    rule = rest.rstrip("]") if rest else None
-    if base not in METHOD_INFO or (rule is not None and (base not in RULED or rule not in FA_RULES)):
-        raise ValueError(f"unknown targeting method '{label}'; choose one of {', '.join(METHODS)} "
-                         f"(ruled ones optionally as 'F+A R [intersect]')")
-    return base, (rule or default_rule) if base in RULED else None
+@dataclass(frozen=True)
+class MethodLabel:
+    """A method label as rows and configs carry it, "F+A R [intersect]", parsed once: ``base`` is
+    the registered method, ``rule`` its F+A R reading (None for a method no rule affects)."""
+
+    base: str
+    rule: str | None = None
+
+    @classmethod
+    def split(cls, label: str) -> "MethodLabel":
+        """The parts of any label, unchecked (a stored row's, an arm's): "<base> [<rule>]"."""
+        base, _, rest = label.partition(" [")
+        return cls(base, rest.rstrip("]") if rest else None)
+
+    @classmethod
+    def parse(cls, label: str, default_rule: str = "exclude") -> "MethodLabel":
+        """A registered method's label, checked; a ruled method without a suffix takes ``default_rule``."""
+        got = cls.split(label)
+        if got.base not in METHOD_INFO or (got.rule is not None and (got.base not in RULED or got.rule not in FA_RULES)):
+            raise UserError(f"unknown targeting method '{label}'; choose one of {', '.join(METHODS)} "
+                            f"(ruled ones optionally as 'F+A R [intersect]')")
+        return cls(got.base, (got.rule or default_rule) if got.base in RULED else None)
+
+    def text(self) -> str:
+        """The canonical label stored with rows: the rule is named when it is not the default reading."""
+        return self.base if self.rule in (None, "exclude") else f"{self.base} [{self.rule}]"
+
+    @property
+    def is_fa(self) -> bool:
+        """An F+A R reading (the method the paper proposes)."""
+        return self.base == "F+A R"
+
+    @property
+    def targeted(self) -> bool:
+        """Whether the method picks weights at a target fraction (uniform and none do not)."""
+        return METHOD_INFO[self.base].targeted
+
+    @property
+    def needs_masks(self) -> bool:
+        """Whether its chips need masks (uniform's errors hit every weight: no masks, no curvature)."""
+        return not METHOD_INFO[self.base].everywhere
 
 
-def method_label(base: str, rule: str | None) -> str:
-    """The canonical label stored with rows: the rule is named when it is not the default reading."""
-    return base if rule in (None, "exclude") else f"{base} [{rule}]"
+def canonical(label: str, default_rule: str = "exclude") -> str:
+    """A configured method's canonical label ("F+A R [exclude]" → "F+A R")."""
+    return MethodLabel.parse(label, default_rule).text()

@@ -11,6 +11,7 @@ Masks are per layer in aihwkit's ``get_weights()`` layout (out, in·kh·kw), key
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch.nn as nn
 
 from ..errors import UserError
 from ..models import crossbar_layers
-from .names import FA_RULES, split_method
+from .names import FA_RULES, METHOD_INFO, MethodLabel
 
 Masks = dict[str, torch.Tensor]
 
@@ -71,6 +72,29 @@ def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
     return mask.reshape(values.shape)
 
 
+def _random(s: torch.Tensor, a: torch.Tensor, target: float, rule: str, rng: np.random.Generator) -> torch.Tensor:
+    """F+A R's count in this layer, uniformly placed."""
+    fa = fa_mask(s, a, target, rule)
+    flat = torch.zeros(fa.numel(), dtype=torch.bool)
+    flat[torch.as_tensor(rng.choice(fa.numel(), size=int(fa.sum()), replace=False))] = True
+    return flat.reshape(s.shape)
+
+
+# Each method's mask rule for one layer: (s, a, target, F+A R rule, rng) → targeted weights. A new
+# method is one entry here and one in ``names.METHOD_INFO``.
+MaskRule = Callable[[torch.Tensor, torch.Tensor, float, str, np.random.Generator], torch.Tensor]
+MASK_RULES: dict[str, MaskRule] = {
+    "none": lambda s, a, target, rule, rng: torch.zeros(s.shape, dtype=torch.bool),
+    "uniform": lambda s, a, target, rule, rng: torch.ones(s.shape, dtype=torch.bool),
+    "FR": lambda s, a, target, rule, rng: _lowest(s, target),
+    "F+A R": lambda s, a, target, rule, rng: fa_mask(s, a, target, rule),
+    # F+A R's count in this layer, chosen by fairness alone
+    "FR-matched": lambda s, a, target, rule, rng: _top_k(s, int(fa_mask(s, a, target, rule).sum())),
+    "random": _random,
+}
+assert set(MASK_RULES) == set(METHOD_INFO), "every targeting method needs its mask rule"
+
+
 def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], method: str, target: float,
                         seed: int = 0, fa_rule: str = "exclude") -> Masks:
     """Masks for ``method`` at ``target`` (fraction in (0, 1]) from precomputed saliencies.
@@ -78,35 +102,13 @@ def masks_from_saliency(s: dict[str, torch.Tensor], a: dict[str, torch.Tensor], 
     ``method`` may name its F+A R rule ("F+A R [intersect]"); otherwise ``fa_rule`` applies to
     F+A R and to the controls built from its per-layer counts (``random``, ``FR-matched``).
     """
-    try:
-        method, rule = split_method(method, fa_rule)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    label = MethodLabel.parse(method, fa_rule)
     if fa_rule not in FA_RULES:
         raise UserError(f"unknown F+A R rule '{fa_rule}'; choose one of {', '.join(FA_RULES)}")
     if not 0 < target <= 1:
         raise UserError(f"target must be a fraction in (0, 1] (0.05 = 5%), got {target}")
-    out: Masks = {}
-    rng = np.random.default_rng(seed)
-    for name in s:
-        shape = s[name].shape
-        if method == "none":
-            out[name] = torch.zeros(shape, dtype=torch.bool)
-        elif method == "uniform":
-            out[name] = torch.ones(shape, dtype=torch.bool)
-        elif method == "FR":
-            out[name] = _lowest(s[name], target)
-        else:
-            fa = fa_mask(s[name], a[name], target, rule or fa_rule)
-            if method == "F+A R":
-                out[name] = fa
-            elif method == "FR-matched":  # F+A R's count in this layer, chosen by fairness alone
-                out[name] = _top_k(s[name], int(fa.sum()))
-            else:  # random: F+A R's count in this layer, uniformly placed
-                flat = torch.zeros(fa.numel(), dtype=torch.bool)
-                flat[torch.as_tensor(rng.choice(fa.numel(), size=int(fa.sum()), replace=False))] = True
-                out[name] = flat.reshape(shape)
-    return out
+    rule, rng = MASK_RULES[label.base], np.random.default_rng(seed)
+    return {name: rule(s[name], a[name], target, label.rule or fa_rule, rng) for name in s}
 
 
 def masks(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], method: str = "F+A R",

@@ -15,14 +15,14 @@ import torch.nn as nn
 
 from ..data import Splits
 from ..hardware.presets import Preset
-from ..retrain import (fairprune_masks, finetune, group_diagnostics, hwa_train, magnitude_prune_masks,
-                       prune_and_finetune, refresh_masks)
-from ..retrain.names import ARM_LABELS, ARMS
+from ..retrain import MASK_BUILDERS, group_diagnostics, prune_and_finetune, refresh_masks, train_arm
+from ..retrain.names import ARM_LABELS
 from ..store import ResultsStore
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import predict_logits
 from .chips import ChipEvaluator
 from .executors import Executor
+from .keys import RowKind
 from .montecarlo import run_cells
 from .plan import StudyPlan
 
@@ -49,12 +49,7 @@ def arm_model(arm: str, base: nn.Module, baseline_key: str, splits: Splits, plan
         model.load_state_dict(blob["state_dict"])
         return model.to(device).eval(), None, blob.get("info", {})
     t0 = time.time()
-    settings, preset = plan.arm_settings(), plan.retrain_preset()
-    info: dict[str, Any] = {}
-    if ARMS[arm].runner == "hwa":
-        model = hwa_train(base, splits, preset, settings, device, seed, progress)
-    else:
-        model, info = finetune(base, splits, arm, settings, preset, device, seed, progress)
+    model, info = train_arm(base, splits, arm, plan.arm_settings(), plan.retrain_preset(), device, seed, progress)
     atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
     return model.eval(), time.time() - t0, info
 
@@ -65,8 +60,8 @@ def evaluate_arm(arm: str, model: nn.Module, splits: Splits, plan: StudyPlan, st
     label = ARM_LABELS[arm]
     evaluator = ChipEvaluator(model, splits.test, splits.num_classes, device, plan.cfg.model.digital_layers)
     write_ideal_row(store, run_id, plan.retrain_ideal_key(arm), seed, evaluator, model, device,
-                    kind="retrain-ideal", method=label, target=None)
-    masks = refresh_masks(model, splits.train, plan.arm_settings(), seed, device)
+                    kind=RowKind.RETRAIN_IDEAL, method=label, target=None)
+    masks = refresh_masks(model, splits.train, plan.arm_settings(), seed, device).masks
     jobs: list[tuple[Any, Preset, Any]] = [(cell, p, masks) for cell, p in plan.retrain_cells(arm)]
     trials = plan.cfg.retrain.trials or plan.cfg.sweep.trials
     return run_cells(evaluator, jobs, store, run_id, trials, seed, executor, progress=progress, desc=desc)
@@ -88,11 +83,10 @@ def run_pruning(base: nn.Module, curvature: Callable[[], Any], splits: Splits, p
             key = plan.prune_key(kind, sparsity)
             if (key, 0) in done:
                 continue
-            masks = (magnitude_prune_masks(base, sparsity) if kind == "magnitude"
-                     else fairprune_masks(base, curvature(), sparsity, float(pr.beta)))
+            masks = MASK_BUILDERS[kind](base, sparsity, curvature, float(pr.beta))
             pruned = prune_and_finetune(base, masks, splits, int(pr.finetune_steps), float(pr.lr), device=device,
                                         seed=seed, progress=False)
-            write_ideal_row(store, run_id, key, seed, evaluator, pruned, device, kind="prune", method=kind,
+            write_ideal_row(store, run_id, key, seed, evaluator, pruned, device, kind=RowKind.PRUNE, method=kind,
                             target=sparsity, targeted_fraction=float(sparsity))
             n += 1
     return n

@@ -26,19 +26,9 @@ from ..hardware.analog import Masks
 from ..errors import UserError
 from ..metrics import churn, flat_row
 from ..models.user import crossbar_proxy, is_compiled
-from ..rng import derive_seed
+from ..rng import chip_seed, read_seed
 from ..training.evaluate import metrics_from_logits, predict_logits
 from .plan import Cell, cell_key
-
-
-def chip_seed(study_seed: int, preset: str, intensity: float | None, trial: int) -> int:
-    """Chip ``trial`` of a hardware setting: the same chip for every method (paired comparisons)."""
-    return derive_seed(study_seed, preset, intensity, trial)
-
-
-def read_seed(chip_seed: int, t_inference: float | None) -> int:
-    """Seed of the forward-pass noise when chip ``chip_seed`` is read at ``t_inference``."""
-    return (chip_seed * 1_000_003 + 7 + int(t_inference or 0)) % (2**63 - 1)
 
 
 class ChipEvaluator:

@@ -19,7 +19,9 @@ from ..models import build
 from ..paths import check_name
 from ..provenance import environment_info
 from ..retrain.names import ARM_LABELS
+from ..rng import saliency_batches_seed
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
+from ..saliency.names import MethodLabel
 from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..metrics.bootstrap import stratified_bootstrap
@@ -28,6 +30,7 @@ from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
+from .keys import fraction_key
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
 from .progress import default_command, incomplete_line, missing
@@ -190,7 +193,7 @@ class StudyRun:
     def _group_batches(self) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
         sal = self.cfg.saliency
         return group_batches(self.splits.train, int(sal.samples_per_group), int(sal.batch_size),
-                             self.cfg.seed + 17, self.device)
+                             saliency_batches_seed(self.cfg.seed), self.device)
 
     @cached_property
     def curvature(self) -> dict[int, dict[str, torch.Tensor]]:
@@ -227,13 +230,13 @@ class StudyRun:
         fractions = {}
         for target in self.cfg.sweep.targets:
             for method in ("FR", *self.plan.fa_labels()):
-                fractions[f"{method}|{target}"] = layer_fractions(self.masks(method, target, s, a))
+                fractions[fraction_key(method, target)] = layer_fractions(self.masks(method, target, s, a))
         self.store.set_meta(self.run_id, "saliency", {"ranks": ranks, "layer_fractions": fractions,
                                                       "layers": names})
 
     def masks(self, method: str, target: float | None, s: dict | None = None, a: dict | None = None
               ) -> dict[str, torch.Tensor] | None:
-        if method == "uniform":
+        if not MethodLabel.split(method).needs_masks:
             return None
         if s is None or a is None:
             s, a = self.saliency

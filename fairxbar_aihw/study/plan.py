@@ -2,20 +2,22 @@
 
 Why one module: a row key names what a stored row means (which stage, preset, intensity,
 method, target, and a hash of what else it depends on); resuming, extending and reporting all
-depend on building the same key the same way, so every key is built here and nowhere else.
+depend on building the same key the same way, so every key is built here and nowhere else
+(its text written and read back by ``keys.RowKey``).
 Nothing here trains or loads a model.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..hardware.presets import Preset, load_preset
 from ..hardware.technologies import TECHNOLOGIES
-from ..retrain.fine_tuning import RetrainConfig
+from ..retrain.config import ArmSettings
 from ..retrain.names import ARM_LABELS
-from ..saliency.names import method_label, split_method
+from ..saliency.names import MethodLabel, canonical
 from ..store import config_hash
+from .keys import BASELINE_KEY, RowKey, RowKind
 from .schema import StudyConfig
 
 
@@ -23,24 +25,25 @@ from .schema import StudyConfig
 class Cell:
     """One sweep cell: a hardware setting, a targeting method and a target fraction."""
 
-    kind: str  # "sweep", "drift" or "retrain"
+    kind: RowKind  # sweep, drift or retrain (layer: the audit's)
     preset: str
     intensity: float | None
     method: str
     target: float | None
     tag: str = ""  # hash of what else the rows depend on (resolved preset, retraining config)
 
+    def row_key(self, t: float | None = None) -> RowKey:
+        """The typed key of this cell's rows (drift rows carry their time)."""
+        return RowKey(RowKind(self.kind), (self.preset, str(self.intensity), self.method, str(self.target)),
+                      self.tag, t)
+
     def key(self) -> str:
-        base = f"{self.kind}|{self.preset}|{self.intensity}|{self.method}|{self.target}"
-        return f"{base}|{self.tag}" if self.tag else base
+        return self.row_key().text()
 
 
 def cell_key(cell: Cell, t: float | None = None) -> str:
     """Store key of a cell's rows (drift rows carry their time)."""
-    return cell.key() if t is None else f"{cell.key()}|t={t:g}"
-
-
-BASELINE_KEY = "baseline"
+    return cell.row_key(t).text()
 
 
 # Bumped whenever a method label's meaning changes, so rows computed under an old meaning are never
@@ -74,11 +77,11 @@ class StudyPlan:
 
     def label(self, method: str) -> str:
         """A method's canonical label: its F+A R rule named unless it is the default reading."""
-        return method_label(*split_method(method, self.cfg.saliency.fa_rule))
+        return canonical(method, self.cfg.saliency.fa_rule)
 
     def fa_labels(self) -> list[str]:
         """The F+A R readings the sweep runs (at least the study's own)."""
-        labels = [self.label(m) for m in self.cfg.sweep.methods if m.partition(" [")[0] == "F+A R"]
+        labels = [self.label(m) for m in self.cfg.sweep.methods if MethodLabel.split(m).is_fa]
         return list(dict.fromkeys(labels)) or [self.label("F+A R")]
 
     def sweep_cells(self) -> list[tuple[Cell, Preset]]:
@@ -90,8 +93,8 @@ class StudyPlan:
                 for method in map(self.label, sw.methods):
                     if method == "none":
                         continue
-                    for target in [None] if method == "uniform" else sw.targets:
-                        cells.append((Cell("sweep", preset.name, knob(x), method, target, preset_tag(p)), p))
+                    for target in sw.targets if MethodLabel.split(method).targeted else [None]:
+                        cells.append((Cell(RowKind.SWEEP, preset.name, knob(x), method, target, preset_tag(p)), p))
         return cells
 
     def drift_cells(self) -> list[tuple[Cell, Preset]]:
@@ -103,26 +106,23 @@ class StudyPlan:
             preset = load_preset(name)
             for method in map(self.label, methods):
                 if method != "none":
-                    t = None if method == "uniform" else target
-                    cells.append((Cell("drift", preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
+                    t = target if MethodLabel.split(method).targeted else None
+                    cells.append((Cell(RowKind.DRIFT, preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
                                   preset))
         return cells
 
-    def arm_settings(self) -> RetrainConfig:
-        """The retraining settings every arm's model depends on."""
-        rt, sal = self.cfg.retrain, self.cfg.saliency
-        return RetrainConfig(
-            steps=rt.steps, lr=float(rt.lr), batch_size=rt.batch_size, refresh_every=rt.refresh_every,
-            method=self.label(rt.method), target=float(rt.target or max(self.cfg.sweep.targets)), alpha=float(rt.alpha),
-            lam=float(rt.lam), chip=self.retrain_chip(), errors=rt.errors, estimator=sal.estimator,
-            eval_every=rt.eval_every, val_chips=rt.val_chips, patience=rt.patience, max_f1_loss=rt.max_f1_loss, samples_per_group=int(rt.samples_per_group),
-            probes=int(sal.probes), beta=float(sal.beta), hwa_noise=float(rt.hwa_noise),
-            digital_layers=list(self.cfg.model.digital_layers))
+    def arm_settings(self) -> ArmSettings:
+        """The retraining settings every arm's model depends on: the study's sections, resolved."""
+        rt = self.cfg.retrain
+        return ArmSettings(retrain=rt, saliency=self.cfg.saliency, method=self.label(rt.method),
+                           target=rt.target or max(self.cfg.sweep.targets), chip=self.retrain_chip(),
+                           digital_layers=self.cfg.model.digital_layers)
 
-    def retrain_chip(self) -> str:
+    def retrain_chip(self) -> Literal["fresh", "fixed"]:
         """``chip: auto`` resolved: one fixed chip for permanent faults (SAF), a fresh chip per step otherwise."""
-        if self.cfg.retrain.chip != "auto":
-            return self.cfg.retrain.chip
+        chip = self.cfg.retrain.chip
+        if chip != "auto":
+            return chip
         return "fixed" if TECHNOLOGIES[self.retrain_preset().values["noise_model"]].permanent else "fresh"
 
     def retrain_preset(self) -> Preset:
@@ -137,14 +137,14 @@ class StudyPlan:
 
     def arm_key(self, arm: str) -> str:
         """Hash of everything an arm's retrained model depends on besides the run itself."""
-        return config_hash({"arm": arm, "cfg": asdict(self.arm_settings()), "preset": self.retrain_preset().values})
+        return config_hash({"arm": arm, "cfg": self.arm_settings().keyed(), "preset": self.retrain_preset().values})
 
     def arm_checkpoint_name(self, arm: str, baseline_key: str) -> str:
         return f"arm-{arm}-{config_hash({'ckpt': baseline_key, 'arm': self.arm_key(arm)})}.pt"
 
     def retrain_ideal_key(self, arm: str) -> str:
         """Key of an arm's row on ideal hardware."""
-        return f"retrain-ideal|{ARM_LABELS[arm]}|{self.arm_key(arm)[:8]}"
+        return RowKey(RowKind.RETRAIN_IDEAL, (ARM_LABELS[arm],), self.arm_key(arm)[:8]).text()
 
     def retrain_cells(self, arm: str) -> list[tuple[Cell, Preset]]:
         target = self.arm_settings().target
@@ -156,13 +156,13 @@ class StudyPlan:
             for x in intensities:
                 p = preset if x is None else preset.with_intensity(x)
                 tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
-                cells.append((Cell("retrain", preset.name, knob(x), ARM_LABELS[arm], target, tag), p))
+                cells.append((Cell(RowKind.RETRAIN, preset.name, knob(x), ARM_LABELS[arm], target, tag), p))
         return cells
 
     def prune_key(self, kind: str, sparsity: float) -> str:
         pr = self.cfg.prune
         settings: dict[str, Any] = {k: getattr(pr, k) for k in ("finetune_steps", "lr", "beta")}
-        return f"prune|{kind}|{sparsity}|" + config_hash(settings)[:8]
+        return RowKey(RowKind.PRUNE, (kind, str(sparsity)), config_hash(settings)[:8]).text()
 
     def planned_rows(self) -> dict[str, int]:
         """Every row key the current config asks for, with its number of rows (chips; 1 for a row

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
+from .keys import RowKey, RowKind
 from .plan import StudyPlan
 
-# Row-key prefix (``Cell.kind``) → what the report calls those rows.
-STAGES = {"baseline": "pre-trained model", "sweep": "sweep chips", "drift": "drift chips",
-          "retrain-ideal": "retrained arms", "retrain": "arm chips", "prune": "pruning rows"}
+# Row kind → what the report calls those rows.
+STAGES = {RowKind.BASELINE: "pre-trained model", RowKind.SWEEP: "sweep chips", RowKind.DRIFT: "drift chips",
+          RowKind.RETRAIN_IDEAL: "retrained arms", RowKind.RETRAIN: "arm chips", RowKind.PRUNE: "pruning rows"}
 
 
 def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mapping[str, Any] | None) -> list[str]:
@@ -25,7 +26,7 @@ def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mappi
     have = Counter(key for key, trial in done if trial < planned.get(key, 0))
     stages: dict[str, list[str]] = {}
     for key in planned:
-        stages.setdefault(key.split("|", 1)[0], []).append(key)
+        stages.setdefault(RowKey.parse(key).kind, []).append(key)
     out = []
     for stage, keys in stages.items():
         rows, wanted = sum(have[k] for k in keys), sum(planned[k] for k in keys)
@@ -33,7 +34,7 @@ def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mappi
             continue
         phrase = f"{STAGES.get(stage, stage)} {rows} of {wanted}"
         if wanted == len(keys):  # one row each: name the missing ones
-            names = [" ".join(k.split("|")[1:-1]) for k in keys if not have[k]]
+            names = [RowKey.parse(k).name() for k in keys if not have[k]]
             phrase += f" (missing {', '.join(n for n in names if n)})" if any(names) else ""
         else:
             phrase += f" ({sum(have[k] >= planned[k] for k in keys)} of {len(keys)} cells complete)"

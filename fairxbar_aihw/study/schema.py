@@ -1,82 +1,32 @@
 """The typed study configuration: one pydantic model per section, each field with its default,
 range and one-line doc in one place.
 
-Why pydantic: it checks every type and range, rejects unknown keys, reads numbers YAML leaves
-as text (``1e-3``), and its field docs generate ``docs/config-reference.md``. Checks that span
-sections or need other files (presets, drift times) live in ``config.check_consistency``.
+Each stage's own section lives on that stage's floor (``training/config.py``,
+``saliency/config.py``, ``retrain/config.py``) and travels down to it unchanged; the sections only
+the study reads live here. Checks that span sections or need other files (presets, drift times)
+live in ``config.check_consistency``.
 """
 from __future__ import annotations
 
-import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, PrivateAttr, field_validator
 
 from ..data.names import DATASET_NAMES
 from ..errors import listing
-from ..retrain.names import RETRAIN_ARMS
-from ..saliency.names import ESTIMATORS, FA_RULES, split_method
+from ..retrain.config import PruneSection, RetrainSection
+from ..saliency.config import Method, SaliencySection
+from ..sections import Section
+from ..training.config import TrainSection
 
-PRUNE_KINDS = ("magnitude", "fairprune")
+__all__ = ["GROUP_OPTIONS", "MAX_SEED", "SECTIONS", "TABLE_OPTIONS", "HardwareEntry", "Method", "PruneSection",
+           "RetrainSection", "SaliencySection", "Section", "StudyConfig", "TrainSection"]
+
 TABLE_OPTIONS = ("file", "groups_file", "image_column", "label_column", "group_column", "privileged", "classes")
 GROUP_OPTIONS = ("group_from", "ita_threshold")  # groups from pixels (data/skin_tone.py)
-AUGMENTS = ("none", "flip", "paper")
 MAX_SEED = 2**63 - 1  # the results database stores seeds as SQLite INTEGER (signed 64-bit); torch takes < 2**64
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
-Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
-FaRule = Literal[FA_RULES]  # type: ignore[valid-type]
-
-
-def _method(label: str) -> str:
-    split_method(label)  # a ValueError names the known methods
-    return label
-
-
-Method = Annotated[str, AfterValidator(_method)]  # a method, optionally with its F+A R rule: "F+A R [intersect]"
-Arm = Literal[RETRAIN_ARMS]  # type: ignore[valid-type]
-PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]
-
-
-def _number_kind(annotation: Any) -> str | None:
-    """The number type ("int" or "float") a field holds, optionally or as a Literal of ints; else None."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _number_kind(args[0])
-    if origin in (Union, types.UnionType):
-        kinds = {_number_kind(a) for a in args if a is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else None
-    if origin is Literal:
-        return "int" if any(isinstance(a, int) and not isinstance(a, bool) for a in args) else None
-    return {int: "int", float: "float"}.get(annotation)
-
-
-def _bool_for_number(value: Any, annotation: Any) -> str | None:
-    """The number kind a YAML true/false in ``value`` stands in for (pydantic would read it as 1 or 0)."""
-    if isinstance(value, bool):
-        return _number_kind(annotation)
-    for option in get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,):
-        if isinstance(value, list) and get_origin(option) is list:
-            return next((k for k in (_bool_for_number(v, get_args(option)[0]) for v in value) if k), None)
-    return None
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are errors; values are checked when set, too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """``epochs: true`` is a mistake, not 1: numbers refuse true/false (lists of numbers too)."""
-        kind = _bool_for_number(value, cls.model_fields[info.field_name].annotation) if info.field_name else None
-        if kind and isinstance(value, bool):
-            raise PydanticCustomError(f"{kind}_type", "a number, not true/false")
-        if kind:
-            raise PydanticCustomError("bool_item", "true/false is not a number; give numbers only")
-        return value
 
 
 class DatasetSection(Section):
@@ -126,25 +76,6 @@ class ModelSection(Section):
                                       "and exact; every other conv/linear layer is on crossbars")
 
 
-class TrainSection(Section):
-    epochs: int = Field(10, ge=1, description="training epochs (best-on-val checkpoint kept)")
-    lr: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")
-    batch_size: int = Field(128, ge=1, description="training batch size")
-    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay")
-    augment: Literal[AUGMENTS] = Field("flip", description="none, flip, or paper (flip, rotation, "  # type: ignore
-                                      "scaling, AutoAugment)")
-
-
-class SaliencySection(Section):
-    estimator: Estimator = Field("hessian-exact", description="per-group diagonal curvature estimator")
-    samples_per_group: int = Field(512, ge=1, description="training samples per group for the curvature")
-    batch_size: int = Field(128, ge=1, description="curvature batch size")
-    probes: int = Field(8, ge=1, description="Rademacher probes (hutchinson)")
-    beta: float = Field(1.0, ge=0, description="weight of the privileged group's term in s = ½h⁰θ² − β·½h¹θ²")
-    fa_rule: FaRule = Field("exclude", description="the F+A R reading for methods named without one: exclude = "
-                            "top x% by s minus top x% by a; intersect = top x% by s ∩ bottom x% by a")
-
-
 class HardwareEntry(Section):
     preset: str = Field(description="a preset name or a path to a preset .yaml")
     intensities: list[float] | None = Field(None, description="values of the preset's intensity knob "
@@ -169,49 +100,6 @@ class DriftSection(Section):
     methods: list[Method] | None = Field(None, description="default: the sweep's methods")
     target: float | None = Field(None, gt=0, le=1, description="default: the first sweep target")
     trials: int | None = Field(None, ge=1, description="default: the sweep's trials")
-
-
-class RetrainSection(Section):
-    arms: list[Arm] = Field(default_factory=list, description="mitigation arms to run")
-    steps: int = Field(150, ge=1, description="fine-tuning steps per arm")
-    lr: float = Field(5e-4, gt=0, lt=1, description="fine-tuning learning rate")
-    batch_size: int = Field(128, ge=1, description="mini-batch size per group")
-    refresh_every: int = Field(1, ge=1, description="steps between curvature, rank and mask refreshes (the paper: "
-                               "every step; each refresh costs one curvature pass)")
-    chip: Literal["auto", "fresh", "fixed"] = Field("auto", description="fixed: one emulated chip throughout; "
-                                                    "fresh: chip k at step k; auto: fixed for permanent faults (SAF), "
-                                                    "fresh otherwise")
-    errors: Literal["straight-through", "persistent"] = Field(
-        "straight-through", description="straight-through: errors for the forward/backward, clean weights updated; "
-        "persistent: after each step the weights become the chip's programmed weights (step 4 literally)")
-    eval_every: int = Field(25, ge=0, description="steps between validation-chip evaluations (paper step 5; 0 keeps "
-                            "the last step)")
-    val_chips: int = Field(5, ge=1, description="validation chips per evaluation")
-    patience: int = Field(3, ge=1, description="evaluations without a better checkpoint before stopping early")
-    max_f1_loss: float = Field(0.01, ge=0, le=1, description="the target: lowest validation EOdds among checkpoints "
-                               "losing at most this much pooled F1 (0.01 = 1 point)")
-    preset: str | None = Field(None, description="technology whose errors VA/VFA emulate (default: the first "
-                               "sweep preset at its first intensity)")
-    intensity: float | None = Field(None, description="its intensity (default: the first sweep intensity)")
-    alpha: float = Field(0.5, ge=0, le=1, description="VFA loss weight α in (1−α)·L + α·|L₀ − L₁|")
-    lam: float = Field(0.1, ge=0, description="boundary-regulariser weight λ")
-    hwa_noise: float = Field(0.05, ge=0, description="aihwkit HWA training weight noise (relative)")
-    method: Method = Field("F+A R", description="targeting of the retrained models' chips")
-    target: float | None = Field(None, gt=0, le=1, description="their target fraction (default: the largest "
-                                 "sweep target)")
-    trials: int | None = Field(None, ge=1, description="chips per cell (default: the sweep's trials)")
-    samples_per_group: int = Field(256, ge=1, description="curvature samples per group at each refresh")
-    presets: list[str] | None = Field(None, description="sweep presets the arms are evaluated on (default: all)")
-    diagnostic_iters: int = Field(30, ge=0, description="power iterations of the per-group diagnostics "
-                                  "(0 skips them)")
-
-
-class PruneSection(Section):
-    kinds: list[PruneKind] = Field(default_factory=list, description="magnitude and/or fairprune")
-    sparsities: list[float] = Field([0.5, 0.7, 0.9], description="pruned fractions in [0, 1)")
-    finetune_steps: int = Field(0, ge=0, description="fine-tuning steps after pruning (pruned weights stay 0)")
-    lr: float = Field(5e-4, gt=0, lt=1, description="its learning rate")
-    beta: float = Field(1.0, ge=0, description="FairPrune's β")
 
 
 class ClaimsSection(Section):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +21,15 @@ from ..errors import UserError
 from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from .augment import get_augment
+from .config import TrainConfig
 from .evaluate import evaluate
 from .steps import optimise
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    lr: float = 1e-3
-    batch_size: int = 128
-    weight_decay: float = 0.0
-    augment: str = "flip"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise UserError(f"train.epochs must be ≥ 1, got {self.epochs}")
-        if not 0 < self.lr < 1:
-            raise UserError(f"train.lr must be in (0, 1), got {self.lr}")
-        if self.batch_size < 1:
-            raise UserError(f"train.batch_size must be ≥ 1, got {self.batch_size}")
 
 
 def checkpoint_key(model_name: str, cfg: TrainConfig, fingerprint: str, init: dict[str, Any] | None = None) -> str:
     """Everything the trained model depends on: architecture, recipe, data, and its starting
     weights (``init``: e.g. the digest of a pretrained weights file)."""
-    return config_hash({"model": model_name, "train": asdict(cfg), "data": fingerprint, **({"init": init} if init else {})})
+    return config_hash({"model": model_name, "train": cfg.model_dump(), "data": fingerprint, **({"init": init} if init else {})})
 
 
 def file_digest(path: str | Path) -> str:
@@ -122,7 +104,7 @@ def train(
         "model_name": model_name,
         "num_classes": splits.num_classes,
         "image_size": splits.image_size,
-        "train": asdict(cfg),
+        "train": cfg.model_dump(),
         "data_fingerprint": splits.fingerprint(),
         "best_epoch": best["epoch"],
         "history": history,
