@@ -164,7 +164,7 @@ def test_disk_full_is_one_line_and_exit_2(monkeypatch, capsys):
     def full(**kw):
         raise OSError(errno.ENOSPC, "No space left on device", "/runs/demo/results.sqlite")
 
-    monkeypatch.setattr(cli_module, "_run", full)
+    monkeypatch.setattr(cli_module.study, "open_study", full)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit) as exc:
         cli_module.main()
@@ -181,7 +181,7 @@ def test_interrupt_closes_progress_bars_first(monkeypatch, capsys):
     def interrupted(**kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_run", interrupted)
+    monkeypatch.setattr(cli_module.study, "open_study", interrupted)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit) as exc:
         cli_module.main()
@@ -344,7 +344,7 @@ def test_long_lists_in_errors_are_capped(home, monkeypatch, capsys):
     def long_message(**kw):
         raise UserError("x" * 9000)
 
-    monkeypatch.setattr(cli_module, "_run", long_message)
+    monkeypatch.setattr(cli_module.study, "open_study", long_message)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit):
         cli_module.main()

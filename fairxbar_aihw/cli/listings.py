@@ -1,0 +1,55 @@
+"""The listing commands: ``studies`` and ``presets`` (one bad file never hides the others)."""
+from __future__ import annotations
+
+import textwrap
+
+import click
+
+from ..errors import UserError
+
+
+@click.command()
+def studies() -> None:
+    """List the studies in studies/*.yaml."""
+    from ..study.config import available, load_study
+
+    for name in available():
+        try:
+            cfg = load_study(name)
+        except UserError as exc:  # one bad file must not hide the others
+            click.echo(f"{name:18s} INVALID: {exc}")
+            continue
+        desc = textwrap.shorten(cfg.description, width=90, placeholder=" …")
+        click.echo(f"{name:18s} {cfg.dataset.name:15s} {cfg.model.name:10s} {desc}")
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def presets(ctx: click.Context) -> None:
+    """List device presets (device_presets/*.yaml); `presets show NAME` prints one resolved."""
+    if ctx.invoked_subcommand is None:
+        from ..hardware import available, load_preset
+
+        for name in available():
+            try:
+                p = load_preset(name)
+            except UserError as exc:  # one bad file must not hide the others
+                click.echo(f"{name:18s} INVALID: {exc}")
+                continue
+            click.echo(f"{name:18s} {p.summary():60s} {p.description}")
+
+
+@presets.command("show")
+@click.argument("name")
+def presets_show(name: str) -> None:
+    """Print a preset's resolved settings."""
+    from ..hardware import load_preset
+
+    p = load_preset(name)
+    import yaml
+
+    click.echo(f"# {p.name}: {p.description}")
+    click.echo(yaml.safe_dump(p.applicable(), sort_keys=False).strip())
+
+
+COMMANDS = [studies, presets]
