@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any, Callable
 
 import click
 
 from ..errors import UserError
+
+
+def _listing(names: list[str], load: Callable[[str], Any], describe: Callable[[Any], str]) -> None:
+    """One line per file: its name and ``describe`` of it, or INVALID and why."""
+    for name in names:
+        try:
+            item = load(name)
+        except UserError as exc:  # one bad file must not hide the others
+            click.echo(f"{name:18s} INVALID: {exc}")
+            continue
+        click.echo(f"{name:18s} {describe(item)}")
 
 
 @click.command()
@@ -13,14 +25,8 @@ def studies() -> None:
     """List the studies in studies/*.yaml."""
     from ..study.config import available, load_study
 
-    for name in available():
-        try:
-            cfg = load_study(name)
-        except UserError as exc:  # one bad file must not hide the others
-            click.echo(f"{name:18s} INVALID: {exc}")
-            continue
-        desc = textwrap.shorten(cfg.description, width=90, placeholder=" …")
-        click.echo(f"{name:18s} {cfg.dataset.name:15s} {cfg.model.name:10s} {desc}")
+    _listing(available(), load_study, lambda cfg: f"{cfg.dataset.name:15s} {cfg.model.name:10s} "
+             + textwrap.shorten(cfg.description, width=90, placeholder=" …"))
 
 
 @click.group(invoke_without_command=True)
@@ -30,13 +36,7 @@ def presets(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         from ..hardware import available, load_preset
 
-        for name in available():
-            try:
-                p = load_preset(name)
-            except UserError as exc:  # one bad file must not hide the others
-                click.echo(f"{name:18s} INVALID: {exc}")
-                continue
-            click.echo(f"{name:18s} {p.summary():60s} {p.description}")
+        _listing(available(), load_preset, lambda p: f"{p.summary():60s} {p.description}")
 
 
 @presets.command("show")

@@ -22,7 +22,6 @@ from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
 from ..models.registry import crossbar_layers
-from ..models.user import digital_only_layers
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells
