@@ -1,8 +1,10 @@
 """The stable Python API: names resolve to what they say, and the command line starts without torch."""
+import ast
 import importlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -39,44 +41,96 @@ def test_user_errors_are_value_errors():
         fx.hardware.load_preset("paper-variation", noise_rate=-1)
 
 
-def _module_graph():
-    """Module-level imports between the package's modules (a module also runs its parents' __init__)."""
-    import ast
-    from pathlib import Path
+# Layers, lowest first: a module may import its own layer or a lower one, never a higher one.
+# Everything not named here (data, models, hardware, saliency, metrics, store, training, retrain,
+# rng, errors, paths, ...) is a floor below the engine.
+LAYERS = {"fairxbar_aihw.study": 1, "fairxbar_aihw.report": 2, "fairxbar_aihw.app": 3, "fairxbar_aihw.cli": 4}
+LAYER_NAMES = ["floor", "engine (study)", "report", "application", "command line"]
 
-    root = Path(fx.__file__).parent
+
+def layer(module: str) -> int:
+    return max((rank for prefix, rank in LAYERS.items() if module == prefix or module.startswith(prefix + ".")),
+               default=0)
+
+
+def _module_graph(root: Path | None = None) -> dict[str, set[str]]:
+    """Every import between the package's modules, wherever it is written (module level or inside
+    a function): ``import a.b``, ``from a import b`` and ``from .a import b``. Importing a module
+    also runs its parents' ``__init__``, so a parent package counts as imported too.
+
+    A package's ``lazy_exports`` table counts too: its relative submodules (``".pipeline"``) are
+    what ``from package import Name`` imports. Registry entries naming a plugin as
+    ``"module:function"`` (dataset loaders, ``model.entry``) do not: they point from a registry
+    to the code it lists, are loaded only when that entry is used, and may name your own module.
+    """
+    root = root or Path(fx.__file__).parent
     mods = {}
     for p in root.rglob("*.py"):
         parts = list(p.relative_to(root.parent).with_suffix("").parts)
         mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
     graph = {}
     for mod, p in mods.items():
-        base = mod.split(".") if p.name == "__init__.py" else mod.split(".")[:-1]
+        package = mod.split(".") if p.name == "__init__.py" else mod.split(".")[:-1]
+        tree = ast.parse(p.read_text())
+        lazy = any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "lazy_exports" for n in ast.walk(tree))
         deps = set()
-        for node in ast.parse(p.read_text()).body:
-            if isinstance(node, ast.ImportFrom) and node.level:
-                target = ".".join(base[:len(base) - node.level + 1] + ([node.module] if node.module else []))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                target = (".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                          if node.level else node.module)
                 deps |= {f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target for a in node.names}
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if lazy and node.value.startswith(".") and f"{'.'.join(package)}{node.value}" in mods:
+                    deps.add(f"{'.'.join(package)}{node.value}")
         for d in list(deps):
             parts = d.split(".")
-            deps |= {".".join(parts[:i]) for i in range(2, len(parts)) if not mod.startswith(".".join(parts[:i]))}
+            deps |= {".".join(parts[:i]) for i in range(1, len(parts)) if not mod.startswith(".".join(parts[:i]))}
         graph[mod] = {d for d in deps if d in mods and d != mod}
     return graph
 
 
-def test_no_import_cycles():
-    graph = _module_graph()
-    assert graph["fairxbar_aihw.study.executors"] >= {"fairxbar_aihw.study.chips"}  # the graph sees imports
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """An import cycle in ``graph`` as the path that closes it, or None."""
     state: dict[str, int] = {}
 
-    def visit(node, path):
+    def visit(node: str, path: list[str]) -> list[str] | None:
         state[node] = 1
-        for nxt in graph[node]:
-            assert state.get(nxt) != 1, f"import cycle: {' -> '.join(path + [nxt])}"
-            if nxt not in state:
-                visit(nxt, path + [nxt])
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path + [nxt]
+            if nxt not in state and (found := visit(nxt, path + [nxt])):
+                return found
         state[node] = 2
+        return None
 
-    for node in graph:
-        if node not in state:
-            visit(node, [node])
+    for node in sorted(graph):
+        if node not in state and (found := visit(node, [node])):
+            return found
+    return None
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a higher layer (the engine importing the report, the report the CLI, ...)."""
+    return sorted(f"{mod} ({LAYER_NAMES[layer(mod)]}) imports {dep} ({LAYER_NAMES[layer(dep)]})"
+                  for mod, deps in graph.items() for dep in deps if layer(dep) > layer(mod))
+
+
+def test_the_graph_sees_imports_inside_functions_and_lazy_tables():
+    graph = _module_graph()
+    assert "fairxbar_aihw.study.chips" in graph["fairxbar_aihw.study.executors"]  # module level, relative
+    assert "fairxbar_aihw.study.executors" in graph["fairxbar_aihw.cli.options"]  # inside a function
+    assert "fairxbar_aihw.models.user" in graph["fairxbar_aihw.study.pipeline"]  # inside a method
+    assert "fairxbar_aihw.study.replicates" in graph["fairxbar_aihw.study"]  # the lazy table's ".replicates"
+    assert "fairxbar_aihw.study" in graph["fairxbar_aihw.report.markdown"]  # a parent package runs first
+
+
+def test_no_import_cycles():
+    cycle = _cycle(_module_graph())
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_no_module_imports_a_higher_layer():
+    """Compute, then render: floors < engine < report < application < command line."""
+    assert _upward_imports(_module_graph()) == []

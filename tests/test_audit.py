@@ -198,9 +198,9 @@ def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monk
                                     {**ds, **extra}, ["paper-variation"], chips=2), progress=False)
               for k, extra in (("sorted", {}), ("ordered", {"classes": ["red", "green", "blue"]}))}
     hint = audits["sorted"].class_order_hint()
-    assert audits["sorted"].only.baseline[1]["test"]["accuracy"] < 0.5  # blue and red swapped: only green right
+    assert audits["sorted"].only.train_baseline()[1]["test"]["accuracy"] < 0.5  # blue and red swapped: only green right
     assert hint is not None and "class order probably differs from the sorted labels (blue, green, red)" in hint
-    assert audits["ordered"].only.baseline[1]["test"]["accuracy"] == 1.0
+    assert audits["ordered"].only.train_baseline()[1]["test"]["accuracy"] == 1.0
     assert audits["ordered"].class_order_hint() is None
     # on the command line: one warning line each for the skipped row and the class order, and the audit runs on
     proc = _cli(tmp_path, "audit", "colour-cli", "--data-root", str(tmp_path / "data"), "--size", str(SIZE),

@@ -164,7 +164,7 @@ def test_disk_full_is_one_line_and_exit_2(monkeypatch, capsys):
     def full(**kw):
         raise OSError(errno.ENOSPC, "No space left on device", "/runs/demo/results.sqlite")
 
-    monkeypatch.setattr(cli_module, "_run", full)
+    monkeypatch.setattr(cli_module.study, "open_study", full)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit) as exc:
         cli_module.main()
@@ -181,7 +181,7 @@ def test_interrupt_closes_progress_bars_first(monkeypatch, capsys):
     def interrupted(**kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_run", interrupted)
+    monkeypatch.setattr(cli_module.study, "open_study", interrupted)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit) as exc:
         cli_module.main()
@@ -344,7 +344,7 @@ def test_long_lists_in_errors_are_capped(home, monkeypatch, capsys):
     def long_message(**kw):
         raise UserError("x" * 9000)
 
-    monkeypatch.setattr(cli_module, "_run", long_message)
+    monkeypatch.setattr(cli_module.study, "open_study", long_message)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
     with pytest.raises(SystemExit):
         cli_module.main()
@@ -390,3 +390,55 @@ def test_results_in_a_read_only_folder_can_still_be_reported(tmp_path, monkeypat
     (tmp_path / "results.sqlite-wal").write_bytes(b"uncommitted frames")
     with pytest.raises(UserError, match=f"results database {db} cannot be opened"):
         ResultsStore(db, read_only=True)
+
+
+def test_a_preset_whose_drift_cannot_be_simulated_is_refused_at_load(tmp_path, monkeypatch, capsys):
+    """--preset replaces the drift presets before validation: reram-wan2022 knows drift at 1 s,
+    1 day and 2 days only, and demo reads chips up to 10 years, so the study is refused before
+    any run folder is opened (it used to train first and fail at the drift stage)."""
+    monkeypatch.delenv("FAIRXBAR_STUDIES", raising=False)
+    monkeypatch.setenv("FAIRXBAR_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo", "--preset", "reram-wan2022", "--quick"])
+    with pytest.raises(SystemExit) as exc:
+        cli_module.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1, err
+    assert err[0] == ("error: study 'demo': drift preset 'reram-wan2022' only supports times 1.0, 86400.0, 172800.0 "
+                      "s; drift.times has 3600.0, 2592000.0, 31536000.0, 315360000.0")
+    assert not (tmp_path / "runs").exists()
+
+
+# Computed with the code before options became typed overrides (cli._run splicing dotted keys).
+PINNED_RUNS = [
+    ({"preset": "pcm-ibm", "quick": True}, "-pcm-ibm-quick", ["188441cc15105d65", "76c5b7fd29f8a7a2"],
+     "4e0526be03afd4d6", ["pcm-ibm"], 3),
+    ({"preset": "paper-saf"}, "-paper-saf", ["8131751f900cd262", "a3e781a2f6f52218", "fc8d5dff2242518e",
+                                              "982432e1ac6e453d", "a61283483faf31ca"], "a7b7565fabf69d59",
+     ["paper-saf"], 5),
+    ({"quick": True, "seeds": "3", "trials": 2}, "-quick", ["36f7e0735c53b6fd"], "7d257066a665dbbf", ["pcm-ibm"], 2),
+    ({"preset": "reram-cmo", "quick": True, "seeds": "1,4"}, "-reram-cmo-quick",
+     ["76c5b7fd29f8a7a2", "87f2d584caa0d9d6"], "e3351cdfa586d353", ["reram-cmo"], 3),
+]
+
+
+@pytest.mark.parametrize("options,tag,run_ids,cells,drift_presets,trials", PINNED_RUNS)
+def test_preset_quick_seeds_and_trials_select_the_same_runs_as_before(monkeypatch, options, tag, run_ids, cells,
+                                                                      drift_presets, trials):
+    """The folder tag, each seed's run id and every row key of `study demo` with these options."""
+    import hashlib
+
+    import fairxbar_aihw.study as study_package
+    from fairxbar_aihw.store import config_hash
+    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.plan import StudyPlan
+
+    monkeypatch.delenv("FAIRXBAR_STUDIES", raising=False)
+    opened = {}
+    monkeypatch.setattr(study_package, "Study", lambda cfg, tag, **kw: opened.update(cfg=cfg, tag=tag))
+    cli_module.open_study("demo", read_only=True, **options)
+    cfg = opened["cfg"]
+    assert opened["tag"] == tag
+    assert [config_hash(run_config_for_hash(cfg.for_seed(s))) for s in cfg.seeds] == run_ids
+    keys = "\n".join(sorted(StudyPlan(cfg.for_seed(cfg.seeds[0])).expected_cells()))
+    assert hashlib.sha256(keys.encode()).hexdigest()[:16] == cells
+    assert (cfg.drift.presets, cfg.sweep.trials, cfg.quick_mode) == (drift_presets, trials, bool(options.get("quick")))

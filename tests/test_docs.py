@@ -24,8 +24,9 @@ def test_readme_python_snippet_runs(capsys):
 @pytest.mark.parametrize("quick", [False, True])
 def test_bundled_study_descriptions_state_no_seed_count(quick):
     from fairxbar_aihw.study import available, load_study
+    from fairxbar_aihw.study.config import StudyOverrides
 
     for name in available():
-        cfg = load_study(name, quick=quick)
+        cfg = load_study(name, StudyOverrides(quick=quick))
         stated = re.findall(r"(\d+) training seeds?", cfg.description)
         assert not stated, f"{name}: description says {stated[0]} training seeds; it runs {len(cfg.seeds)}"

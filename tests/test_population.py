@@ -189,6 +189,7 @@ TINY = {
 
 
 def test_tiny_study_reports_the_population(tmp_path, monkeypatch):
+    from fairxbar_aihw.app import run_study
     from fairxbar_aihw.study import Study, load_study
 
     (tmp_path / "studies").mkdir()
@@ -197,7 +198,7 @@ def test_tiny_study_reports_the_population(tmp_path, monkeypatch):
         monkeypatch.setenv(f"FAIRXBAR_{var}", str(tmp_path / sub))
     study = Study(load_study("tinypop"), progress=False)
     try:
-        report = study.run_all()
+        report = run_study(study)
         frames = study.frames()
     finally:
         study.close()

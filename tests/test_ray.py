@@ -43,7 +43,7 @@ def _run(tmp_path, monkeypatch, runs, executor=None):
     monkeypatch.setenv("FAIRXBAR_STUDIES", str(tmp_path / "studies"))
     monkeypatch.setenv("FAIRXBAR_RUNS", str(tmp_path / runs))
     run = StudyRun(load_study("tiny"), progress=False, executor=executor)
-    _ = run.saliency
+    run.compute_saliency()
     run.inject()
     run.drift()
     return _table(run.store.path)

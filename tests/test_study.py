@@ -249,10 +249,10 @@ def test_unprivileged_setting_codes_group_0(tmp_path, monkeypatch, setting):
     cfg = {**TINY, "dataset": {**TINY["dataset"], "unprivileged": setting}}
     run = _in_process_run(tmp_path, monkeypatch, cfg)
     raw = fx.data.load("synthderm", seed=0, size=16, **TINY["dataset"]["params"])
-    model, ckpt = run.baseline
+    model, ckpt = run.train_baseline()
     f1 = [ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)]
     expect_swap = setting == 1 or (setting == "auto" and f1[1] < f1[0])
-    assert run.swapped == expect_swap
+    assert run.code_groups() == run.swapped == expect_swap
     flip = 1 if expect_swap else 0
     assert torch.equal(run.splits.test.groups, (raw.test.groups + flip) % 2)
     assert torch.equal(run.data.test.groups, raw.test.groups)  # the dataset coding is left alone

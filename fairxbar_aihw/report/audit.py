@@ -17,7 +17,7 @@ from ..provenance import provenance_note
 from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
-from .markdown import _drift_section, claims_section, skipped_lines
+from .markdown import claims_section, drift_section, skipped_lines
 from .stats import mean_ci
 
 GROUP_METRICS = (("acc_g0", "accuracy unpriv."), ("acc_g1", "accuracy priv."), ("f1_g0", "macro-F1 unpriv."),
@@ -131,7 +131,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     lines += _values(values)
     drift = df[df["kind"] == "drift"]
     if len(drift):
-        lines += _drift_section(drift, base, out)
+        lines += drift_section(drift, base, out)
     lines += _layers(df, base)
     predictions.to_csv(out / "predictions.csv", index=False)
     values.to_csv(out / "by_group.csv", index=False, float_format="%.6g")

@@ -243,7 +243,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     for title, name in figs:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
     if len(drift):
-        lines += _drift_section(drift, base, out)
+        lines += drift_section(drift, base, out)
     lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes; `--fresh` starts over).", "",
               "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
               "Stage timings (s, first computation): " + ", ".join(
@@ -256,7 +256,8 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     return path
 
 
-def _drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]:
+def drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]:
+    """The drift section (a study's and an audit's): its figure in ``out`` and its tables."""
     name = figures.drift_curves(drift, base, out)
     lines = ["## Fairness over time (drift)", "",
              "Each chip is programmed once and read at every time; mean ± 95% CI over chips.", "",

@@ -4,13 +4,13 @@ Why a study underneath: the audit is a one-seed study whose model is given (no t
 chips, drift, F+A R targeting, resuming and the results database are the study's own. It adds
 what an auditor asks that a study does not: which layer's errors hurt which group (errors on
 one layer at a time), every group value's numbers when there are more than two, and per-chip
-predictions in the long form fairlearn's ``MetricFrame`` reads.
+predictions in the long form fairlearn's ``MetricFrame`` reads. Its report is written by the
+application layer (``app``) from what these stages stored.
 """
 from __future__ import annotations
 
 import inspect
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,6 @@ from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
 from ..models.registry import crossbar_layers
-from ..models.user import digital_only_layers
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells
@@ -72,7 +71,7 @@ class Audit(Study):
         """Errors on one crossbar layer at a time, under the first technology at its intensity."""
         run = self.only
         preset, intensities = run.plan.hardware()[0]
-        model = run.baseline[0]
+        model = run.train_baseline()[0]
         layers = {n: m for n, m in crossbar_layers(model).items() if n not in run.cfg.model.digital_layers}
         shapes = {n: m.weight.reshape(m.weight.shape[0], -1).shape for n, m in layers.items()}
         jobs = []
@@ -85,7 +84,9 @@ class Audit(Study):
         return jobs
 
     def layer_sensitivity(self) -> int:
+        """Chips with errors on one crossbar layer at a time (resumable)."""
         run = self.only
+        run.code_groups()
         return run_cells(run.evaluator, self.layer_cells(), run.store, run.run_id, run.cfg.sweep.trials,
                          run.cfg.seed, run.executor, progress=run.progress, desc=f"{self.name}: one layer at a time")
 
@@ -93,6 +94,7 @@ class Audit(Study):
         """Per-chip test predictions under uniform errors on each technology (the same chips as the
         sweep's uniform rows), and the pre-trained model's as chip "pre-trained"."""
         run = self.only
+        run.code_groups()
         test = run.splits.test
         values = test.values.numpy() if test.values is not None else test.groups.numpy()
         names = run.splits.info.get("group_values") or [run.splits.group_names[0], run.splits.group_names[1]]
@@ -119,6 +121,7 @@ class Audit(Study):
         ds = run.cfg.dataset
         if ds.classes is not None or "classes" not in inspect.signature(dataset_info(ds.name).loader()).parameters:
             return None
+        run.code_groups()
         k = run.splits.num_classes
         acc = float(run.baseline[1]["test"]["accuracy"])
         if acc >= min(1.5 / k, 0.5):
@@ -127,7 +130,8 @@ class Audit(Study):
                 f"its class order probably differs from the sorted labels ({', '.join(run.splits.class_names[:6])}"
                 f"{', …' if k > 6 else ''}); pass --classes (dataset.classes) in the model's output order")
 
-    def run_all(self) -> Path:
+    def compute_all(self) -> None:
+        """Every audit stage not done yet (a likely class-order mix-up is warned about first)."""
         run = self.only
         hint = self.class_order_hint()  # before the slow stages, so it is seen at once
         if hint:
@@ -136,15 +140,6 @@ class Audit(Study):
         run.inject()  # records the pre-trained row first
         run.drift()
         self.layer_sensitivity()
-        return self.write_report()
-
-    def write_report(self) -> Path:
-        from ..report.audit import write_audit_report
-
-        run = self.only
-        out = self.report_dir(claim=True)
-        run.write_report(out / "study")
-        return write_audit_report(run, self.predictions(), digital_only_layers(run.baseline[0]), out)
 
 
 def per_value(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:

@@ -1,5 +1,9 @@
 """Study files (``studies/*.yaml``): load, apply ``quick`` and overrides, validate into a StudyConfig.
 
+Command-line choices (``--quick``, ``--preset``, ``--seeds``, ``--trials``, ``--device``) are a
+typed ``StudyOverrides`` applied to the raw file *before* validation, so every check (the drift
+presets' supported times included) sees the configuration that will run.
+
 A study = dataset + model + training recipe + saliency settings + a sweep
 (methods × hardware presets × intensities × targets) + Monte-Carlo trials (+ drift times,
 mitigation arms, pruning). The fields and their ranges are in ``schema.py``; the checks here
@@ -8,6 +12,7 @@ span sections or read other files (presets).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ from ..paths import BUNDLED_STUDIES, studies_dir
 from ..yaml_files import load_named, named_yaml_files
 from .schema import TABLE_OPTIONS, StudyConfig
 
-__all__ = ["load_study", "available", "validate", "StudyConfig", "DRIFT_DEFAULT_TIMES"]
+__all__ = ["load_study", "available", "validate", "StudyConfig", "StudyOverrides", "DRIFT_DEFAULT_TIMES"]
 
 DRIFT_DEFAULT_TIMES = [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0, 315360000.0]
 MAX_DRIFT_SECONDS = 100 * 31536000.0  # 100 years: beyond any chip's life and any drift model's fit
@@ -176,25 +181,64 @@ def available() -> list[str]:
     return named_yaml_files(studies_dir())
 
 
-def load_study(name: str | Path, quick: bool = False, **overrides: Any) -> StudyConfig:
-    """A resolved study by name or path. ``quick`` applies the study's ``quick`` overrides;
-    ``overrides`` are dotted keys (``sweep.trials=5``), checked like the file's own values."""
+@dataclass(frozen=True)
+class StudyOverrides:
+    """What the command line changes in a study file; ``apply`` edits the raw mapping, so the
+    result is validated like the file's own values."""
+
+    quick: bool = False  # the file's ``quick`` section merged in first
+    preset: str | None = None  # the sweep (and the arms, and the drift section if it has presets) on this preset
+    seeds: tuple[int, ...] | None = None  # replaces the file's seeds, in either form
+    trials: int | None = None  # sweep.trials
+    device: str | None = None
+
+    def apply(self, raw: dict[str, Any], stem: str) -> dict[str, Any]:
+        """``raw`` (a study file's mapping) with these overrides; the file's mapping is left alone."""
+        if self.quick:
+            q = raw.get("quick") or {}
+            _need(isinstance(q, dict), f"study '{stem}': quick must be a mapping of keys to values")
+            raw = _merge(raw, q)
+        else:
+            raw = copy.deepcopy(raw)
+        if self.trials is not None:
+            _section(raw, "sweep", stem)["trials"] = self.trials
+        if self.device:
+            raw["device"] = self.device
+        if self.seeds is not None:
+            raw.pop("seed", None)
+            raw["seeds"] = list(self.seeds)
+        if self.preset:
+            _section(raw, "sweep", stem)["hardware"] = [{"preset": self.preset, "intensities": None}]
+            retrain = _section(raw, "retrain", stem)
+            retrain["presets"] = None  # the arms run on the swapped technology too
+            retrain["preset"] = None
+            drift = raw.get("drift")
+            if isinstance(drift, dict) and drift.get("presets"):
+                drift["presets"] = [self.preset]
+        return raw
+
+    def tag(self) -> str:
+        """The run and report folders' suffix: ``-PRESET`` (its validated name, never a raw path)
+        and ``-quick``."""
+        preset = f"-{load_preset(self.preset).name}" if self.preset else ""
+        return preset + ("-quick" if self.quick else "")
+
+
+def _section(raw: dict[str, Any], key: str, stem: str) -> dict[str, Any]:
+    """``raw[key]`` as a mapping to set keys in (created if absent)."""
+    node = raw.setdefault(key, {})
+    _need(isinstance(node, dict), f"study '{stem}': {key} must be a mapping of keys to values")
+    return node
+
+
+def load_study(name: str | Path, overrides: StudyOverrides | None = None) -> StudyConfig:
+    """A resolved study by name or path, with the command line's ``overrides`` applied to the file
+    before it is validated."""
+    overrides = overrides or StudyOverrides()
     path, raw = load_named(name, studies_dir(), "study")
     stem = path.stem
-    if quick:
-        q = raw.get("quick") or {}
-        _need(isinstance(q, dict), f"study '{stem}': quick must be a mapping of keys to values")
-        raw = _merge(raw, q)
-    if "seeds" in overrides:
-        raw.pop("seed", None)  # --seeds replaces the file's seeds, in either form
-    for key, val in overrides.items():
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = val
-    cfg = validate(raw, stem)
-    cfg.quick_mode = bool(quick)
+    cfg = validate(overrides.apply(raw, stem), stem)
+    cfg.quick_mode = overrides.quick
     cfg._owner = ("study", study_source(path))
     return cfg
 

@@ -1,15 +1,16 @@
-"""A study run: every stage cached and resumable (train → saliency → inject sweep → drift → report).
+"""A study run: every stage cached and resumable (train → saliency → inject sweep → drift).
 
 Stage outputs live under ``runs/<study>/``: the best-on-val checkpoint, the curvature cache and
 ``results.sqlite``. The run id is the hash of the resolved config minus the trial counts and
-the device, so asking for more trials later extends a run instead of starting over.
+the device, so asking for more trials later extends a run instead of starting over. The engine
+computes and stores; the report is written from the database by the application layer (``app``).
 """
 from __future__ import annotations
 
 import time
-from functools import cached_property
+from functools import cached_property, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 
@@ -36,6 +37,8 @@ from .plan import BASELINE_KEY, StudyPlan
 from .progress import default_command, incomplete_line, missing
 from .runfolder import SharedFolder, open_shared_folder, owner_of, report_folder
 from .schema import GROUP_OPTIONS, TABLE_OPTIONS, StudyConfig
+
+T = TypeVar("T")
 
 BOOTSTRAP_RESAMPLES = 1000  # test-set intervals of the pre-trained model (0.3 s for the demo)
 # Keys added after runs existed: left out of the run hash while unset, so old runs keep their id.
@@ -70,8 +73,22 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def step(method: Callable[["StudyRun"], T]) -> Callable[["StudyRun"], T]:
+    """A computing step of a run: it runs on its first call (and may write its cache file or
+    record metadata); later calls return the same result. Properties only read these results."""
+    @wraps(method)
+    def once(run: "StudyRun") -> T:
+        if method.__name__ not in run._results:
+            run._results[method.__name__] = method(run)
+        return run._results[method.__name__]
+    return once
+
+
 class StudyRun:
-    """One resolved study: lazily computes and caches each stage."""
+    """One resolved study seed. Computing is explicit: ``prepare()`` and the stage methods
+    (``inject``, ``retrain``, ``prune``, ``drift``) run the steps they need, each once per run
+    object and cached on disk where slow; properties (``baseline``, ``splits``, ...) read what a
+    step computed and never write."""
 
     def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True,
                  fresh: bool = False, tag: str = "", executor: Executor | None = None, read_only: bool = False,
@@ -82,6 +99,7 @@ class StudyRun:
         ``folder`` is the run folder (path and database) shared by all seeds of a ``Study``; without
         it the run opens (and locks) its own."""
         self.executor = executor or LocalExecutor()
+        self._results: dict[str, Any] = {}
         self.cfg = cfg
         self.plan = StudyPlan(cfg)
         self.name = check_name(cfg.name + tag, "run")
@@ -106,10 +124,15 @@ class StudyRun:
 
     @property
     def files(self) -> Path:
-        """This seed's cached files (model, curvature, arm checkpoints) inside the run folder."""
-        path = self.workdir / f"seed-{self.cfg.seed}"
-        path.mkdir(exist_ok=True)
-        return path
+        """This seed's cached files (model, curvature, arm checkpoints) inside the run folder
+        (created by the first file written there)."""
+        return self.workdir / f"seed-{self.cfg.seed}"
+
+    def _computed(self, name: str) -> Any:
+        """The result of step ``name``; a property read before its step ran is a bug in the caller."""
+        if name not in self._results:
+            raise RuntimeError(f"StudyRun.{name}() has not run yet: call it (or prepare()) first")
+        return self._results[name]
 
     def close(self) -> None:
         """Release the run folder's lock and the database if this run opened them (also done when
@@ -124,8 +147,8 @@ class StudyRun:
         self.store.set_meta(self.run_id, "timings", self.timings)
 
     # ---- data and baseline -------------------------------------------------------------
-    @cached_property
-    def data(self) -> Splits:
+    @step
+    def load_data(self) -> Splits:
         """The dataset's splits in the dataset's own group coding (what the baseline trains on)."""
         ds = self.cfg.dataset
         t0 = time.time()
@@ -134,15 +157,26 @@ class StudyRun:
         self._timed("data", t0)
         return splits
 
-    @cached_property
-    def splits(self) -> Splits:
-        """The splits every later stage uses: group 0 is the study's unprivileged group."""
-        return self.data.with_groups_swapped() if self.swapped else self.data
+    @property
+    def data(self) -> Splits:
+        """The dataset's splits as ``load_data()`` loaded them."""
+        return self._computed("load_data")
 
     @cached_property
+    def splits(self) -> Splits:
+        """The splits every later stage uses: group 0 is the study's unprivileged group (after ``code_groups()``)."""
+        return self.data.with_groups_swapped() if self.swapped else self.data
+
+    @property
     def swapped(self) -> bool:
-        """``unprivileged: auto`` = the group with the lower baseline val F1 becomes group 0 (recorded)."""
-        _, ckpt = self.baseline
+        """Whether ``code_groups()`` swapped the dataset's groups."""
+        return self._computed("code_groups")
+
+    @step
+    def code_groups(self) -> bool:
+        """``unprivileged: auto`` = the group with the lower baseline val F1 becomes group 0 (recorded);
+        returns whether the dataset's groups are swapped."""
+        _, ckpt = self.train_baseline()
         setting = self.cfg.dataset.unprivileged
         f1 = {c: ckpt["val"]["per_group"][c]["f1_macro"] for c in (0, 1)}
         swap = bool((setting == 1) or (setting == "auto" and f1[1] < f1[0]))
@@ -163,7 +197,7 @@ class StudyRun:
         """Your trained model, with the checkpoint metadata the later stages read."""
         from ..models.user import load_trained
 
-        s, m = self.data, self.cfg.model
+        s, m = self.load_data(), self.cfg.model
         model = load_trained(m, s.num_classes, s.image_size)
         source = m.torchscript or m.weights or m.entry
         digest = file_digest(source) if (m.torchscript or m.weights) else source
@@ -172,12 +206,17 @@ class StudyRun:
                 **{split: evaluate(model, getattr(s, split), "cpu", s.num_classes) for split in ("val", "test")}}
         return model.to(self.device).eval(), ckpt
 
-    @cached_property
+    @property
     def baseline(self) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """The pre-trained model and its checkpoint metadata, as ``train_baseline()`` made them."""
+        return self._computed("train_baseline")
+
+    @step
+    def train_baseline(self) -> tuple[torch.nn.Module, dict[str, Any]]:
         """The pre-trained model (trained once, then loaded, or given) with its checkpoint metadata."""
         if self.brings_model:
             return self._given_model()
-        s = self.data
+        s = self.load_data()
         m = self.cfg.model
         torch.manual_seed(self.cfg.seed)  # weight init is part of the experiment: seed it
         model = build(m.name, s.num_classes, s.image_size, pretrained=m.pretrained)
@@ -195,12 +234,13 @@ class StudyRun:
         return group_batches(self.splits.train, int(sal.samples_per_group), int(sal.batch_size),
                              saliency_batches_seed(self.cfg.seed), self.device)
 
-    @cached_property
-    def curvature(self) -> dict[int, dict[str, torch.Tensor]]:
-        model, ckpt = self.baseline
+    @step
+    def compute_curvature(self) -> dict[int, dict[str, torch.Tensor]]:
+        """Per-group curvature of the baseline (cached in the seed's folder by its settings)."""
+        model, ckpt = self.train_baseline()
         sal = self.cfg.saliency
         key = config_hash({"ckpt": ckpt["key"], "sal": {k: getattr(sal, k) for k in ("estimator", "samples_per_group",
-                           "batch_size", "probes")}, "swap": self.swapped,
+                           "batch_size", "probes")}, "swap": self.code_groups(),
                            "seed": self.cfg.seed})
         path = self.files / f"curvature-{key}.pt"
         if path.is_file():
@@ -212,10 +252,11 @@ class StudyRun:
         self._timed("saliency", t0)
         return curv
 
-    @cached_property
-    def saliency(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        model, _ = self.baseline
-        s, a = saliencies(model, self.curvature, float(self.cfg.saliency.beta))
+    @step
+    def compute_saliency(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Fairness and accuracy saliency of every weight, with the report's figure data recorded."""
+        model, _ = self.train_baseline()
+        s, a = saliencies(model, self.compute_curvature(), float(self.cfg.saliency.beta))
         self._record_saliency(s, a)
         return s, a
 
@@ -236,16 +277,21 @@ class StudyRun:
 
     def masks(self, method: str, target: float | None, s: dict | None = None, a: dict | None = None
               ) -> dict[str, torch.Tensor] | None:
+        """The weights ``method`` targets at fraction ``target``; None for a method that targets
+        none (errors on every weight)."""
         if not MethodLabel.split(method).needs_masks:
             return None
+        if target is None:
+            raise ValueError(f"method '{method}' targets weights: it needs a target fraction")
         if s is None or a is None:
-            s, a = self.saliency
+            s, a = self.compute_saliency()
         # labels are canonical (plan.label): a rule other than the default is named in the label
-        return masks_from_saliency(s, a, method, float(target or 0.05), seed=self.cfg.seed)
+        return masks_from_saliency(s, a, method, float(target), seed=self.cfg.seed)
 
     # ---- Monte-Carlo sweep ---------------------------------------------------------------
     @cached_property
     def evaluator(self) -> ChipEvaluator:
+        """Chips of the baseline on the test split (after ``code_groups()``)."""
         model, _ = self.baseline
         return ChipEvaluator(model, self.splits.test, self.splits.num_classes, self.device,
                              self.cfg.model.digital_layers)
@@ -254,7 +300,8 @@ class StudyRun:
         return [(cell, p, self.masks(cell.method, cell.target)) for cell, p in cells]
 
     def record_baseline(self) -> None:
-        model, ckpt = self.baseline
+        model, ckpt = self.train_baseline()
+        self.code_groups()
         arms.write_ideal_row(self.store, self.run_id, BASELINE_KEY, self.cfg.seed, self.evaluator, model, self.device,
                              kind="baseline", method="none", target=None)
         self.store.set_meta(self.run_id, "baseline", {
@@ -291,6 +338,7 @@ class StudyRun:
         dr = self.cfg.drift
         if not dr.times or not dr.presets:
             return 0
+        self.code_groups()
         t0 = time.time()
         n = run_cells(self.evaluator, self._jobs(self.plan.drift_cells()), self.store, self.run_id,
                       dr.trials or self.cfg.sweep.trials, self.cfg.seed, self.executor,
@@ -307,7 +355,8 @@ class StudyRun:
 
     def arm_model(self, arm: str) -> torch.nn.Module:
         """A retrained copy of the baseline for one arm (cached on disk by its settings)."""
-        model, ckpt = self.baseline
+        model, ckpt = self.train_baseline()
+        self.code_groups()
         arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.files,
                                                   self.device, self.cfg.seed, self.progress)
         if seconds is not None:
@@ -323,7 +372,7 @@ class StudyRun:
         rt = self.cfg.retrain
         if not rt.arms:
             return 0
-        models = {"pre-trained": self.baseline[0]}
+        models = {"pre-trained": self.train_baseline()[0]}
         total = 0
         for arm in rt.arms:
             models[ARM_LABELS[arm]] = model = self.arm_model(arm)
@@ -347,14 +396,17 @@ class StudyRun:
         """Pruning arms (stuck-at-zero) on ideal hardware: one deterministic row per kind × sparsity."""
         if not self.cfg.prune.kinds:
             return 0
+        self.code_groups()
         t0 = time.time()
-        n = arms.run_pruning(self.baseline[0], lambda: self.curvature, self.splits, self.plan, self.store,
+        n = arms.run_pruning(self.train_baseline()[0], self.compute_curvature, self.splits, self.plan, self.store,
                              self.run_id, self.cfg.seed, self.evaluator, self.device)
         if n:
             self._timed("prune", t0)
         return n
 
     def environment(self) -> dict[str, Any]:
+        """Record the machine and the dataset the run computed on (what the report's provenance says)."""
+        self.code_groups()
         info = environment_info(self.device)
         self.store.set_meta(self.run_id, "environment", info)
         self.store.set_meta(self.run_id, "dataset", {
@@ -369,10 +421,10 @@ class StudyRun:
         return report_folder(self.name, owner_of(self.cfg), claim)
 
     def prepare(self) -> None:
-        """Everything the chip stages need: trained baseline, saliency, recorded environment."""
-        _ = self.baseline
+        """Everything the chip stages need: trained baseline, group coding, saliency, recorded environment."""
+        self.train_baseline()
         self.environment()
-        _ = self.saliency
+        self.compute_saliency()
 
     def compute_all(self) -> None:
         """Every stage of this seed that is not done yet."""
@@ -382,20 +434,11 @@ class StudyRun:
         self.prune()
         self.drift()
 
-    def run_all(self) -> Path:
-        self.compute_all()
-        return self.write_report()
-
     def missing(self) -> list[str]:
         """What this seed's stored rows lack of the current plan, stage by stage (empty: complete)."""
         return missing(self.plan, self.store.done(self.run_id), self.store.get_meta(self.run_id, "diagnostics", {}))
 
-    def write_report(self, out: Path | None = None, study_seeds: int = 1, command: str | None = None) -> Path:
-        """This seed's report (default: the run's report folder); ``study_seeds`` > 1 when it is one
-        seed of a study with an across-seed report one folder up. An unfinished run's report says
-        on top what is missing and ``command``, which finishes it."""
-        from ..report import write_report
-
-        note = incomplete_line({self.cfg.seed: self.missing()}, command or default_command(self.cfg))
-        return write_report(self.store, self.run_id, out or self.report_dir(claim=True), self.cfg,
-                            self.expected_cells(), study_seeds, note)
+    def incomplete(self, command: str | None = None) -> str:
+        """One line saying what this seed's stored rows lack and ``command``, which finishes them
+        ("" when complete)."""
+        return incomplete_line({self.cfg.seed: self.missing()}, command or default_command(self.cfg))

@@ -4,12 +4,13 @@ Why seeds inside a study: chip intervals are conditional on one trained model, a
 retrained on another CPU flipped its headline. Each seed is a full replicate (data split or
 generation, weight init, data order, curvature probes, chips); the report judges every claim
 across them. Each seed is its own run in the shared database, so resuming skips finished seeds
-and finished chips of the seed that was interrupted.
+and finished chips of the seed that was interrupted. Reports are the application layer's
+(``app``): the engine computes and stores.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -56,11 +57,10 @@ class Study:
         """``docs/reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
         return report_folder(self.name, owner_of(self.cfg), claim)
 
-    def run_all(self) -> Path:
-        """Every stage of every seed that is not done yet, then the report."""
+    def compute_all(self) -> None:
+        """Every stage of every seed that is not done yet."""
         for run in self.runs():
             run.compute_all()
-        return self.write_report()
 
     def frames(self) -> dict[int, pd.DataFrame]:
         """Each seed's rows that the current config asks for."""
@@ -78,20 +78,9 @@ class Study:
         finishes them ("" when every seed is complete)."""
         return incomplete_line({run.cfg.seed: run.missing() for run in self.runs()}, self.command)
 
-    def write_report(self) -> Path:
-        """One seed: its report with the claims on top. Several: each seed's report in
-        ``seed-N/`` and the across-seed report (claims, forest plot, per-seed models) on top.
-        An unfinished run's reports say on top what is missing and how to finish it."""
-        out = self.report_dir(claim=True)
-        if len(self.seeds) == 1:
-            return self.run(self.seeds[0]).write_report(out, command=self.command)
-        from ..report.across_seeds import write_across_seeds
-
-        for run in self.runs():
-            run.write_report(out / f"seed-{run.cfg.seed}", study_seeds=len(self.seeds), command=self.command)
-        metas = {run.cfg.seed: {k: run.store.get_meta(run.run_id, k, {}) for k in
-                                ("dataset", "environment", "baseline", "groups", "timings")} for run in self.runs()}
-        return write_across_seeds(self.name, self.cfg, self.frames(), metas, out, self.incomplete())
+    def metas(self, keys: tuple[str, ...]) -> dict[int, dict[str, Any]]:
+        """Each seed's recorded metadata under ``keys`` ({} where unset)."""
+        return {run.cfg.seed: {k: run.store.get_meta(run.run_id, k, {}) for k in keys} for run in self.runs()}
 
     def export(self, out: str, force: bool = False) -> Path:
         """Every seed's trial rows in one CSV or Parquet file, with a ``study_seed`` column

@@ -1,0 +1,67 @@
+"""The ``audit`` command: your trained model and labelled data on analog chips."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import UserError
+from .options import TABLE_OPTIONS, default_threads, table_params, with_options
+
+
+@click.command()
+@click.argument("name")
+@click.option("--model", "torchscript", default=None, help="Your trained model as a torch.export program (.pt2) or "
+              "TorchScript file; refused unless it calls tensor operations only.")
+@click.option("--weights", default=None, help="A state dict (loaded weights_only) for --arch.")
+@click.option("--arch", default=None, help="Architecture of --weights: small-cnn, resnet18, vgg11, vgg11_bn or a "
+              "torchvision classification model name.")
+@click.option("--entry", default=None, help="Trusted Python module:function returning your nn.Module (runs code).")
+@click.option("--dataset", default="csv", show_default=True, help="csv, folder, or a built-in dataset.")
+@click.option("--data-root", required=True, help="Dataset root folder (paths in the CSV are relative to it).")
+@with_options(TABLE_OPTIONS)
+@click.option("--size", type=click.IntRange(8, 512), default=32, show_default=True,
+              help="Image side the model expects (pixels).")
+@click.option("--preset", "presets", multiple=True, help="Technology to audit (repeat for several) "
+              "[paper-variation, pcm-ibm].")
+@click.option("--chips", type=click.IntRange(min=2), default=10, show_default=True, help="Chips per technology.")
+@click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True,
+              help="F+A R target fraction x.")
+@click.option("--no-drift", is_flag=True, help="Skip the drift-over-time section.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Split and chip seed.")
+@click.option("--fresh", is_flag=True, help="Delete this audit's cached results first.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+def audit(name: str, torchscript: str | None, weights: str | None, arch: str | None, entry: str | None, dataset: str,
+          data_root: str, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
+          fresh: bool, no_progress: bool, threads: int | None, **kw: Any) -> None:
+    """Audit your trained model on analog chips: per group on each technology, over drift time,
+    per layer, and whether F+A R targeting helps (report in docs/reports/NAME/)."""
+    from ..app import run_audit
+    from ..study.audit import Audit, audit_config
+
+    given = [k for k, v in (("--model", torchscript), ("--weights", weights), ("--entry", entry)) if v]
+    if len(given) != 1:
+        raise UserError("audit needs exactly one of --model (.pt2 or TorchScript), --weights (with --arch) or --entry; "
+                        "got "
+                        + (" and ".join(given) or "none"))
+    if weights and not arch:
+        raise UserError("--weights needs --arch: the architecture the state dict belongs to")
+    model = {"name": arch or "given", "torchscript": torchscript, "weights": weights, "entry": entry}
+    ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw)}
+    cfg = audit_config(name, {k: v for k, v in model.items() if v is not None}, ds,
+                       list(presets) or ["paper-variation", "pcm-ibm"], chips, seed, target, not no_drift)
+    import torch
+
+    torch.set_num_threads(threads or default_threads())
+    audited = Audit(cfg, progress=not no_progress, fresh=fresh)
+    click.echo(f"report: {run_audit(audited)}")
+    skipped = audited.only.splits.info.get("skipped")
+    if skipped:
+        from ..data.loading import describe_skips
+
+        click.echo(describe_skips(skipped))
+
+
+COMMANDS = [audit]

@@ -1,0 +1,83 @@
+"""Commands on files you bring: ``metrics`` (a predictions CSV) and ``data check`` (a dataset root)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .options import TABLE_OPTIONS, table_params, with_options
+
+
+@click.command()
+@click.argument("file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print every metric as JSON.")
+@click.option("--reference", type=click.Path(), default=None, help="The reference model's predictions on the same "
+              "rows: FILE is then a deployment of it (quantised, pruned, analog, other hardware); prints churn, "
+              "McNemar and the change of each metric per group.")
+def metrics(file: str, as_json: bool, reference: str | None) -> None:
+    """Fairness audit of any model from a predictions CSV (label, pred, group[, id][, score_<k>])."""
+    from ..metrics import HEADLINE, metrics_from_csv
+
+    if reference is not None:
+        from ..metrics.reference import compare, comparison_lines
+
+        r = compare(file, reference)
+        click.echo(json.dumps(r, indent=2) if as_json else "\n".join(comparison_lines(r)))
+        return
+    m = metrics_from_csv(file)
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    click.echo(f"samples: {m['n']}, classes: {m['num_classes']}")
+    for key in HEADLINE + (("auc",) if m.get("auc") is not None else ()):
+        click.echo(f"{key:10s} {m[key]:.4f}")
+    for c in (0, 1):
+        g = m["per_group"][c]
+        click.echo(f"group {c} ({'unprivileged' if c == 0 else 'privileged'}): n={g['n']} accuracy={g['accuracy']:.4f} "
+                   f"f1_macro={g['f1_macro']:.4f} ppv_ratio={g['ppv_ratio']:.3f} "
+                   f"selection_rate_ratio={g['selection_rate_ratio']:.3f}")
+    for rate, cls in m["undefined"].items():
+        if cls:
+            click.echo(f"note: {rate.upper()} undefined in a group for class(es) {cls}; left out of the sums")
+
+
+@click.group()
+def data() -> None:
+    """Dataset tools."""
+
+
+@data.command("check")
+@click.option("--dataset", required=True, help="synthderm, fitzpatrick17k, isic2019, csv or folder")
+@click.option("--data-root", "--root", "root", default=None,
+              help="Dataset root folder (or FAIRXBAR_FITZ_ROOT / FAIRXBAR_ISIC_ROOT / FAIRXBAR_DATA_ROOT).")
+@click.option("--size", default=32, show_default=True, help="Decode resolution (pixels).")
+@click.option("--no-decode", is_flag=True, help="Only check the CSVs and file presence.")
+@with_options(TABLE_OPTIONS)
+def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw: Any) -> None:
+    """Validate a dataset root and print counts per class × group."""
+    from ..data import check
+
+    r = check(dataset, root, size=size, decode=not no_decode, **table_params(kw))
+    if r["synthetic"]:
+        click.echo("synthderm: SYNTHETIC images generated on the fly (no files needed)")
+    click.echo(f"{dataset}: {r['usable']} usable images of {r['rows']} rows")
+    click.echo(f"{'class':28s} {r['group_names'][0][:22]:>24s} {r['group_names'][1][:22]:>24s}")
+    for name, (g0, g1) in zip(r["class_names"], r["counts"]):
+        click.echo(f"{str(name)[:28]:28s} {g0:24d} {g1:24d}")
+    for value, count in (r.get("value_counts") or {}).items():
+        click.echo(f"group value {value}: {count} images (before decoding)")
+    if r.get("ita"):
+        from ..data.skin_tone import ita_lines
+
+        for line in ita_lines(r["ita"]):
+            click.echo(line)
+    for p in r["problems"]:
+        click.echo(f"warning: {p}")
+    if "skipped" in r:
+        from ..data.loading import describe_skips
+
+        click.echo(describe_skips(r["skipped"]))
+
+
+COMMANDS = [metrics, data]

@@ -1,0 +1,101 @@
+"""The ``fairxbar-aihw`` command group and its entry point.
+
+Errors the user can fix print one line on stderr and exit 2 (no traceback unless --debug);
+Ctrl-C exits 130 and keeps every finished trial.
+"""
+from __future__ import annotations
+
+import sqlite3
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import DataWarning, UserError, clipped
+from . import audit, data, listings, study
+
+STATE = {"debug": False}
+MAX_ERROR_CHARS = 500  # an error stays one readable line even if a message lists too much
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fairxbar-aihw")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+def cli(debug: bool) -> None:
+    """Fairness of skin-lesion classifiers on non-ideal analog in-memory-computing chips
+    (FairXbar on IBM aihwkit)."""
+    STATE["debug"] = debug
+
+
+for _module in (listings, data, study, audit):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def _close_progress_bars() -> None:
+    """Close live progress bars so none is redrawn below the interruption message."""
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None:
+        for bar in list(getattr(tqdm.tqdm, "_instances", [])):
+            bar.close()
+
+
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """Data warnings (rows skipped, a likely class-order mix-up) as one ``warning:`` line on stderr."""
+    if issubclass(category, DataWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _PYTHON_SHOW_WARNING(message, category, *args, **kw)
+
+
+_PYTHON_SHOW_WARNING = warnings.showwarning
+
+
+def main() -> None:
+    """Entry point: one-line errors, exit 2 for user errors, 130 for Ctrl-C."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.showwarning = _show_warning
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _close_progress_bars()
+        click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:  # one line: the problem and where to look
+        where = exc.ctx.command_path if exc.ctx else "fairxbar-aihw"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {clipped(str(exc), MAX_ERROR_CHARS)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _close_progress_bars()
+        click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except OSError as exc:  # disk full, read-only folder, missing folder: name the file and the cause
+        if debug:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; free space or fix the folder's "
+                   "permissions, then rerun (finished work is kept)", err=True)
+        sys.exit(2)
+    except sqlite3.OperationalError as exc:  # "database or disk is full", "readonly database"
+        if debug:
+            raise
+        click.echo(f"error: results database: {exc}; free space or fix the runs folder's permissions, then "
+                   "rerun (committed rows are kept)", err=True)
+        sys.exit(2)
+    except Exception as exc:  # a bug: say so in one line, traceback on --debug
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {clipped(str(exc), MAX_ERROR_CHARS)} (rerun with --debug "
+                   "for the traceback)", err=True)
+        sys.exit(1)

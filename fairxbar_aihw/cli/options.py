@@ -1,0 +1,122 @@
+"""Options several commands share, and how they become a study to open.
+
+``--preset``, ``--quick``, ``--seeds``, ``--trials`` and ``--device`` become one typed
+``StudyOverrides`` that the study loader applies before validation, so every check sees them.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+from typing import Any
+
+import click
+
+from ..errors import UserError, clipped
+
+# Options of your own datasets (csv, folder): `data check` and `audit` take them.
+TABLE_OPTIONS = [
+    click.option("--file", "file", default=None, help="csv: the labels CSV under the root [labels.csv]."),
+    click.option("--groups-file", default=None, help="folder: the groups CSV under the root [groups.csv]."),
+    click.option("--image-column", default=None, help="Column with image paths relative to the root [image]."),
+    click.option("--label-column", default=None, help="csv: column with labels [label]."),
+    click.option("--group-column", default=None, help="Column with the group value [group]."),
+    click.option("--privileged", default=None, help="The group value that is privileged (csv/folder: required)."),
+    click.option("--classes", default=None, help="Comma-separated labels in the model's output order "
+                 "[sorted labels]."),
+    click.option("--group-from", type=click.Choice(["ita"]), default=None, help="ita: groups from skin tone in the "
+                 "pixels (light = group 1), for datasets without a group column."),
+    click.option("--ita-threshold", type=click.FloatRange(-90, 90), default=None, help="With --group-from ita: the "
+                 "light/dark boundary in degrees [28]."),
+]
+
+
+def with_options(options: list[Any]) -> Any:
+    """A decorator adding ``options`` to a command, in the order listed."""
+    def decorate(f: Any) -> Any:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+    return decorate
+
+
+def table_params(kw: dict[str, Any]) -> dict[str, Any]:
+    """The table options given on the command line (popped from ``kw``), as loader parameters."""
+    out = {k: kw.pop(k) for k in ("file", "groups_file", "image_column", "label_column", "group_column",
+                                  "privileged", "classes", "group_from", "ita_threshold")}
+    if out["classes"]:
+        out["classes"] = [c.strip() for c in out["classes"].split(",") if c.strip()]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def default_threads() -> int:
+    """The cores this process may use (its CPU affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# Options that pick which run of a study (read-only commands take only these).
+SELECT_OPTIONS = [
+    click.argument("name"),
+    click.option("--preset", default=None, help="The study on this device preset (its own run)."),
+    click.option("--quick", is_flag=True, help="The study's quick settings (smoke run)."),
+]
+SEED_OPTION = [click.option("--seeds", default=None, help="Comma-separated training seeds, e.g. 0,1,2 "
+                            "[default: the study's seeds]; every seed lives in the study's one run folder.")]
+# Options of commands that compute.
+RUN_OPTIONS = [
+    click.option("--trials", type=click.IntRange(min=1), default=None, help="Monte-Carlo chips per cell (paper: 100)."),
+    click.option("--device", default=None, help="cpu or cuda."),
+    click.option("--data-root", default=None, help="Dataset root for real datasets."),
+    click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
+    click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+    click.option("--threads", type=click.IntRange(min=1), default=None,
+                 help="CPU threads for torch [default: the cores this process may use]."),
+    click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where Monte-Carlo cells run."),
+    click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
+]
+
+study_options = with_options(SELECT_OPTIONS + SEED_OPTION + RUN_OPTIONS)
+select_options = with_options(SELECT_OPTIONS + SEED_OPTION)
+
+
+def parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    """``--seeds 0,1,2`` as distinct seeds from 0 to MAX_SEED (None: the study's own)."""
+    from ..study.schema import MAX_SEED
+
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers ≥ 0 like 0,1,2, got '{clipped(text)}'") from None
+    if not values or min(values) < 0 or max(values) > MAX_SEED or len(set(values)) != len(values):
+        raise UserError(f"--seeds takes distinct comma-separated integers from 0 to {MAX_SEED} like 0,1,2, got "
+                        f"'{clipped(text)}'")
+    return tuple(values)
+
+
+def open_study(name: str, preset: str | None = None, quick: bool = False, seeds: str | None = None,
+               trials: int | None = None, device: str | None = None, data_root: str | None = None,
+               fresh: bool = False, no_progress: bool = False, threads: int | None = None, backend: str = "local",
+               address: str | None = None, read_only: bool = False) -> Any:
+    """The Study the options select; ``read_only`` opens an existing run and computes nothing."""
+    from ..study import Study, load_study
+    from ..study.config import StudyOverrides
+    from ..study.executors import make_executor
+
+    overrides = StudyOverrides(quick=quick, preset=preset, seeds=parse_seeds(seeds), trials=trials, device=device)
+    tag = overrides.tag()
+    cfg = load_study(name, overrides)
+    if not read_only:
+        import torch
+
+        torch.set_num_threads(threads or default_threads())
+        if cfg.dataset.name == "synthderm":
+            click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
+    command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),
+                          *(["--quick"] if quick else []), *(["--seeds", seeds] if seeds else [])])
+    return Study(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
+                 executor=make_executor(backend, address), read_only=read_only, command=command)
