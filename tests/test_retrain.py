@@ -357,3 +357,33 @@ def test_arm_settings_are_the_study_sections_resolved():
         RetrainSection(alpha=1.5)
     with pytest.raises(UserError, match="chip"):
         ArmSettings(chip="auto")  # resolved settings: fixed or fresh
+
+
+def test_the_report_names_each_arm_whose_curvature_fell_back():
+    from fairxbar_aihw.report.markdown import _training_lines
+    from fairxbar_aihw.study import load_study
+
+    hist = [{"step": 0, "val_eodds": 0.2, "val_f1_pooled": 0.8}]
+    info = {"steps": 90, "steps_run": 90, "kept_step": 0, "target_met": True, "val_history": hist,
+            "curvature_fallback": "BackPACK cannot compute hessian-exact for GELU; used hutchinson"}
+    lines = _training_lines({"VA-Retrain": info, "Plain FT": {**info, "curvature_fallback": None},
+                             "VFA-Retrain": {k: v for k, v in info.items() if k != "curvature_fallback"}},
+                            load_study("demo"))
+    notes = [line for line in lines if "Curvature fallback" in line]
+    assert notes == ["> **Curvature fallback** in VA-Retrain: BackPACK cannot compute hessian-exact for GELU; "
+                     "used hutchinson"]
+
+
+def test_every_arm_asks_its_runner_only_for_what_it_does(monkeypatch):
+    from fairxbar_aihw.errors import UserError
+    from fairxbar_aihw.retrain import names, runners
+
+    for arm in names.ARMS:
+        runners.check_arm(arm)
+    monkeypatch.setitem(names.ARMS, "hwa-fair", names.ArmInfo("hwa-fair", "HWA fair", "hwa", "vfa", False, "#000000",
+                                                              "HWA with the VFA loss"))
+    with pytest.raises(UserError, match="trains with loss ce only, not vfa"):
+        runners.check_arm("hwa-fair")
+    monkeypatch.setitem(names.ARMS, "hwa-chip", names.ArmInfo("hwa-chip", "HWA chip", "hwa", "ce", True, "#000000", ""))
+    with pytest.raises(UserError, match="cannot train under the chip's errors"):
+        runners.check_arm("hwa-chip")

@@ -347,12 +347,12 @@ def test_row_keys_arm_keys_and_checkpoint_names_are_those_stored_before(quick, a
     import hashlib
     import json
 
-    from fairxbar_aihw.retrain.names import RETRAIN_ARMS
     from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.config import StudyOverrides
     from fairxbar_aihw.study.plan import StudyPlan
 
-    plan = StudyPlan(load_study("demo", quick=quick))
-    assert {arm: plan.arm_key(arm) for arm in RETRAIN_ARMS} == arm_keys
+    plan = StudyPlan(load_study("demo", StudyOverrides(quick=quick)))
+    assert {arm: plan.arm_key(arm) for arm in arm_keys} == arm_keys  # the arms that existed then
     rows = plan.planned_rows()
     assert len(rows) == n_rows
     assert hashlib.sha256(json.dumps(sorted(rows.items())).encode()).hexdigest()[:16] == rows_digest
@@ -400,8 +400,9 @@ def test_a_method_knows_whether_it_targets_and_needs_masks():
     from fairxbar_aihw.saliency.names import METHODS, MethodLabel, canonical
     from fairxbar_aihw.errors import UserError
 
-    assert [m for m in METHODS if MethodLabel.parse(m).targeted] == ["random", "FR", "FR-matched", "F+A R"]
-    assert [m for m in METHODS if not MethodLabel.parse(m).needs_masks] == ["uniform"]
+    targeted = [m for m in METHODS if MethodLabel.parse(m).targeted]
+    assert targeted[:4] == ["random", "FR", "FR-matched", "F+A R"] and "uniform" not in targeted
+    assert not MethodLabel.parse("uniform").needs_masks and all(MethodLabel.parse(m).needs_masks for m in targeted)
     assert MethodLabel.parse("random") == MethodLabel("random", "exclude")
     assert MethodLabel.parse("F+A R", "intersect").text() == "F+A R [intersect]"
     assert canonical("F+A R [exclude]") == "F+A R" and canonical("FR", "intersect") == "FR"

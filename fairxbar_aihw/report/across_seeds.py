@@ -17,7 +17,9 @@ from ..provenance import provenance_note
 from ..study.schema import StudyConfig
 from . import claims, population
 from .markdown import arm_reading, claim_settings, claims_section, incomplete_note
+from ..study.keys import RowKind
 from .numbers import pm, synthetic_note, target_label
+from .rows import baseline_row, of_kind
 from .stats import across_seeds
 
 MODEL_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("acc_g0", "acc unpriv."),
@@ -42,7 +44,7 @@ def _models(frames: dict[int, pd.DataFrame], metas: dict[int, dict[str, Any]]) -
              "across seeds: mean ± 95% t-interval over seeds.", "",
              "| seed | " + " | ".join(label for _, label in MODEL_METRICS) + " | report |",
              "|---|" + "---|" * len(MODEL_METRICS) + "---|"]
-    bases = {s: df[df["kind"] == "baseline"].iloc[0] for s, df in frames.items()}
+    bases = {s: baseline_row(df) for s, df in frames.items()}
     for s, b in sorted(bases.items()):
         boot = (metas[s].get("baseline") or {}).get("test_bootstrap") or {}
         cells = [f"{b[k]:.3f}" + (f" [{boot[k][0]:.3f}, {boot[k][1]:.3f}]" if k in boot else "")
@@ -72,8 +74,8 @@ def _arms(frames: dict[int, pd.DataFrame]) -> list[str]:
     """Retrained arms on ideal hardware: EOdds and pooled F1 change against each seed's own model."""
     rows = []
     for s, df in frames.items():
-        base = df[df["kind"] == "baseline"].iloc[0]
-        for _, r in df[df["kind"] == "retrain-ideal"].iterrows():
+        base = baseline_row(df)
+        for _, r in of_kind(df, RowKind.RETRAIN_IDEAL).iterrows():
             rows.append({"seed": s, "arm": r["method"], "d_eodds": r["eodds"] - base["eodds"],
                          "d_f1": r["f1_micro"] - base["f1_micro"], "rel": improvement(base["eodds"], r["eodds"])})
     if not rows:

@@ -18,15 +18,13 @@ from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
 from .markdown import claims_section, drift_section, skipped_lines
+from ..study.keys import RowKind
+from .numbers import pm
+from .rows import baseline_row, of_kind
 from .stats import mean_ci
 
 GROUP_METRICS = (("acc_g0", "accuracy unpriv."), ("acc_g1", "accuracy priv."), ("f1_g0", "macro-F1 unpriv."),
                  ("f1_g1", "macro-F1 priv."), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("eopp0", "EOpp0"))
-
-
-def _pm(values: pd.Series, digits: int = 3) -> str:
-    m, h = mean_ci(values)
-    return "n/a" if pd.isna(m) else f"{m:.{digits}f} ± {h:.{digits}f}"
 
 
 def _technologies(df: pd.DataFrame, base: pd.Series, boot: dict[str, Any]) -> list[str]:
@@ -38,9 +36,9 @@ def _technologies(df: pd.DataFrame, base: pd.Series, boot: dict[str, Any]) -> li
     lines.append("| ideal (pre-trained) | | | " + " | ".join(
         f"{base[k]:.3f}" + (f" [{boot[k][0]:.3f}, {boot[k][1]:.3f}]" if k in boot else "")
         for k, _ in GROUP_METRICS) + " |")
-    uniform = df[(df["kind"] == "sweep") & (df["method"] == "uniform")]
+    uniform = of_kind(df, RowKind.SWEEP).query("method == 'uniform'")
     for (preset, x), part in uniform.groupby(["preset", "intensity"], sort=False):
-        lines.append(f"| {preset} | {x:g} | {len(part)} | " + " | ".join(_pm(part[k]) for k, _ in GROUP_METRICS)
+        lines.append(f"| {preset} | {x:g} | {len(part)} | " + " | ".join(pm(*mean_ci(part[k])) for k, _ in GROUP_METRICS)
                      + " |")
     return lines + [""]
 
@@ -103,7 +101,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     cfg, store = run.cfg, run.store
     df = store.to_frame(run.run_id)
     df = df[df["cell"].isin(run.expected_cells()) | (df["kind"] == "layer")]
-    base = df[df["kind"] == "baseline"].iloc[0]
+    base = baseline_row(df)
     meta = {k: store.get_meta(run.run_id, k, {}) or {} for k in ("environment", "baseline", "dataset", "groups")}
     boot = meta["baseline"].get("test_bootstrap") or {}
     m = cfg.model
@@ -129,7 +127,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     lines += _technologies(df, base, boot)
     values = per_value(predictions, run.splits.num_classes)
     lines += _values(values)
-    drift = df[df["kind"] == "drift"]
+    drift = of_kind(df, RowKind.DRIFT)
     if len(drift):
         lines += drift_section(drift, base, out)
     lines += _layers(df, base)

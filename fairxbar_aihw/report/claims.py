@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..saliency.names import MethodLabel
+from ..study.keys import RowKind
 from .numbers import pm, target_label
+from .rows import CHIP_KINDS, baseline_row, chips, of_kind
 from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, tost,
                     tost_power, verdict)
 
@@ -183,7 +185,7 @@ def gap_metric(frames: dict[int, pd.DataFrame], preferred: str) -> str:
     """The gap column the claims use: ``preferred`` when every chip and baseline row has it (rows
     stored before bias-corrected gaps existed do not), else the raw ``eodds``."""
     for df in frames.values():
-        rows = df[df["kind"].isin(["baseline", "sweep", "retrain"])]
+        rows = of_kind(df, RowKind.BASELINE, *CHIP_KINDS)
         if preferred not in rows or rows[preferred].isna().any():
             return "eodds"
     return preferred
@@ -197,15 +199,15 @@ def chip_differences(frames: dict[int, pd.DataFrame], arm_reading: str,
     there (comparing it would flatter it)."""
     rows, empty = [], []
     for seed, df in sorted(frames.items()):
-        base = df[df["kind"] == "baseline"].iloc[0]
-        chips = df[df["kind"].isin(["sweep", "retrain"])]
-        arms = list(dict.fromkeys(chips.loc[chips["kind"] == "retrain", "method"]))
-        methods = list(dict.fromkeys(chips.loc[chips["kind"] == "sweep", "method"]))
+        base = baseline_row(df)
+        cells = chips(df)
+        arms = list(dict.fromkeys(of_kind(cells, RowKind.RETRAIN)["method"]))
+        methods = list(dict.fromkeys(of_kind(cells, RowKind.SWEEP)["method"]))
         for claim, reading, a_name, b_name in comparisons(methods, arms, arm_reading):
-            a_all = chips[chips["method"] == a_name]
+            a_all = cells[cells["method"] == a_name]
             for setting, a in a_all.groupby(SETTING, sort=True):
-                cell = chips[(chips["preset"] == setting[0]) & (chips["intensity"] == setting[1])
-                             & (chips["target"] == setting[2])]
+                cell = cells[(cells["preset"] == setting[0]) & (cells["intensity"] == setting[1])
+                             & (cells["target"] == setting[2])]
                 key = {"seed": seed, "claim": claim, "reading": reading, "comparison": f"{a_name} vs {b_name}",
                        **dict(zip(SETTING, setting))}
                 fa = cell[cell["method"] == (reading if reading != "—" else "FR")]
@@ -470,8 +472,8 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
               f"*undetermined*: neither an effect nor its absence is shown — too few seeds for the spread "
               f"(the margins are the study's `claims` settings).",
               "- *MDE (80%)*: the smallest |ΔEOdds| a two-sided 5% t-test over these seeds detects with 80% power "
-              f"at the observed between-seed spread (noncentral t, scipy); *seeds to decide*: the seeds at which "
-              f"an undetermined row's observed effect would be detected (or its equivalence shown) with 80% power.",
+              "at the observed between-seed spread (noncentral t, scipy); *seeds to decide*: the seeds at which "
+              "an undetermined row's observed effect would be detected (or its equivalence shown) with 80% power.",
               "- *vs paper*: the relative change held against the paper's magnitude — *reproduced* (the interval "
               "lies below zero, includes or passes the paper's gain, and the mean F1 cost is < 1 point), *ruled "
               "out* (the whole interval lies above the paper's gain, or the F1 cost exceeds 1 point at 95%), "

@@ -18,7 +18,9 @@ from ..study.schema import StudyConfig
 from . import claims, figures, population
 from ..saliency.names import MethodLabel, canonical
 from .stats import paired_comparison, summarise
+from ..study.keys import RowKind
 from .numbers import pm, synthetic_note, target_label
+from .rows import chips, of_kind
 from .styles import ordered
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
@@ -101,7 +103,7 @@ def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[s
     lines = ["| preset | intensity | target | comparison | ΔF1 pooled (A−B) | ΔEOdds (A−B) | verdict for A |",
              "|---|---|---|---|---|---|---|"]
     tally: dict[str, dict[str, int]] = {}
-    arms = [m for m in dict.fromkeys(sweep.loc[sweep["kind"] == "retrain", "method"])]
+    arms = [m for m in dict.fromkeys(of_kind(sweep, RowKind.RETRAIN)["method"])]
     for fa in fa_labels(sweep["method"]):
         settings = sweep[sweep["method"] == fa][["preset", "intensity", "target"]].drop_duplicates()
         for _, s in settings.iterrows():
@@ -171,12 +173,12 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     if df.empty or "kind" not in df:
         raise UserError(f"no results for study '{cfg.name}' yet: run `fairxbar-aihw study {cfg.name}` first")
     out.mkdir(parents=True, exist_ok=True)
-    base_rows = df[df["kind"] == "baseline"]
+    base_rows = of_kind(df, RowKind.BASELINE)
     if base_rows.empty:
         raise UserError("the results hold no pre-trained baseline row; rerun the study")
     base = base_rows.iloc[0]
-    sweep = df[df["kind"].isin(["sweep", "retrain"])].copy()
-    drift = df[df["kind"] == "drift"].copy()
+    sweep = chips(df).copy()
+    drift = of_kind(df, RowKind.DRIFT).copy()
     meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
                                                       "timings", "diagnostics", "arm_training")}
     ds = meta["dataset"]
@@ -297,6 +299,9 @@ def _training_lines(training: dict[str, dict[str, Any]], cfg: StudyConfig) -> li
         lines.append(f"| {label} | {info['steps_run']} of {info['steps']} | {info['kept_step']} | "
                      f"{'yes' if info['target_met'] else 'no (last step kept)'} | {hist[0]['val_eodds']:.3f} → "
                      f"{kept['val_eodds']:.3f} | {hist[0]['val_f1_pooled']:.3f} → {kept['val_f1_pooled']:.3f} |")
+    fallbacks = {label: info["curvature_fallback"] for label, info in training.items() if info.get("curvature_fallback")}
+    if fallbacks:  # the masks of these arms came from another estimator than the study names
+        lines += [""] + [f"> **Curvature fallback** in {label}: {message}" for label, message in fallbacks.items()]
     return lines + [""]
 
 
@@ -304,7 +309,7 @@ def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict
                   training: dict[str, dict[str, Any]], cfg: StudyConfig) -> list[str]:
     """Retrained arms on ideal hardware, how they were trained, per-group diagnostics, and the pruning arms."""
     lines: list[str] = []
-    ideal = df[df["kind"] == "retrain-ideal"]
+    ideal = of_kind(df, RowKind.RETRAIN_IDEAL)
     if len(ideal) or diagnostics:
         lines += ["## Mitigation arms on ideal hardware", "",
                   "Each arm fine-tunes the pre-trained model (VA/VFA with the preset's errors emulated as Monte-Carlo "
@@ -322,7 +327,7 @@ def _arms_section(df: pd.DataFrame, base: pd.Series, diagnostics: dict[str, dict
             lines.append(f"| {label} | {r['f1_macro']:.4f} | {r['eodds']:.4f} | {r['acc_g0']:.4f} | "
                          f"{r['acc_g1']:.4f} | {diag} |")
         lines.append("")
-    prune = df[df["kind"] == "prune"]
+    prune = of_kind(df, RowKind.PRUNE)
     if len(prune):
         lines += ["## Pruning arms (stuck-at-zero), ideal hardware", "",
                   "| kind | sparsity | accuracy | macro-F1 | EOdds | EOpp0 | FPR unpriv./priv. | FNR unpriv./priv. | "

@@ -19,10 +19,10 @@ import pandas as pd
 from ..study.schema import YieldSpecSection
 from . import claims, figures
 from .numbers import target_label
+from .rows import CHIP_KINDS, baseline_row, of_kind
 from .styles import ordered
 
 CELL = ["preset", "intensity", "method", "target"]
-CHIP_KINDS = ("sweep", "retrain")  # one row per chip and cell; drift rows repeat a chip over time
 PERCENTILES = (5, 50, 95)
 LEVEL = 0.95
 TOLERANCE = 1e-12  # a chip exactly at the limit meets it, whatever the float rounding of base + margin
@@ -59,8 +59,8 @@ def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> 
     spec against its own seed's digital model (a missing value fails it)."""
     parts = []
     for seed, df in sorted(frames.items()):
-        base = df[df["kind"] == "baseline"].iloc[0]
-        chips = df[df["kind"].isin(CHIP_KINDS)].copy()
+        base = baseline_row(df)
+        chips = of_kind(df, *CHIP_KINDS).copy()
         if chips.empty:
             continue
         chips["study_seed"] = seed
@@ -148,7 +148,7 @@ def _key(r: pd.Series) -> str:
 
 
 def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> list[str]:
-    bases = {s: df[df["kind"] == "baseline"].iloc[0] for s, df in frames.items()}
+    bases = {s: baseline_row(df) for s, df in frames.items()}
     digital = "; ".join(f"{'seed ' + str(s) + ': ' if len(bases) > 1 else ''}{gap} {b[gap]:.3f}, pooled F1 "
                         f"{b['f1_micro']:.3f}" for s, b in sorted(bases.items()))
     points = f"{100 * spec.max_f1_drop:g} point{'' if spec.max_f1_drop == 0.01 else 's'}"

@@ -29,6 +29,20 @@ def _hwa(model: nn.Module, splits: Splits, arm: str, settings: ArmSettings, pres
 
 
 RUNNERS: dict[str, Runner] = {"finetune": finetune, "hwa": _hwa}
+# What each runner can honour of an arm's entry: aihwkit's HWA trains with its own noise and cross-entropy.
+RUNNER_LOSSES: dict[str, tuple[str, ...] | None] = {"finetune": None, "hwa": ("ce",)}  # None: any ARM_LOSSES entry
+RUNNER_CHIP_ERRORS: dict[str, bool] = {"finetune": True, "hwa": False}
+
+
+def check_arm(arm: str) -> None:
+    """Refuse an arm whose registry entry asks its runner for something it does not do (a new loss or
+    chip errors on the HWA runner would otherwise be silently ignored)."""
+    info = ARMS[arm]
+    losses = RUNNER_LOSSES[info.runner]
+    if losses is not None and info.loss not in losses:
+        raise UserError(f"arm {arm}: runner {info.runner} trains with loss {', '.join(losses)} only, not {info.loss}")
+    if info.chip_errors and not RUNNER_CHIP_ERRORS[info.runner]:
+        raise UserError(f"arm {arm}: runner {info.runner} cannot train under the chip's errors")
 
 
 def train_arm(model: nn.Module, splits: Splits, arm: str, settings: ArmSettings, preset: Preset | None,
@@ -36,4 +50,5 @@ def train_arm(model: nn.Module, splits: Splits, arm: str, settings: ArmSettings,
     """A retrained copy of ``model`` as ``arm``, and what its training recorded."""
     if arm not in ARMS:
         raise UserError(f"unknown arm '{arm}'; choose one of {', '.join(ARMS)}")
+    check_arm(arm)
     return RUNNERS[ARMS[arm].runner](model, splits, arm, settings, preset, device, seed, progress)

@@ -22,6 +22,7 @@ from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
 from ..models.registry import crossbar_layers
+from ..saliency.names import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells
@@ -105,7 +106,7 @@ class Audit(Study):
         frames = [pd.DataFrame({**base, "preset": "ideal", "intensity": np.nan, "chip": -1,
                                 "y_pred": predict_logits(run.baseline[0], test, run.device).argmax(1).numpy()})]
         for cell, preset in run.plan.sweep_cells():
-            if cell.method != "uniform":
+            if MethodLabel.split(cell.method).needs_masks:  # the uniform rows: errors on every weight
                 continue
             for trial, _, _, read in chip_logits(run.evaluator, cell, preset, None, list(range(run.cfg.sweep.trials)),
                                                  run.cfg.seed, [None]):

@@ -31,7 +31,7 @@ from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
-from .keys import fraction_key
+from .keys import RowKind, fraction_key
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
 from .progress import default_command, incomplete_line, missing
@@ -303,7 +303,7 @@ class StudyRun:
         model, ckpt = self.train_baseline()
         self.code_groups()
         arms.write_ideal_row(self.store, self.run_id, BASELINE_KEY, self.cfg.seed, self.evaluator, model, self.device,
-                             kind="baseline", method="none", target=None)
+                             kind=RowKind.BASELINE, method="none", target=None)
         self.store.set_meta(self.run_id, "baseline", {
             "test_bootstrap": self._test_bootstrap(model),
             "best_epoch": ckpt["best_epoch"], "history": ckpt["history"], "train_seconds": ckpt["seconds"],

@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import UserError
 from ..paths import check_name
 from .executors import Executor
+from .keys import RowKind
 from .pipeline import StudyRun
 from .progress import default_command, incomplete_line
 from .runfolder import open_shared_folder, owner_of, report_folder
@@ -67,7 +68,7 @@ class Study:
         out = {}
         for run in self.runs():
             df = run.store.to_frame(run.run_id)
-            if df.empty or "kind" not in df or not (df["kind"] == "baseline").any():
+            if df.empty or "kind" not in df or not (df["kind"] == RowKind.BASELINE).any():
                 raise UserError(f"seed {run.cfg.seed} of study '{self.name}' has no results yet; run "
                                 f"`fairxbar-aihw study {self.cfg.name}` to finish it")
             out[run.cfg.seed] = df[df["cell"].isin(run.expected_cells())].reset_index(drop=True)
