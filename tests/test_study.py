@@ -367,10 +367,11 @@ def test_row_keys_arm_keys_and_checkpoint_names_are_those_stored_before(quick, a
 
 def test_training_checkpoint_keys_are_those_stored_before():
     from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.config import StudyOverrides
     from fairxbar_aihw.training import TrainConfig
     from fairxbar_aihw.training.train import checkpoint_key
 
-    demo, quick = load_study("demo"), load_study("demo", quick=True)
+    demo, quick = load_study("demo"), load_study("demo", StudyOverrides(quick=True))
     assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=3), "fp") == "2626c0b40bc9af99"
     assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=0), "fp",
                           {"pretrained": "abc"}) == "7fc906f0529ad2fd"
