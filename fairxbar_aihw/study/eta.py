@@ -1,0 +1,123 @@
+"""The whole study's progress and time left, across seeds and stages, in one line.
+
+Why: the per-stage bars say how long *this* stage takes; a 5-seed study is 30 stages, and the
+question a user has is when the whole study ends. Every seed of a study does the same work,
+so a stage measured on one seed predicts it on the next. Before a stage has been measured, its
+cost is predicted from the plan's counts in *eval-equivalents* (one digital test-set evaluation
+of the model, timed in this process: the unit docs/benchmarks.md uses), scaled by how far the
+stages measured so far ran from their prediction.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .plan import StudyPlan
+
+# The stages of one seed, in the order the pipeline runs them.
+STAGES = ("train", "saliency", "sweep", "arms", "prune", "drift")
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+
+
+@dataclass
+class StudyClock:
+    """Overall progress of a study: ``predicted[stage]`` is one seed's predicted cost of each
+    stage in eval-equivalents (0: the study has no such stage), ``eval_seconds`` one digital
+    test-set evaluation. Call ``finished(seed, stage, seconds, computed)`` after each stage;
+    ``computed`` is False when the stage only loaded cached work (its time says nothing about
+    the stage's cost)."""
+
+    name: str
+    seeds: list[int]
+    predicted: dict[str, float]
+    eval_seconds: float
+    echo: Callable[[str], None] | None = None
+    done: set[tuple[int, str]] = field(default_factory=set)
+    measured: dict[str, list[float]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def stages(self) -> list[str]:
+        return [s for s in STAGES if self.predicted.get(s, 0) > 0]
+
+    def _scale(self) -> float:
+        """Seconds per predicted eval-equivalent: the measured stages' actual over predicted cost,
+        or one evaluation's time before anything was measured."""
+        actual = sum(sum(v) for v in self.measured.values())
+        predicted = sum(self.predicted[s] * len(v) for s, v in self.measured.items())
+        return actual / predicted if predicted > 0 and actual > 0 else self.eval_seconds
+
+    def estimate(self, stage: str) -> float:
+        """Seconds one seed's ``stage`` is expected to take."""
+        if self.measured.get(stage):
+            return sum(self.measured[stage]) / len(self.measured[stage])
+        return self.predicted.get(stage, 0.0) * self._scale()
+
+    def remaining(self) -> float:
+        """Seconds of work left across every seed and stage not done yet."""
+        return sum(self.estimate(s) for seed in self.seeds for s in self.stages() if (seed, s) not in self.done)
+
+    def fraction(self) -> float:
+        """Share of the study's (estimated) work done."""
+        total = sum(self.estimate(s) for s in self.stages()) * len(self.seeds)
+        return 1.0 - self.remaining() / total if total > 0 else 1.0
+
+    def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None:
+        """Record one stage of one seed; print the overall line."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        self.done.add((seed, stage))
+        if computed and seconds > 0:
+            self.measured.setdefault(stage, []).append(float(seconds))
+        if self.echo is not None:
+            self.echo(self.line(seed, stage))
+
+    def line(self, seed: int, stage: str) -> str:
+        """``study demo: 40% · seed 2 of 5: sweep done · 3 min 10 s elapsed, about 4 min 45 s left``."""
+        k = self.seeds.index(seed) + 1 if seed in self.seeds else 0
+        stages = self.stages()
+        n_done = sum((s, st) in self.done for s in self.seeds for st in stages)
+        left = self.remaining()
+        tail = "done" if n_done >= len(self.seeds) * len(stages) else f"about {_clock(left)} left"
+        return (f"study {self.name}: {100 * self.fraction():.0f}% · seed {seed} ({k} of {len(self.seeds)}): "
+                f"{stage} done · {_clock(time.monotonic() - self.started)} elapsed, {tail}")
+
+
+# Cost factors in forward passes of one image (a digital evaluation of n_test images costs
+# n_test of them). A training step is a forward and a backward (~3 forwards); exact per-group
+# curvature costs ~30 forwards per sample on the small models (benchmarks/bench_curvature.py).
+TRAIN_STEP_FORWARDS = 3.0
+CURVATURE_FORWARDS = 30.0
+
+
+def predicted_work(plan: "StudyPlan", n_train: int, n_val: int, n_test: int, trains: bool = True) -> dict[str, float]:
+    """One seed's predicted cost of each stage in eval-equivalents, from the plan's counts and the
+    split sizes (``trains`` False: the study was given its model)."""
+    cfg = plan.cfg
+    rows = plan.planned_rows()
+    chips = {kind: 0 for kind in ("sweep", "drift", "retrain")}
+    for key, n in rows.items():
+        kind = key.split("|", 1)[0]
+        if kind in chips:
+            chips[kind] += n
+    per_image = 1.0 / max(1, n_test)
+    sal, tr, rt, pr = cfg.saliency, cfg.train, cfg.retrain, cfg.prune
+    train = tr.epochs * (TRAIN_STEP_FORWARDS * n_train + n_val) * per_image if trains else 0.0
+    curvature = 2 * sal.samples_per_group * CURVATURE_FORWARDS * per_image
+    arms = 0.0
+    for _ in rt.arms:
+        checks = (rt.steps // rt.eval_every + 1) if rt.eval_every else 0
+        refreshes = rt.steps // rt.refresh_every + 1
+        arms += (rt.steps * TRAIN_STEP_FORWARDS * 2 * rt.batch_size + checks * rt.val_chips * n_val
+                 + refreshes * 2 * rt.samples_per_group * CURVATURE_FORWARDS) * per_image + 1
+    arms += chips["retrain"]
+    prune = len(pr.kinds) * len(pr.sparsities) * (pr.finetune_steps * TRAIN_STEP_FORWARDS * rt.batch_size * per_image + 1)
+    return {"train": train, "saliency": curvature, "sweep": float(chips["sweep"]), "arms": arms, "prune": prune,
+            "drift": float(chips["drift"])}

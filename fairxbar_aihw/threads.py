@@ -1,0 +1,53 @@
+"""How many CPU threads torch uses, and how its idle threads wait: steady on a shared CPU.
+
+Why: torch's CPU kernels run on an OpenMP pool (GNU libgomp in the PyPI wheels). Unless told
+otherwise, an idle libgomp thread spins for about 300,000 iterations before it sleeps. Alone,
+that saves a few microseconds per parallel region. Beside another CPU-bound process, the
+spinning threads steal the cores that the working threads need: a study's Monte-Carlo stage
+ran 3.5× slower beside a second torch program on 2 cores (issue 24), against the 2× a fair
+share costs. Threads that sleep at once (``OMP_WAIT_POLICY=PASSIVE``) cost little alone and keep
+the slowdown near the fair share (docs/benchmarks.md, "Shared CPU").
+
+The thread count itself stays fixed: the cores this process may use, or ``--threads``. Float
+reductions depend on it (1 and 2 threads give different logits in the 7th digit, and training
+amplifies that), so a count that followed the machine's load would make results depend on
+whatever else was running. The report records the count a run used.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import MutableMapping
+
+WAIT_POLICY = "OMP_WAIT_POLICY"
+DEFAULT_WAIT_POLICY = "PASSIVE"
+
+
+def set_wait_policy(environ: MutableMapping[str, str] = os.environ) -> str:
+    """Idle OpenMP threads sleep instead of spinning, unless the user chose a policy.
+
+    Must run before torch is first imported: libgomp reads the variable once, when it loads.
+    Returns the policy in force, or ``"unknown"`` if torch was imported before this call.
+    """
+    if "torch" in sys.modules and WAIT_POLICY not in environ:
+        return "unknown (torch was imported first)"
+    environ.setdefault(WAIT_POLICY, DEFAULT_WAIT_POLICY)
+    return environ[WAIT_POLICY]
+
+
+def available_cores() -> int:
+    """The cores this process may use (its CPU affinity, e.g. under taskset or a cluster job), not
+    the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def use_threads(threads: int | None = None) -> int:
+    """Give torch ``threads`` intra-op threads (default: the available cores); returns the count."""
+    import torch
+
+    count = int(threads or available_cores())
+    torch.set_num_threads(count)
+    return count
