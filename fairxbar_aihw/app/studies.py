@@ -8,7 +8,7 @@ from ..report.across_seeds import write_across_seeds
 from ..study.pipeline import StudyRun
 from ..study.replicates import Study
 
-ACROSS_SEED_META = ("dataset", "environment", "baseline", "groups", "timings")
+ACROSS_SEED_META = ("dataset", "environment", "baseline", "groups", "timings", "eval_seconds")
 
 
 def write_run_report(run: StudyRun, out: Path | None = None, study_seeds: int = 1, command: str | None = None

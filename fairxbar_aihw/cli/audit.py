@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import TABLE_OPTIONS, default_threads, table_params, with_options
+from ..threads import use_threads
+from .options import TABLE_OPTIONS, table_params, with_options
 
 
 @click.command()
@@ -31,7 +32,7 @@ from .options import TABLE_OPTIONS, default_threads, table_params, with_options
 @click.option("--no-drift", is_flag=True, help="Skip the drift-over-time section.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Split and chip seed.")
 @click.option("--fresh", is_flag=True, help="Delete this audit's cached results first.")
-@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--no-progress", "--quiet", "no_progress", is_flag=True, help="Hide progress bars.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
 def audit(name: str, torchscript: str | None, weights: str | None, arch: str | None, entry: str | None, dataset: str,
           data_root: str, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
@@ -52,9 +53,7 @@ def audit(name: str, torchscript: str | None, weights: str | None, arch: str | N
     ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw)}
     cfg = audit_config(name, {k: v for k, v in model.items() if v is not None}, ds,
                        list(presets) or ["paper-variation", "pcm-ibm"], chips, seed, target, not no_drift)
-    import torch
-
-    torch.set_num_threads(threads or default_threads())
+    use_threads(threads)
     audited = Audit(cfg, progress=not no_progress, fresh=fresh)
     click.echo(f"report: {run_audit(audited)}")
     skipped = audited.only.splits.info.get("skipped")

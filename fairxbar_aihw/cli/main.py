@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..errors import DataWarning, UserError, clipped
+from ..threads import set_wait_policy
 from . import audit, data, listings, study
 
 STATE = {"debug": False}
@@ -55,6 +56,7 @@ _PYTHON_SHOW_WARNING = warnings.showwarning
 
 def main() -> None:
     """Entry point: one-line errors, exit 2 for user errors, 130 for Ctrl-C."""
+    set_wait_policy()  # before torch loads its OpenMP runtime (fairxbar_aihw/threads.py says why)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.showwarning = _show_warning
     debug = "--debug" in sys.argv[1:]

@@ -5,13 +5,13 @@
 """
 from __future__ import annotations
 
-import os
 import shlex
 from typing import Any
 
 import click
 
 from ..errors import UserError, clipped
+from ..threads import available_cores, use_threads
 
 # Options of your own datasets (csv, folder): `data check` and `audit` take them.
 TABLE_OPTIONS = [
@@ -48,12 +48,7 @@ def table_params(kw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def default_threads() -> int:
-    """The cores this process may use (its CPU affinity), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+default_threads = available_cores  # the cores this process may use (its CPU affinity), not the machine's count
 
 
 # Options that pick which run of a study (read-only commands take only these).
@@ -70,9 +65,11 @@ RUN_OPTIONS = [
     click.option("--device", default=None, help="cpu or cuda."),
     click.option("--data-root", default=None, help="Dataset root for real datasets."),
     click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
-    click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+    click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
+                 help="Hide progress bars and the study's progress line."),
     click.option("--threads", type=click.IntRange(min=1), default=None,
-                 help="CPU threads for torch [default: the cores this process may use]."),
+                 help="CPU threads for torch [default: the cores this process may use]; idle threads sleep "
+                 "(OMP_WAIT_POLICY=PASSIVE unless you set it)."),
     click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                  help="Where Monte-Carlo cells run."),
     click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
@@ -111,9 +108,7 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
     tag = overrides.tag()
     cfg = load_study(name, overrides)
     if not read_only:
-        import torch
-
-        torch.set_num_threads(threads or default_threads())
+        use_threads(threads)
         if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),

@@ -18,7 +18,7 @@ from ..study.schema import StudyConfig
 from . import claims, population
 from .markdown import arm_reading, claim_settings, claims_section, incomplete_note
 from ..study.keys import RowKind
-from .numbers import pm, synthetic_note, target_label
+from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import baseline_row, of_kind
 from .stats import across_seeds
 
@@ -134,8 +134,9 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
     timings = {s: sum((m.get("timings") or {}).values()) for s, m in metas.items()}
     lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes seed by seed; `--seeds 0,1` picks "
               "seeds; `--fresh` starts over).", "",
-              "Compute per seed (s, first computation, all stages): " + ", ".join(
-                  f"seed {s}: {t:.0f}" for s, t in sorted(timings.items())), "",
+              "Compute per seed (first computation, all stages; an eval-equivalent is one digital test-set "
+              "evaluation of the model, timed in the same run): " + ", ".join(
+                  f"seed {s}: {compute_cost(t, metas[s].get('eval_seconds'))}" for s, t in sorted(timings.items())), "",
               "<details><summary>Resolved config</summary>", "", "```yaml",
               yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k not in ("quick", "seed")},
                              sort_keys=True).strip(), "```", "", "</details>", ""]

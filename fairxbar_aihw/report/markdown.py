@@ -19,7 +19,7 @@ from . import claims, figures, population
 from ..saliency.names import MethodLabel, canonical
 from .stats import paired_comparison, summarise
 from ..study.keys import RowKind
-from .numbers import pm, synthetic_note, target_label
+from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import chips, of_kind
 from .styles import ordered
 
@@ -180,7 +180,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     sweep = chips(df).copy()
     drift = of_kind(df, RowKind.DRIFT).copy()
     meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
-                                                      "timings", "diagnostics", "arm_training")}
+                                                      "timings", "diagnostics", "arm_training", "eval_seconds")}
     ds = meta["dataset"]
     groups = meta["groups"]
     names = {int(k): v for k, v in (groups.get("names") or {}).items()}
@@ -249,7 +249,10 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes; `--fresh` starts over).", "",
               "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
               "Stage timings (s, first computation): " + ", ".join(
-                  f"{k} {v}" for k, v in sorted(meta["timings"].items())), "",
+                  f"{k} {v}" for k, v in sorted(meta["timings"].items()))
+              + (f"; all stages {compute_cost(sum(meta['timings'].values()), meta['eval_seconds'])} "
+                 f"(one digital test-set evaluation: {float(meta['eval_seconds']):.3f} s)" if meta["eval_seconds"] else ""),
+              "",
               "<details><summary>Resolved config</summary>", "", "```yaml",
               yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k != "quick"}, sort_keys=True).strip(), "```", "",
               "</details>", ""]

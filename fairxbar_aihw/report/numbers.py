@@ -19,6 +19,14 @@ def pm(mean: float, half: float, scale: float = 1.0, digits: int = 3, signed: bo
     return f"{mean * scale:{sign}.{digits}f}" + ("" if pd.isna(half) else f" ± {half * scale:.{digits}f}")
 
 
+def compute_cost(seconds: float, eval_seconds: Any) -> str:
+    """Seconds of compute and, when the run timed one digital test-set evaluation, the same in
+    eval-equivalents: the machine-independent unit of docs/benchmarks.md."""
+    if not eval_seconds:
+        return f"{seconds:.0f} s"
+    return f"{seconds:.0f} s = {seconds / float(eval_seconds):,.0f} eval-equivalents"
+
+
 def target_label(t: Any) -> str:
     """A sweep target as the reports print it: a percentage, or "all" for uniform errors."""
     return "all" if t is None or pd.isna(t) else f"{100 * float(t):g}%"

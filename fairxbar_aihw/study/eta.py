@@ -9,9 +9,12 @@ stages measured so far ran from their prediction.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
+
+from .keys import RowKey, RowKind
 
 if TYPE_CHECKING:
     from .plan import StudyPlan
@@ -31,15 +34,15 @@ def _clock(seconds: float) -> str:
 class StudyClock:
     """Overall progress of a study: ``predicted[stage]`` is one seed's predicted cost of each
     stage in eval-equivalents (0: the study has no such stage), ``eval_seconds`` one digital
-    test-set evaluation. Call ``finished(seed, stage, seconds, computed)`` after each stage;
+    test-set evaluation if known. Call ``finished(seed, stage, seconds, computed)`` after each stage;
     ``computed`` is False when the stage only loaded cached work (its time says nothing about
     the stage's cost)."""
 
     name: str
     seeds: list[int]
     predicted: dict[str, float]
-    eval_seconds: float
     echo: Callable[[str], None] | None = None
+    eval_seconds: float | None = None
     done: set[tuple[int, str]] = field(default_factory=set)
     measured: dict[str, list[float]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -52,7 +55,9 @@ class StudyClock:
         or one evaluation's time before anything was measured."""
         actual = sum(sum(v) for v in self.measured.values())
         predicted = sum(self.predicted[s] * len(v) for s, v in self.measured.items())
-        return actual / predicted if predicted > 0 and actual > 0 else self.eval_seconds
+        if predicted > 0 and actual > 0:
+            return actual / predicted
+        return self.eval_seconds if self.eval_seconds is not None else math.nan
 
     def estimate(self, stage: str) -> float:
         """Seconds one seed's ``stage`` is expected to take."""
@@ -85,8 +90,12 @@ class StudyClock:
         stages = self.stages()
         n_done = sum((s, st) in self.done for s in self.seeds for st in stages)
         left = self.remaining()
-        tail = "done" if n_done >= len(self.seeds) * len(stages) else f"about {_clock(left)} left"
-        return (f"study {self.name}: {100 * self.fraction():.0f}% · seed {seed} ({k} of {len(self.seeds)}): "
+        if n_done >= len(self.seeds) * len(stages):
+            tail = "done"
+        else:
+            tail = "time left known after the first computed stage" if math.isnan(left) else f"about {_clock(left)} left"
+        share = "" if math.isnan(left) else f"{100 * self.fraction():.0f}% · "
+        return (f"study {self.name}: {share}seed {seed} ({k} of {len(self.seeds)}): "
                 f"{stage} done · {_clock(time.monotonic() - self.started)} elapsed, {tail}")
 
 
@@ -102,9 +111,9 @@ def predicted_work(plan: "StudyPlan", n_train: int, n_val: int, n_test: int, tra
     split sizes (``trains`` False: the study was given its model)."""
     cfg = plan.cfg
     rows = plan.planned_rows()
-    chips = {kind: 0 for kind in ("sweep", "drift", "retrain")}
+    chips = {kind: 0 for kind in (RowKind.SWEEP, RowKind.DRIFT, RowKind.RETRAIN)}
     for key, n in rows.items():
-        kind = key.split("|", 1)[0]
+        kind = RowKey.parse(key).kind
         if kind in chips:
             chips[kind] += n
     per_image = 1.0 / max(1, n_test)
@@ -117,7 +126,7 @@ def predicted_work(plan: "StudyPlan", n_train: int, n_val: int, n_test: int, tra
         refreshes = rt.steps // rt.refresh_every + 1
         arms += (rt.steps * TRAIN_STEP_FORWARDS * 2 * rt.batch_size + checks * rt.val_chips * n_val
                  + refreshes * 2 * rt.samples_per_group * CURVATURE_FORWARDS) * per_image + 1
-    arms += chips["retrain"]
+    arms += chips[RowKind.RETRAIN]
     prune = len(pr.kinds) * len(pr.sparsities) * (pr.finetune_steps * TRAIN_STEP_FORWARDS * rt.batch_size * per_image + 1)
-    return {"train": train, "saliency": curvature, "sweep": float(chips["sweep"]), "arms": arms, "prune": prune,
-            "drift": float(chips["drift"])}
+    return {"train": train, "saliency": curvature, "sweep": float(chips[RowKind.SWEEP]), "arms": arms, "prune": prune,
+            "drift": float(chips[RowKind.DRIFT])}

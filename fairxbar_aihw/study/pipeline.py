@@ -31,6 +31,7 @@ from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
+from .eta import StudyClock, predicted_work
 from .keys import RowKind, fraction_key
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
@@ -426,13 +427,38 @@ class StudyRun:
         self.environment()
         self.compute_saliency()
 
-    def compute_all(self) -> None:
-        """Every stage of this seed that is not done yet."""
-        self.prepare()
-        self.inject()
-        self.retrain()
-        self.prune()
-        self.drift()
+    def stages(self) -> dict[str, Callable[[], Any]]:
+        """This seed's stages in the order they run, by the names the study's clock counts."""
+        return {"train": self.train_baseline, "saliency": lambda: (self.environment(), self.compute_saliency()),
+                "sweep": self.inject, "arms": self.retrain, "prune": self.prune, "drift": self.drift}
+
+    def compute_all(self, clock: StudyClock | None = None) -> None:
+        """Every stage of this seed that is not done yet; ``clock`` hears when each one ends."""
+        for stage, work in self.stages().items():
+            t0 = time.monotonic()
+            work()
+            if stage == "train":
+                self.time_test_evaluation()
+            if clock is not None:
+                clock.finished(self.cfg.seed, stage, time.monotonic() - t0)
+
+    def time_test_evaluation(self) -> float:
+        """Seconds of one digital evaluation of the model on the test split, timed in this process
+        (the second of two: the first warms up): the unit "eval-equivalent" of the study's cost
+        (docs/benchmarks.md); recorded for the report's compute line."""
+        model, _ = self.train_baseline()
+        test = self.data.test
+        predict_logits(model, test, self.device)
+        t0 = time.perf_counter()
+        predict_logits(model, test, self.device)
+        seconds = time.perf_counter() - t0
+        self.store.set_meta(self.run_id, "eval_seconds", round(seconds, 4))
+        return seconds
+
+    def predicted_work(self) -> dict[str, float]:
+        """One seed's predicted cost of each stage in eval-equivalents, from the plan and the data."""
+        s = self.load_data()
+        return predicted_work(self.plan, len(s.train), len(s.val), len(s.test), trains=not self.brings_model)
 
     def missing(self) -> list[str]:
         """What this seed's stored rows lack of the current plan, stage by stage (empty: complete)."""

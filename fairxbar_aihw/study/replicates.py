@@ -9,6 +9,7 @@ and finished chips of the seed that was interrupted. Reports are the application
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,12 +17,20 @@ import pandas as pd
 
 from ..errors import UserError
 from ..paths import check_name
+from .eta import StudyClock
 from .executors import Executor
 from .keys import RowKind
 from .pipeline import StudyRun
 from .progress import default_command, incomplete_line
 from .runfolder import open_shared_folder, owner_of, report_folder
 from .schema import StudyConfig
+
+
+def _echo(line: str) -> None:
+    """The study's progress line on stderr, printed above any live progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 class Study:
@@ -59,9 +68,13 @@ class Study:
         return report_folder(self.name, owner_of(self.cfg), claim)
 
     def compute_all(self) -> None:
-        """Every stage of every seed that is not done yet."""
+        """Every stage of every seed that is not done yet, with one line of the whole study's
+        progress and time left after each stage (unless progress is off)."""
+        clock = None
         for run in self.runs():
-            run.compute_all()
+            if clock is None and self._settings["progress"]:
+                clock = StudyClock(self.name, self.seeds, run.predicted_work(), echo=_echo)
+            run.compute_all(clock)
 
     def frames(self) -> dict[int, pd.DataFrame]:
         """Each seed's rows that the current config asks for."""

@@ -1,0 +1,46 @@
+"""The whole study's progress line: time left from the stages measured so far and the plan's counts."""
+import math
+
+import pytest
+
+from fairxbar_aihw.study.eta import StudyClock, predicted_work
+
+
+def test_time_left_uses_each_measured_stage_and_scales_the_unmeasured_ones():
+    lines = []
+    clock = StudyClock("demo", [0, 1, 2], {"train": 100.0, "sweep": 300.0, "arms": 0.0}, echo=lines.append)
+    assert clock.stages() == ["train", "sweep"]  # a stage the study does not have is not counted
+    assert math.isnan(clock.remaining())  # nothing measured, no evaluation timed: unknown, not made up
+    clock.finished(0, "train", 20.0)
+    # train measured at 20 s per seed; sweep predicted 300 eval-equivalents at the measured 0.2 s each
+    assert clock.remaining() == pytest.approx(2 * 20.0 + 3 * 60.0)
+    assert clock.fraction() == pytest.approx(20.0 / (3 * 80.0))
+    clock.finished(0, "sweep", 30.0)
+    assert clock.remaining() == pytest.approx(2 * 20.0 + 2 * 30.0)
+    assert lines[-1].startswith("study demo: 33% · seed 0 (1 of 3): sweep done · ")
+    assert lines[-1].endswith("about 1 min 40 s left")
+    for seed in (1, 2):
+        for stage in ("train", "sweep"):
+            clock.finished(seed, stage, 25.0)
+    assert clock.remaining() == 0 and lines[-1].endswith(", done")
+
+
+def test_before_any_stage_the_timed_evaluation_prices_the_plan():
+    clock = StudyClock("s", [0], {"train": 10.0, "sweep": 40.0}, eval_seconds=0.5)
+    assert clock.remaining() == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="unknown stage"):
+        clock.finished(0, "lunch", 1.0)
+
+
+def test_predicted_work_counts_the_plans_chips():
+    from fairxbar_aihw.study import load_study
+    from fairxbar_aihw.study.plan import StudyPlan
+
+    plan = StudyPlan(load_study("demo"))
+    work = predicted_work(plan, n_train=3600, n_val=1200, n_test=1200)
+    rows = plan.planned_rows()
+    assert work["sweep"] == sum(n for k, n in rows.items() if k.startswith("sweep|"))
+    assert work["drift"] == sum(n for k, n in rows.items() if k.startswith("drift|"))
+    cfg = plan.cfg
+    assert work["train"] == pytest.approx(cfg.train.epochs * (3 * 3600 + 1200) / 1200)
+    assert predicted_work(plan, 3600, 1200, 1200, trains=False)["train"] == 0
