@@ -21,18 +21,23 @@ from typing import MutableMapping
 
 WAIT_POLICY = "OMP_WAIT_POLICY"
 DEFAULT_WAIT_POLICY = "PASSIVE"
+USER_CHOICES = (WAIT_POLICY, "GOMP_SPINCOUNT")  # either set by the user: left as it is
 
 
 def set_wait_policy(environ: MutableMapping[str, str] = os.environ) -> str:
-    """Idle OpenMP threads sleep instead of spinning, unless the user chose a policy.
+    """Idle OpenMP threads sleep instead of spinning, unless the user chose (``OMP_WAIT_POLICY`` or
+    ``GOMP_SPINCOUNT`` set: ``OMP_WAIT_POLICY=ACTIVE`` or ``GOMP_SPINCOUNT=300000`` spin again).
 
-    Must run before torch is first imported: libgomp reads the variable once, when it loads.
-    Returns the policy in force, or ``"unknown"`` if torch was imported before this call.
+    Must run before torch is first imported: libgomp reads the variables once, when it loads.
+    Returns the setting in force, in words.
     """
-    if "torch" in sys.modules and WAIT_POLICY not in environ:
-        return "unknown (torch was imported first)"
-    environ.setdefault(WAIT_POLICY, DEFAULT_WAIT_POLICY)
-    return environ[WAIT_POLICY]
+    chosen = [v for v in USER_CHOICES if v in environ]
+    if chosen:  # the user's own choice wins
+        return ", ".join(f"{v}={environ[v]}" for v in chosen)
+    if "torch" in sys.modules:
+        return "libgomp's default (torch was imported first)"
+    environ[WAIT_POLICY] = DEFAULT_WAIT_POLICY
+    return f"{WAIT_POLICY}={DEFAULT_WAIT_POLICY}"
 
 
 def available_cores() -> int:

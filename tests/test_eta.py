@@ -44,3 +44,27 @@ def test_predicted_work_counts_the_plans_chips():
     cfg = plan.cfg
     assert work["train"] == pytest.approx(cfg.train.epochs * (3 * 3600 + 1200) / 1200)
     assert predicted_work(plan, 3600, 1200, 1200, trains=False)["train"] == 0
+
+
+def test_idle_threads_sleep_unless_the_user_chose():
+    from fairxbar_aihw.threads import set_wait_policy
+
+    env = {}
+    assert set_wait_policy(env) == "OMP_WAIT_POLICY=PASSIVE" and env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    for mine in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
+        env = dict(mine)
+        set_wait_policy(env)
+        assert env == mine  # left as the user set it
+
+
+def test_the_command_line_sets_the_wait_policy_before_torch_loads():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; sys.argv = ['fairxbar-aihw', 'presets']\n"
+            "from fairxbar_aihw.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "PASSIVE False"
