@@ -51,9 +51,11 @@ NEIGHBOURS = {
 }
 
 
-def cli(src: Path, work: Path, runs: Path, *args: str) -> subprocess.Popen:
-    """The command line of source tree ``src`` on the benchmark study, results in ``runs``."""
+def cli(src: Path, work: Path, runs: Path, *args: str, extra: dict[str, str] | None = None) -> subprocess.Popen:
+    """The command line of source tree ``src`` on the benchmark study, results in ``runs``, with
+    ``extra`` environment variables (e.g. an OpenMP wait setting)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAIRXBAR_", "OMP_", "GOMP_", "MKL_"))}
+    env.update(extra or {})
     env.update(PYTHONPATH=str(src), FAIRXBAR_STUDIES=str(work / "studies"), FAIRXBAR_RUNS=str(runs),
                FAIRXBAR_REPORTS=str(work / "reports"))
     return subprocess.Popen([sys.executable, "-m", "fairxbar_aihw.cli", *args, "bench", "--no-progress"],
@@ -77,7 +79,8 @@ def prepared(src: Path, work: Path, label: str) -> Path:
     return runs
 
 
-def inject_in_copies(src: Path, work: Path, template: Path, copies: int) -> tuple[list[float], float]:
+def inject_in_copies(src: Path, work: Path, template: Path, copies: int,
+                     extra: dict[str, str] | None = None) -> tuple[list[float], float]:
     """``copies`` simultaneous inject stages in fresh copies of ``template``: their stage times and the wall."""
     folders = []
     for _ in range(copies):
@@ -85,7 +88,7 @@ def inject_in_copies(src: Path, work: Path, template: Path, copies: int) -> tupl
         shutil.copytree(template, runs, dirs_exist_ok=True)
         folders.append(runs)
     t0 = time.perf_counter()
-    procs = [cli(src, work, runs, "inject") for runs in folders]
+    procs = [cli(src, work, runs, "inject", extra=extra) for runs in folders]
     for p in procs:
         if p.wait() != 0:
             sys.exit(f"inject failed: {p.stderr.read()}")
@@ -101,6 +104,9 @@ def main() -> None:
     ap.add_argument("--before", default=None, help="git ref of the code to compare with (default: none)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--trials", type=int, default=30, help="chips per cell (3 cells)")
+    ap.add_argument("--env", action="append", default=[], metavar="LABEL:VAR=VALUE[,VAR=VALUE]",
+                    help="also run the current code with these environment variables (repeatable), "
+                    "e.g. spin:GOMP_SPINCOUNT=300000")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     (work / "studies").mkdir()
@@ -110,8 +116,14 @@ def main() -> None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(work / "before-src"),
                         args.before], check=True)
         sources = {"before": work / "before-src", "now": ROOT}
+    extras: dict[str, dict[str, str]] = {label: {} for label in sources}
+    for spec in args.env:
+        label, _, assignments = spec.partition(":")
+        sources[label] = ROOT
+        extras[label] = dict(a.split("=", 1) for a in assignments.split(",") if a)
     try:
-        templates = {label: prepared(src, work, label) for label, src in sources.items()}
+        templates = {label: prepared(src, work, label) for label, src in sources.items() if src != ROOT or label == "now"}
+        templates.update({label: templates["now"] for label in sources if label not in templates})
         cells: dict[tuple[str, str], list[float]] = {}
         pair_wall: dict[str, list[float]] = {label: [] for label in sources}
         for _ in range(args.repeats):
@@ -122,17 +134,17 @@ def main() -> None:
                         proc = subprocess.Popen(NEIGHBOURS[neighbour], stdout=subprocess.DEVNULL)
                         time.sleep(1.0)  # let it reach full speed
                     try:
-                        (seconds,), _ = inject_in_copies(src, work, templates[label], 1)
+                        (seconds,), _ = inject_in_copies(src, work, templates[label], 1, extras[label])
                     finally:
                         if proc is not None:
                             proc.kill()
                             proc.wait()
                     cells.setdefault((label, neighbour), []).append(seconds)
-                seconds, wall = inject_in_copies(src, work, templates[label], 2)
+                seconds, wall = inject_in_copies(src, work, templates[label], 2, extras[label])
                 cells.setdefault((label, "study"), []).append(max(seconds))
                 pair_wall[label].append(wall)
-                (alone_a,), wall_a = inject_in_copies(src, work, templates[label], 1)
-                (alone_b,), wall_b = inject_in_copies(src, work, templates[label], 1)
+                (alone_a,), wall_a = inject_in_copies(src, work, templates[label], 1, extras[label])
+                (alone_b,), wall_b = inject_in_copies(src, work, templates[label], 1, extras[label])
                 pair_wall[label + " sequential"] = pair_wall.get(label + " sequential", []) + [wall_a + wall_b]
         machine = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
         model = next((ln.split(":", 1)[1].strip() for ln in machine.splitlines() if ln.startswith("Model name")), "?")
