@@ -24,17 +24,18 @@ DEFAULT_WAIT_POLICY = "PASSIVE"
 USER_CHOICES = (WAIT_POLICY, "GOMP_SPINCOUNT")  # either set by the user: left as it is
 
 
-def set_wait_policy(environ: MutableMapping[str, str] = os.environ) -> str:
+def set_wait_policy(environ: MutableMapping[str, str] = os.environ, torch_loaded: bool | None = None) -> str:
     """Idle OpenMP threads sleep instead of spinning, unless the user chose (``OMP_WAIT_POLICY`` or
     ``GOMP_SPINCOUNT`` set: ``OMP_WAIT_POLICY=ACTIVE`` or ``GOMP_SPINCOUNT=300000`` spin again).
 
     Must run before torch is first imported: libgomp reads the variables once, when it loads.
-    Returns the setting in force, in words.
+    Returns the setting in force, in words (``torch_loaded``: whether torch is already imported;
+    default: look).
     """
     chosen = [v for v in USER_CHOICES if v in environ]
     if chosen:  # the user's own choice wins
         return ", ".join(f"{v}={environ[v]}" for v in chosen)
-    if "torch" in sys.modules:
+    if ("torch" in sys.modules) if torch_loaded is None else torch_loaded:  # too late to choose
         return "libgomp's default (torch was imported first)"
     environ[WAIT_POLICY] = DEFAULT_WAIT_POLICY
     return f"{WAIT_POLICY}={DEFAULT_WAIT_POLICY}"

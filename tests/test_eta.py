@@ -50,11 +50,14 @@ def test_idle_threads_sleep_unless_the_user_chose():
     from fairxbar_aihw.threads import set_wait_policy
 
     env = {}
-    assert set_wait_policy(env) == "OMP_WAIT_POLICY=PASSIVE" and env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert set_wait_policy(env, torch_loaded=False) == "OMP_WAIT_POLICY=PASSIVE"
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
     for mine in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
         env = dict(mine)
-        set_wait_policy(env)
+        set_wait_policy(env, torch_loaded=False)
         assert env == mine  # left as the user set it
+    env = {}
+    assert set_wait_policy(env, torch_loaded=True).startswith("libgomp's default") and env == {}  # too late: says so
 
 
 def test_the_command_line_sets_the_wait_policy_before_torch_loads():
