@@ -6,6 +6,7 @@ crafted by someone else could run code when loaded: only tensors and plain data 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from .errors import UserError
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one.
-    A folder that cannot be written (read-only, full, missing) is a one-line error naming ``path``."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    A folder that cannot be written (read-only, full, missing) is a one-line error naming ``path``.
+    The temporary name is this process's own: two processes writing one file (seed workers
+    decoding one dataset cache) never write into each other's half file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:  # opened here, so a failure is an OSError naming the cause
@@ -28,7 +31,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
-        where = getattr(exc, "filename", None) or path
+        where = path  # the file the user knows of, not its temporary twin
         raise UserError(f"cannot write {where} ({reason}); check that its folder is writable and the disk has free "
                         "space, then rerun (finished work is kept)") from exc
 

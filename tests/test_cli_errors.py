@@ -277,8 +277,8 @@ def test_unwritable_checkpoint_names_the_file(home, monkeypatch, tmp_path):
 
     from fairxbar_aihw.torchfiles import atomic_torch_save
 
-    blocked = home / "runs" / "tiny" / "seed-0" / "model.partial.pt.tmp"
-    blocked.mkdir(parents=True)  # a folder where the checkpoint's temporary file goes
+    blocked = home / "runs" / "tiny" / "seed-0" / "model.partial.pt"
+    blocked.mkdir(parents=True)  # a folder where the checkpoint goes
     _one_line_error(_cli(home, "train", "tiny", "--no-progress", check=False),
                     f"cannot write {blocked} (Is a directory); check that its folder is writable")
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import UserError, clipped
-from ..threads import available_cores, use_threads
+from ..threads import available_cores, plan_workers, use_threads
 
 # Options of your own datasets (csv, folder): `data check` and `audit` take them.
 TABLE_OPTIONS = [
@@ -67,9 +67,12 @@ RUN_OPTIONS = [
     click.option("--fresh", is_flag=True, help="Delete this study's cached stages and results first."),
     click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
                  help="Hide progress bars and the study's progress line."),
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Seeds computed side by side, one process each [default: the cores this process may use, "
+                 "at most the study's seeds; 1 with --device cuda or --backend ray]."),
     click.option("--threads", type=click.IntRange(min=1), default=None,
-                 help="CPU threads for torch [default: the cores this process may use]; idle threads sleep "
-                 "(OMP_WAIT_POLICY=PASSIVE unless you set it)."),
+                 help="CPU threads for torch per seed [default: the cores this process may use, shared among "
+                 "the workers]; idle threads sleep (OMP_WAIT_POLICY=PASSIVE unless you set it)."),
     click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                  help="Where Monte-Carlo cells run."),
     click.option("--address", default=None, help="Ray cluster address (with --backend ray)."),
@@ -98,8 +101,11 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
 def open_study(name: str, preset: str | None = None, quick: bool = False, seeds: str | None = None,
                trials: int | None = None, device: str | None = None, data_root: str | None = None,
                fresh: bool = False, no_progress: bool = False, threads: int | None = None, backend: str = "local",
-               address: str | None = None, read_only: bool = False) -> Any:
-    """The Study the options select; ``read_only`` opens an existing run and computes nothing."""
+               address: str | None = None, read_only: bool = False, workers: int | None = None) -> Any:
+    """The Study the options select; ``read_only`` opens an existing run and computes nothing.
+
+    Every computing command gives each seed the same thread count (``threads.plan_workers``), so
+    a seed's numbers do not depend on whether ``study`` or a one-stage command computed it."""
     from ..study import Study, load_study
     from ..study.config import StudyOverrides
     from ..study.executors import make_executor
@@ -107,11 +113,13 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
     overrides = StudyOverrides(quick=quick, preset=preset, seeds=parse_seeds(seeds), trials=trials, device=device)
     tag = overrides.tag()
     cfg = load_study(name, overrides)
+    plan = plan_workers(len(cfg.seeds), workers, threads,
+                        parallel=backend == "local" and cfg.device == "cpu")
     if not read_only:
-        use_threads(threads)
+        use_threads(plan.threads)
         if cfg.dataset.name == "synthderm":
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),
                           *(["--quick"] if quick else []), *(["--seeds", seeds] if seeds else [])])
     return Study(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
-                 executor=make_executor(backend, address), read_only=read_only, command=command)
+                 executor=make_executor(backend, address), read_only=read_only, command=command, workers=plan)

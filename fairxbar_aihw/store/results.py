@@ -53,7 +53,8 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 class ResultsStore:
-    """Results database of one study; the driver process is its only writer."""
+    """Results database of one study: written by the study's process, or by its seed workers side by side
+    (write-ahead log, one short transaction per chip; a writer waits up to 30 s for another)."""
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)

@@ -36,13 +36,15 @@ class StudyClock:
     stage in eval-equivalents (0: the study has no such stage), ``eval_seconds`` one digital
     test-set evaluation if known. Call ``finished(seed, stage, seconds, computed)`` after each stage;
     ``computed`` is False when the stage only loaded cached work (its time says nothing about
-    the stage's cost)."""
+    the stage's cost). ``workers``: seeds computed side by side, so the time left is the work
+    left shared among the workers still busy."""
 
     name: str
     seeds: list[int]
     predicted: dict[str, float]
     echo: Callable[[str], None] | None = None
     eval_seconds: float | None = None
+    workers: int = 1
     done: set[tuple[int, str]] = field(default_factory=set)
     measured: dict[str, list[float]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -69,6 +71,11 @@ class StudyClock:
         """Seconds of work left across every seed and stage not done yet."""
         return sum(self.estimate(s) for seed in self.seeds for s in self.stages() if (seed, s) not in self.done)
 
+    def time_left(self) -> float:
+        """Wall seconds left: the work left, shared among the workers that still have a seed to finish."""
+        unfinished = sum(any((seed, s) not in self.done for s in self.stages()) for seed in self.seeds)
+        return self.remaining() / max(1, min(self.workers, unfinished))
+
     def fraction(self) -> float:
         """Share of the study's (estimated) work done."""
         total = sum(self.estimate(s) for s in self.stages()) * len(self.seeds)
@@ -89,7 +96,7 @@ class StudyClock:
         k = self.seeds.index(seed) + 1 if seed in self.seeds else 0
         stages = self.stages()
         n_done = sum((s, st) in self.done for s in self.seeds for st in stages)
-        left = self.remaining()
+        left = self.time_left()
         if n_done >= len(self.seeds) * len(stages):
             tail = "done"
         else:

@@ -10,20 +10,23 @@ and finished chips of the seed that was interrupted. Reports are the application
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 
-from ..errors import UserError
+from ..errors import DataWarning, UserError
 from ..paths import check_name
 from .eta import StudyClock
-from .executors import Executor
+from ..threads import WorkerPlan
+from .executors import Executor, LocalExecutor
 from .keys import RowKind
 from .pipeline import StudyRun
 from .progress import default_command, incomplete_line
 from .runfolder import open_shared_folder, owner_of, report_folder
 from .schema import StudyConfig
+from .workers import SeedJob, compute_seeds
 
 
 def _echo(line: str) -> None:
@@ -38,9 +41,12 @@ class Study:
 
     def __init__(self, cfg: StudyConfig, data_root: str | None = None, progress: bool = True, fresh: bool = False,
                  tag: str = "", executor: Executor | None = None, read_only: bool = False,
-                 command: str | None = None):
-        """``command`` is how the user computes this study (what an unfinished report tells them to run)."""
+                 command: str | None = None, workers: WorkerPlan | None = None):
+        """``command`` is how the user computes this study (what an unfinished report tells them to run);
+        ``workers`` how many seeds ``compute_all`` runs side by side, with how many threads each
+        (default: one at a time, in this process)."""
         self.cfg = cfg
+        self.workers = workers or WorkerPlan(1, 0)
         self.command = command or default_command(cfg)
         self.name = check_name(cfg.name + tag, "run")
         self.folder = open_shared_folder(self.name, cfg, fresh, read_only)
@@ -69,12 +75,41 @@ class Study:
 
     def compute_all(self) -> None:
         """Every stage of every seed that is not done yet, with one line of the whole study's
-        progress and time left after each stage (unless progress is off)."""
+        progress and time left after each stage (unless progress is off); seeds run side by side
+        in worker processes when the plan has several workers, the study has several seeds and
+        its chips run here on the CPU."""
+        first = self.run(self.seeds[0])
+        width = min(self.workers.workers, len(self.seeds))
+        executor = self._settings["executor"]
+        parallel = width > 1 and self.cfg.device == "cpu" and (executor is None or isinstance(executor, LocalExecutor))
+        shown: set[str] = set()
+
+        def warn(text: str) -> None:  # each data warning once, from whichever process saw it first
+            if text not in shown:
+                shown.add(text)
+                _echo(f"warning: {text}")
+
+        if parallel:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                first.load_data()  # here first: a real dataset's decoded cache is built before the workers read it
+            for w in caught:
+                if issubclass(w.category, DataWarning):
+                    warn(str(w.message))
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         clock = None
-        for run in self.runs():
-            if clock is None and self._settings["progress"]:
-                clock = StudyClock(self.name, self.seeds, run.predicted_work(), echo=_echo)
-            run.compute_all(clock)
+        if self._settings["progress"]:
+            clock = StudyClock(self.name, self.seeds, first.predicted_work(), echo=_echo,
+                               workers=width if parallel else 1)
+        if not parallel:
+            for run in self.runs():
+                run.compute_all(clock)
+            return
+        jobs = [SeedJob(self.cfg.for_seed(seed), self.folder.path, self.workers.threads,
+                        self._settings["data_root"], self._settings["tag"]) for seed in self.seeds]
+        compute_seeds(jobs, width, clock, echo_warning=warn)
+        self._runs.clear()  # the workers wrote the database: reopen each seed's run from it
 
     def frames(self) -> dict[int, pd.DataFrame]:
         """Each seed's rows that the current config asks for."""

@@ -248,3 +248,11 @@ def open_shared_folder(name: str, cfg: Any, fresh: bool = False, read_only: bool
         return SharedFolder(folder, ResultsStore(folder / "results.sqlite", read_only=True), None)
     folder, lock = open_run_folder(runs_dir(), name, owner, fresh, lambda: report_folder(name, owner))
     return SharedFolder(folder, ResultsStore(folder / "results.sqlite"), lock)
+
+
+def attach_shared_folder(path: Path) -> SharedFolder:
+    """A run folder another process of this study opened and locked (``open_shared_folder``): a
+    seed's worker (``workers.py``) writes its database without taking the lock."""
+    if not (path / MARKER).is_file():
+        raise UserError(f"{path} is not an opened run folder (no {MARKER}); rerun the study command")
+    return SharedFolder(path, ResultsStore(path / "results.sqlite"), None)
