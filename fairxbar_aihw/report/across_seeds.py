@@ -15,8 +15,8 @@ import yaml
 from ..metrics import improvement
 from ..provenance import provenance_note
 from ..study.schema import StudyConfig
-from . import claims, population
-from .markdown import arm_reading, claim_settings, claims_section, incomplete_note
+from . import population
+from .markdown import claims_parts, incomplete_note
 from ..study.keys import RowKind
 from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import baseline_row, of_kind
@@ -122,13 +122,12 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
     lines += [cfg.description.strip(), "",
               f"Seeds {seeds}: each a full replicate (data split or generation, weight init, data order, curvature "
               "probes, chips), each with its own report in `seed-N/`.", ""]
-    lines += claims_section(frames, cfg, out)
+    claim_lines, by_setting = claims_parts(frames, cfg, out)
+    lines += claim_lines
     lines += population.section(frames, cfg.yield_spec, out)
     lines += _models(frames, metas)
-    settings = claim_settings(cfg)
-    chips, _ = claims.chip_differences(frames, arm_reading(cfg), claims.gap_metric(frames, settings.gap))
-    if len(chips):
-        lines += _settings(claims.setting_table(chips, settings))
+    if len(by_setting):
+        lines += _settings(by_setting)
     lines += _arms(frames)
     lines += [STATISTICS]
     timings = {s: sum((m.get("timings") or {}).values()) for s, m in metas.items()}

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -16,11 +17,18 @@ from .stats import summarise  # noqa: E402
 from .styles import color, ordered  # noqa: E402
 
 
-
 def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] | None = None) -> str:
-    fig.tight_layout(rect=rect)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    """Lay the figure out tightly (within ``rect``), write it, close it.
+
+    Why not ``fig.tight_layout``: it leaves a placeholder layout engine on the figure, and a figure
+    with any layout engine is drawn twice by ``savefig`` (once without output, then for real).
+    Running the same tight-layout engine once without attaching it gives the same subplot
+    positions, so ``savefig`` draws once and the PNG is unchanged."""
+    try:
+        TightLayoutEngine(rect=rect).execute(fig)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+    finally:
+        plt.close(fig)
     return path.name
 
 

@@ -54,16 +54,23 @@ def arm_reading(cfg: StudyConfig) -> str:
 
 def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1) -> list[str]:
     """The claims table (with its forest plot) from each seed's rows; CSVs of it beside the report."""
+    return claims_parts(frames, cfg, out, study_seeds)[0]
+
+
+def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path,
+                 study_seeds: int = 1) -> tuple[list[str], pd.DataFrame]:
+    """``claims_section`` and the setting-by-setting table behind it (empty when no comparison has
+    chips), so a report that shows both computes the chip differences and that table once."""
     settings = claim_settings(cfg)
     gap = claims.gap_metric(frames, settings.gap)
     chips, empty = claims.chip_differences(frames, arm_reading(cfg), gap)
     table, per_seed = claims.claim_table(chips, settings)
+    by_setting = claims.setting_table(chips, settings) if len(chips) else pd.DataFrame()
     figure = figures.claims_forest(table, per_seed, out) if len(table) else None
     if len(table):
         table.assign(gap=gap).to_csv(out / "claims.csv", index=False, float_format="%.6g")
-        claims.setting_table(chips, settings).assign(gap=gap).to_csv(out / "claims_by_setting.csv", index=False,
-                                                                     float_format="%.6g")
-    return claims.markdown(table, empty, figure, study_seeds, settings, gap)
+        by_setting.assign(gap=gap).to_csv(out / "claims_by_setting.csv", index=False, float_format="%.6g")
+    return claims.markdown(table, empty, figure, study_seeds, settings, gap), by_setting
 
 
 def claim_settings(cfg: StudyConfig) -> claims.ClaimSettings:

@@ -3,6 +3,7 @@ interval over training seeds, Holm's adjustment (Holm, Scand. J. Statist. 1979) 
 (Schuirmann, J. Pharmacokinet. Biopharm. 1987). Critical values and p-values come from scipy."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -10,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 
+@functools.lru_cache(maxsize=None)
 def t_crit(df: int) -> float:
-    """Two-sided 95% Student-t critical value (scipy.stats)."""
+    """Two-sided 95% Student-t critical value (scipy.stats); cached: a report asks for the same few
+    degrees of freedom thousands of times."""
     if df < 1:
         return math.nan
     from scipy import stats
