@@ -67,14 +67,25 @@ class StudyClock:
             return sum(self.measured[stage]) / len(self.measured[stage])
         return self.predicted.get(stage, 0.0) * self._scale()
 
+    def left_of(self, seed: int) -> float:
+        """Seconds of work left on one seed."""
+        return sum(self.estimate(s) for s in self.stages() if (seed, s) not in self.done)
+
     def remaining(self) -> float:
         """Seconds of work left across every seed and stage not done yet."""
-        return sum(self.estimate(s) for seed in self.seeds for s in self.stages() if (seed, s) not in self.done)
+        return sum(self.left_of(seed) for seed in self.seeds)
 
     def time_left(self) -> float:
-        """Wall seconds left: the work left, shared among the workers that still have a seed to finish."""
-        unfinished = sum(any((seed, s) not in self.done for s in self.stages()) for seed in self.seeds)
-        return self.remaining() / max(1, min(self.workers, unfinished))
+        """Wall seconds left: each seed's work left goes, in seed order, to the least loaded of the
+        workers (how the workers take seeds), and the busiest worker's load is the time left."""
+        lefts = [self.left_of(seed) for seed in self.seeds]
+        if any(math.isnan(x) for x in lefts):
+            return math.nan
+        loads = [0.0] * max(1, self.workers)
+        for left in lefts:
+            if left > 0:
+                loads[loads.index(min(loads))] += left
+        return max(loads)
 
     def fraction(self) -> float:
         """Share of the study's (estimated) work done."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -73,11 +73,13 @@ class Study:
         """``docs/reports/NAME``, refused if another study or audit wrote it; ``claim`` marks it ours."""
         return report_folder(self.name, owner_of(self.cfg), claim)
 
-    def compute_all(self) -> None:
+    def compute_all(self, then: Callable[[StudyRun], Any] | None = None) -> None:
         """Every stage of every seed that is not done yet, with one line of the whole study's
         progress and time left after each stage (unless progress is off); seeds run side by side
         in worker processes when the plan has several workers, the study has several seeds and
-        its chips run here on the CPU."""
+        its chips run here on the CPU. ``then(run)`` follows each seed's computation, in the
+        process that computed it (a seed's report, written while other seeds compute); with
+        workers it must be picklable (a module-level function, or a partial of one)."""
         first = self.run(self.seeds[0])
         width = min(self.workers.workers, len(self.seeds))
         executor = self._settings["executor"]
@@ -105,9 +107,11 @@ class Study:
         if not parallel:
             for run in self.runs():
                 run.compute_all(clock)
+                if then is not None:
+                    then(run)
             return
         jobs = [SeedJob(self.cfg.for_seed(seed), self.folder.path, self.workers.threads,
-                        self._settings["data_root"], self._settings["tag"]) for seed in self.seeds]
+                        self._settings["data_root"], self._settings["tag"], then) for seed in self.seeds]
         compute_seeds(jobs, width, clock, echo_warning=warn)
         self._runs.clear()  # the workers wrote the database: reopen each seed's run from it
 

@@ -17,7 +17,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..errors import DataWarning, UserError
 from .schema import StudyConfig
@@ -41,6 +41,7 @@ class SeedJob:
     threads: int
     data_root: str | None = None
     tag: str = ""
+    then: Callable[[Any], Any] | None = None  # called with the seed's StudyRun once it is computed (a report)
 
 
 class _Relay:
@@ -77,8 +78,10 @@ def serve(worker: int, jobs: Any, messages: Any) -> None:
             use_threads(job.threads)
             folder = attach_shared_folder(job.folder)
             try:
-                StudyRun(job.cfg, data_root=job.data_root, progress=False, tag=job.tag,
-                         folder=folder).compute_all(relay)
+                run = StudyRun(job.cfg, data_root=job.data_root, progress=False, tag=job.tag, folder=folder)
+                run.compute_all(relay)
+                if job.then is not None:
+                    job.then(run)
             finally:
                 folder.close()
             messages.put(("done", worker, seed))
