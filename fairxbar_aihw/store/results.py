@@ -156,6 +156,18 @@ class ResultsStore:
                 (run_id, key, json.dumps(value, default=str)),
             )
 
+    def update_meta(self, run_id: str, key: str, updates: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``updates`` into the mapping stored under ``key`` in one write transaction, so two
+        processes updating one run's mapping (stages of one seed in two workers) lose neither
+        update; returns the merged mapping."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")  # the write lock first: nobody writes between read and write
+            row = self.conn.execute("SELECT value_json FROM meta WHERE run_id=? AND key=?", (run_id, key)).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **updates}
+            self.conn.execute("INSERT OR REPLACE INTO meta(run_id, key, value_json) VALUES (?,?,?)",
+                              (run_id, key, json.dumps(merged, default=str)))
+        return merged
+
     def get_meta(self, run_id: str, key: str, default: Any = None) -> Any:
         row = self.conn.execute(
             "SELECT value_json FROM meta WHERE run_id=? AND key=?", (run_id, key)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 # The stages of one seed, in the order the pipeline runs them.
 STAGES = ("train", "saliency", "sweep", "arms", "prune", "drift")
+PREPARE = STAGES[:2]  # what the later stages of a seed read; they need nothing of each other
 
 
 def _clock(seconds: float) -> str:
@@ -76,16 +77,36 @@ class StudyClock:
         return sum(self.left_of(seed) for seed in self.seeds)
 
     def time_left(self) -> float:
-        """Wall seconds left: each seed's work left goes, in seed order, to the least loaded of the
-        workers (how the workers take seeds), and the busiest worker's load is the time left."""
-        lefts = [self.left_of(seed) for seed in self.seeds]
-        if any(math.isnan(x) for x in lefts):
+        """Wall seconds left as the workers take the work (``workers.Schedule``): a free worker takes
+        a later stage (sweep, arms, ...) of a prepared seed, else the next seed's preparation
+        (training and saliency), else waits for a stage to become ready; the last worker to
+        finish gives the time left (one worker: all the work left)."""
+        if math.isnan(self.remaining()):
             return math.nan
-        loads = [0.0] * max(1, self.workers)
-        for left in lefts:
-            if left > 0:
-                loads[loads.index(min(loads))] += left
-        return max(loads)
+        free = [0.0] * max(1, self.workers)
+        ready: list[tuple[float, float]] = []  # later stages: (when ready, seconds), in the order handed out
+        unprepared: list[tuple[float, list[float]]] = []  # (preparation seconds, its later stages' seconds)
+        for seed in self.seeds:
+            todo = [s for s in self.stages() if (seed, s) not in self.done]
+            later = sorted((self.estimate(s) for s in todo if s not in PREPARE), reverse=True)
+            prep = sum(self.estimate(s) for s in todo if s in PREPARE)
+            if prep > 0:
+                unprepared.append((prep, later))
+            else:
+                ready += [(0.0, c) for c in later]
+        while ready or unprepared:
+            i = free.index(min(free))
+            now = [k for k, (at, _) in enumerate(ready) if at <= free[i]]
+            if now:
+                free[i] += ready.pop(now[0])[1]
+            elif unprepared:
+                prep, later = unprepared.pop(0)
+                free[i] += prep
+                ready += [(free[i], c) for c in later]
+            else:
+                at, cost = ready.pop(min(range(len(ready)), key=lambda k: ready[k][0]))
+                free[i] = at + cost
+        return max(free)
 
     def fraction(self) -> float:
         """Share of the study's (estimated) work done."""

@@ -31,7 +31,7 @@ from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
-from .eta import StudyClock, predicted_work
+from .eta import PREPARE, StudyClock, predicted_work
 from .keys import RowKind, fraction_key
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
@@ -144,8 +144,11 @@ class StudyRun:
                 self._lock.close()
 
     def _timed(self, stage: str, t0: float) -> None:
-        self.timings[stage] = round(time.time() - t0, 2)
-        self.store.set_meta(self.run_id, "timings", self.timings)
+        self._record_timing(stage, time.time() - t0)
+
+    def _record_timing(self, stage: str, seconds: float) -> None:
+        """One stage's seconds into this seed's timings (merged: another worker may time another stage)."""
+        self.timings = self.store.update_meta(self.run_id, "timings", {stage: round(float(seconds), 2)})
 
     # ---- data and baseline -------------------------------------------------------------
     @step
@@ -224,8 +227,7 @@ class StudyRun:
         tc = TrainConfig(**self.cfg.train.model_dump(), seed=self.cfg.seed)
         init = {"pretrained": file_digest(m.pretrained)} if m.pretrained else None
         ckpt = train(model, m.name, s, tc, self.files / "model.pt", self.device, self.progress, init=init)
-        self.timings["train"] = round(float(ckpt["seconds"]), 2)  # the training itself, also when loaded
-        self.store.set_meta(self.run_id, "timings", self.timings)
+        self._record_timing("train", ckpt["seconds"])  # the training itself, also when loaded
         model.to(self.device).eval()
         return model, ckpt
 
@@ -361,8 +363,7 @@ class StudyRun:
         arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.files,
                                                   self.device, self.cfg.seed, self.progress)
         if seconds is not None:
-            self.timings[f"retrain {arm}"] = round(seconds, 2)
-            self.store.set_meta(self.run_id, "timings", self.timings)
+            self._record_timing(f"retrain {arm}", seconds)
         selection = dict(self.store.get_meta(self.run_id, "arm_training", {}) or {})
         selection[ARM_LABELS[arm]] = {"steps": self.cfg.retrain.steps, **info}
         self.store.set_meta(self.run_id, "arm_training", selection)
@@ -427,6 +428,8 @@ class StudyRun:
         self.environment()
         self.compute_saliency()
 
+    PREPARE = PREPARE  # what every later stage of a seed reads (model, curvature, saliency): eta.PREPARE
+
     def stages(self) -> dict[str, Callable[[], Any]]:
         """This seed's stages in the order they run, by the names the study's clock counts."""
         return {"train": self.train_baseline, "saliency": lambda: (self.environment(), self.compute_saliency()),
@@ -434,9 +437,15 @@ class StudyRun:
 
     def compute_all(self, clock: StudyClock | None = None) -> None:
         """Every stage of this seed that is not done yet; ``clock`` hears when each one ends."""
-        for stage, work in self.stages().items():
+        self.compute_stages(list(self.stages()), clock)
+
+    def compute_stages(self, names: list[str], clock: StudyClock | None = None) -> None:
+        """The stages ``names`` of this seed, in that order (those after ``PREPARE`` need it done,
+        and need nothing of each other: workers run them side by side)."""
+        stages = self.stages()
+        for stage in names:
             t0 = time.monotonic()
-            work()
+            stages[stage]()
             if stage == "train":
                 self.time_test_evaluation()
             if clock is not None:

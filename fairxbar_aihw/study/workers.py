@@ -1,12 +1,17 @@
-"""Seeds computed side by side, one process each (``--workers``).
+"""Seeds computed side by side in worker processes (``--workers``).
 
 Why processes: each seed is an independent replicate with its own files (``seed-N/``) and its own
 run in the shared results database, which SQLite's write-ahead log lets several processes write
 (one short transaction per chip). One-thread processes use small-tensor CPUs far better than one
-process with several threads (``threads.plan_workers``). The parent holds the run folder's lock
-and hears each worker's finished stages (for the study's progress line), data warnings and
-errors through one queue; the workers write the database themselves, so a worker that is
-killed loses only its chip in flight, and rerunning resumes every seed where it stopped.
+process with several threads (``threads.plan_workers``).
+
+The work is handed out as tasks: a seed's preparation (``StudyRun.PREPARE``: training and
+saliency), then each of its later stages on its own (they only read what preparation cached),
+then its report. So the last seed's stages spread over the workers instead of leaving all but
+one idle. The parent holds the run folder's lock, hands each idle worker the next task, and
+hears finished stages (for the study's progress line), data warnings and errors through one
+queue; the workers write the database themselves, so a worker that is killed loses only its
+chip in flight, and rerunning resumes every seed where it stopped.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import DataWarning, UserError
+from .eta import PREPARE, STAGES
 from .schema import StudyConfig
 
 POLL_SECONDS = 0.5
@@ -41,7 +47,15 @@ class SeedJob:
     threads: int
     data_root: str | None = None
     tag: str = ""
-    then: Callable[[Any], Any] | None = None  # called with the seed's StudyRun once it is computed (a report)
+    then: Callable[[Any], Any] | None = None  # called with the seed's StudyRun once every stage is done (a report)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One piece of a seed: stages to compute, in order, or (``stages`` empty) the seed's ``then``."""
+
+    seed: int
+    stages: tuple[str, ...]
 
 
 class _Relay:
@@ -61,9 +75,9 @@ class _Relay:
             self.python_show_warning(message, category, *args, **kw)
 
 
-def serve(worker: int, jobs: Any, messages: Any) -> None:
-    """A worker process: takes seeds from ``jobs`` until it draws None, computing every stage of
-    each; says when it starts a seed and gives a last word for each (done, or the error)."""
+def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> None:
+    """A worker process: computes the tasks the parent puts in its ``inbox`` until it gets None;
+    a last word for each (done, or the error)."""
     relay = _Relay(messages)
     warnings.showwarning = relay.show_warning
     seed = None
@@ -72,20 +86,23 @@ def serve(worker: int, jobs: Any, messages: Any) -> None:
         from .pipeline import StudyRun
         from .runfolder import attach_shared_folder
 
-        while (job := jobs.get()) is not None:
-            seed = job.cfg.seed
-            messages.put(("start", worker, seed))
-            use_threads(job.threads)
-            folder = attach_shared_folder(job.folder)
-            try:
-                run = StudyRun(job.cfg, data_root=job.data_root, progress=False, tag=job.tag, folder=folder)
-                run.compute_all(relay)
-                if job.then is not None:
-                    job.then(run)
-            finally:
-                folder.close()
-            messages.put(("done", worker, seed))
-            seed = None
+        any_job = next(iter(jobs.values()))
+        use_threads(any_job.threads)
+        folder = attach_shared_folder(any_job.folder)
+        runs: dict[int, StudyRun] = {}
+        try:
+            while (task := inbox.get()) is not None:
+                seed, job = task.seed, jobs[task.seed]
+                if seed not in runs:
+                    runs[seed] = StudyRun(job.cfg, data_root=job.data_root, progress=False, tag=job.tag, folder=folder)
+                if task.stages:
+                    runs[seed].compute_stages(list(task.stages), relay)
+                elif job.then is not None:
+                    job.then(runs[seed])
+                messages.put(("done", worker, task))
+                seed = None
+        finally:
+            folder.close()
         messages.put(("exit", worker, None))
     except UserError as exc:
         messages.put(("user-error", worker, seed, str(exc)))
@@ -99,30 +116,76 @@ class WorkerFailed(RuntimeError):
     """A seed's worker failed with an unexpected error (its traceback follows the first line)."""
 
 
+class Schedule:
+    """Which tasks are ready: a seed's later stages once it is prepared (longest first, earliest
+    seed first), its report once they are all done; the next seed's preparation when no later
+    stage is waiting."""
+
+    def __init__(self, seeds: list[int], prepare: tuple[str, ...], later: list[str], reports: bool):
+        self.prepare, self.later, self.reports = prepare, later, reports
+        self.waiting = list(seeds)  # not yet prepared
+        self.ready: list[Task] = []
+        self.open: dict[int, int] = {}  # seed → its later-stage tasks not done yet
+
+    def next(self) -> Task | None:
+        if self.ready:
+            return self.ready.pop(0)
+        if self.waiting:
+            return Task(self.waiting.pop(0), self.prepare)
+        return None
+
+    def done(self, task: Task) -> None:
+        if task.stages == self.prepare:
+            self.ready += [Task(task.seed, (stage,)) for stage in self.later]
+            self.open[task.seed] = len(self.later)
+            if not self.later:
+                self._finished(task.seed)
+        elif task.stages:
+            self.open[task.seed] -= 1
+            if not self.open[task.seed]:
+                self._finished(task.seed)
+
+    def _finished(self, seed: int) -> None:
+        if self.reports:
+            self.ready.insert(0, Task(seed, ()))  # a report first: it frees the seed's memory sooner
+
+
 def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | None = None,
-                  echo_warning: Any = None) -> None:
-    """Compute ``jobs`` in ``workers`` processes (each started once, taking seeds in order).
+                  echo_warning: Any = None, prepare: tuple[str, ...] = PREPARE,
+                  later: list[str] | None = None) -> None:
+    """Compute ``jobs`` in ``workers`` processes (each started once): every seed's ``prepare``
+    stages, then each of its ``later`` stages as its own task (give them longest first), then
+    the seed's ``then``.
 
     The first failure stops the rest (their finished chips stay committed) and is raised here:
     a ``UserError`` as the worker raised it, anything else as ``WorkerFailed``; Ctrl-C stops every
     worker and raises ``KeyboardInterrupt``.
     """
+    later = [s for s in STAGES if s not in prepare] if later is None else later
+    by_seed = {job.cfg.seed: job for job in jobs}
+    schedule = Schedule(list(by_seed), prepare, later, reports=any(job.then is not None for job in jobs))
     ctx = mp.get_context("spawn")  # a fresh interpreter: no forked OpenMP or torch state
-    messages, queue_of_jobs = ctx.Queue(), ctx.Queue()
-    for job in jobs:
-        queue_of_jobs.put(job)
-    width = max(1, min(workers, len(jobs)))
-    for _ in range(width):
-        queue_of_jobs.put(None)
-    procs = {w: ctx.Process(target=serve, args=(w, queue_of_jobs, messages), name=f"fairxbar worker {w}",
+    messages = ctx.Queue()
+    width = max(1, min(workers, len(jobs) * (1 + len(later))))
+    inboxes = {w: ctx.Queue() for w in range(width)}
+    procs = {w: ctx.Process(target=serve, args=(w, inboxes[w], messages, by_seed), name=f"fairxbar worker {w}",
                             daemon=True) for w in range(width)}
     for proc in procs.values():
         proc.start()
-    busy: dict[int, int | None] = {w: None for w in procs}  # worker → the seed it computes
+    busy: dict[int, Task | None] = {w: None for w in procs}  # worker → its task (None: idle); gone once exited
+    exiting: set[int] = set()
     dead_since: dict[int, float] = {}
     failure: BaseException | None = None
     try:
         while busy and failure is None:
+            for w in [w for w, task in busy.items() if task is None and w not in exiting]:
+                task = schedule.next()
+                if task is not None:
+                    busy[w] = task
+                    inboxes[w].put(task)
+                elif all(t is None for t in busy.values()):  # nothing ready and nothing in flight: all done
+                    inboxes[w].put(None)
+                    exiting.add(w)
             try:
                 kind, *rest = messages.get(timeout=POLL_SECONDS)
             except queue.Empty:
@@ -134,9 +197,8 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
             elif kind == "warning":
                 if echo_warning is not None:
                     echo_warning(rest[1])
-            elif kind == "start":
-                busy[rest[0]] = rest[1]
             elif kind == "done":
+                schedule.done(rest[1])
                 busy[rest[0]] = None
             elif kind == "exit":
                 procs[rest[0]].join()
@@ -145,8 +207,8 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
                 failure = _failure(kind, *rest)
     finally:
         _stop(procs)
-        messages.close()
-        queue_of_jobs.close()
+        for q in (messages, *inboxes.values()):
+            q.close()
     if failure is not None:
         raise failure
 
@@ -159,17 +221,16 @@ def _failure(kind: str, worker: int, seed: int | None, text: str) -> BaseExcepti
     return WorkerFailed(f"seed {seed}: {text}")
 
 
-def _silent_death(procs: dict[int, Any], busy: dict[int, int | None],
+def _silent_death(procs: dict[int, Any], busy: dict[int, Task | None],
                   dead_since: dict[int, float]) -> BaseException | None:
     """A worker that exited without a last word (killed, out of memory), once its messages had time to arrive."""
     now = time.monotonic()
-    for worker in busy:
+    for worker, task in busy.items():
         proc = procs[worker]
         if proc.is_alive():
             continue
         if now - dead_since.setdefault(worker, now) >= SILENT_DEATH_GRACE:
-            seed = busy[worker]
-            what = f"computing seed {seed}" if seed is not None else str(worker)
+            what = f"computing seed {task.seed}" if task is not None else str(worker)
             return UserError(f"the worker {what} died (exit code {proc.exitcode}: killed, or out of memory?); "
                              "finished chips are saved: rerun the same command to resume, with --workers 1 if "
                              "memory is short")
