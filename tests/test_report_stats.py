@@ -71,3 +71,23 @@ def test_figures_draw_every_label_in_registry_order():
     assert color("My new arm").startswith("#") and color("My new arm") == color("My new arm")
     registered = {color(m) for m in ("uniform", "random", "FR", "FR-matched", "F+A R", "VA-Retrain", "Plain FT")}
     assert len(registered) == 7 and color("My new arm") not in registered
+
+
+def test_t_test_p_matches_scipy_and_stays_quiet_on_nearly_equal_values():
+    import warnings
+
+    from scipy import stats
+
+    from fairxbar_aihw.report.stats import t_test_p
+
+    v = np.array([0.3, 0.1, 0.25, 0.4])
+    assert t_test_p(v) == pytest.approx(stats.ttest_1samp(v, 0.0).pvalue, rel=1e-12)
+    nearly = np.array([0.5, 0.5 + 1e-16, 0.5, 0.5 - 1e-16, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        p = t_test_p(nearly)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        expected = stats.ttest_1samp(nearly, 0.0).pvalue
+    assert any("Precision loss" in str(w.message) for w in caught)  # scipy itself warns here
+    assert p == pytest.approx(expected, rel=1e-12, nan_ok=True)

@@ -26,7 +26,7 @@ from ..saliency.names import MethodLabel
 from ..study.keys import RowKind
 from .numbers import pm, target_label
 from .rows import CHIP_KINDS, baseline_row, chips, of_kind
-from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, tost,
+from .stats import (across_seeds, holm, mean_ci, min_detectable, replicates_needed, t_crit, t_power, t_test_p, tost,
                     tost_power, verdict)
 
 PRE = "pre-trained"
@@ -325,13 +325,11 @@ def _judge(claim: Claim, per_seed: pd.DataFrame, settings: ClaimSettings) -> dic
 
 
 def _chip_p(values: np.ndarray) -> float:
-    from scipy import stats
-
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     if v.size < 2 or np.std(v) == 0:
         return math.nan
-    return float(stats.ttest_1samp(v, 0.0).pvalue)
+    return t_test_p(v)
 
 
 def _short(v: str) -> str:

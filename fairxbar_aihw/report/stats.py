@@ -104,9 +104,20 @@ def across_seeds(values: np.ndarray | pd.Series | list[float]) -> tuple[float, f
     sd = v.std(ddof=1)
     if sd == 0:
         return mean, 0.0, (1.0 if mean == 0 else 0.0)
+    return mean, half, t_test_p(v)
+
+
+def t_test_p(values: np.ndarray) -> float:
+    """Two-sided one-sample t-test p-value against 0. Values that differ only in their last digits
+    (chips of a setting that touches almost no weight) make scipy warn of precision loss on every
+    report; the p-value is still the test's, so the warning is not passed on."""
+    import warnings
+
     from scipy import stats
 
-    return mean, half, float(stats.ttest_1samp(v, 0.0).pvalue)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Precision loss occurred", category=RuntimeWarning)
+        return float(stats.ttest_1samp(np.asarray(values, dtype=np.float64), 0.0).pvalue)
 
 
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:

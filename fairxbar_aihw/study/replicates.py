@@ -111,10 +111,12 @@ class Study:
                     then(run)
             return
         jobs = [SeedJob(self.cfg.for_seed(seed), self.folder.path, self.workers.threads,
-                        self._settings["data_root"], self._settings["tag"], then) for seed in self.seeds]
+                        self._settings["data_root"], self._settings["tag"], then, bool(self._settings["progress"]))
+                for seed in self.seeds]
         predicted = first.predicted_work()
         later = sorted((s for s in first.stages() if s not in StudyRun.PREPARE), key=lambda s: -predicted.get(s, 0.0))
-        compute_seeds(jobs, self.workers.workers, clock, echo_warning=warn, prepare=StudyRun.PREPARE, later=later)
+        compute_seeds(jobs, self.workers.workers, clock, echo_warning=warn, prepare=StudyRun.PREPARE, later=later,
+                      echo=_echo)
         self._runs.clear()  # the workers wrote the database: reopen each seed's run from it
 
     def frames(self) -> dict[int, pd.DataFrame]:

@@ -15,8 +15,11 @@ chip in flight, and rerunning resumes every seed where it stopped.
 """
 from __future__ import annotations
 
+import io
 import multiprocessing as mp
 import queue
+import re
+import sys
 import time
 import traceback
 import warnings
@@ -48,6 +51,7 @@ class SeedJob:
     data_root: str | None = None
     tag: str = ""
     then: Callable[[Any], Any] | None = None  # called with the seed's StudyRun once every stage is done (a report)
+    progress: bool = False  # the stages' progress bars, relayed to the parent's status line
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,43 @@ class _Relay:
             self.python_show_warning(message, category, *args, **kw)
 
 
+BAR = re.compile(r"^\s*(?P<desc>.*?):\s+\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)")
+BAR_INTERVAL = 1.0  # seconds between a worker's relayed bar updates
+
+
+class _StderrRelay(io.TextIOBase):
+    """A worker's stderr: a progress bar's updates go to the parent as (what, done, total), at most
+    one a second, and other complete lines as text, so several workers never draw over each other."""
+
+    def __init__(self, messages: Any, worker: int):
+        self.messages, self.worker = messages, worker
+        self.line = ""
+        self.sent = 0.0
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        bar = BAR.match(text.strip("\r\n"))
+        if bar is not None:  # tqdm writes each update of a bar in one call
+            n, total = int(bar["n"]), int(bar["total"])
+            now = time.monotonic()
+            if now - self.sent >= BAR_INTERVAL or n == total:
+                self.sent = now
+                self.messages.put(("bar", self.worker, bar["desc"], n, total))
+            return len(text)
+        self.line += text
+        *lines, self.line = self.line.split("\n")
+        for line in lines:
+            if line.strip("\r ").strip():
+                self.messages.put(("text", self.worker, line.strip("\r")))
+        return len(text)
+
+
 def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> None:
     """A worker process: computes the tasks the parent puts in its ``inbox`` until it gets None;
     a last word for each (done, or the error)."""
@@ -87,6 +128,8 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> N
         from .runfolder import attach_shared_folder
 
         any_job = next(iter(jobs.values()))
+        if any_job.progress:
+            sys.stderr = _StderrRelay(messages, worker)
         use_threads(any_job.threads)
         folder = attach_shared_folder(any_job.folder)
         runs: dict[int, StudyRun] = {}
@@ -94,7 +137,8 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> N
             while (task := inbox.get()) is not None:
                 seed, job = task.seed, jobs[task.seed]
                 if seed not in runs:
-                    runs[seed] = StudyRun(job.cfg, data_root=job.data_root, progress=False, tag=job.tag, folder=folder)
+                    runs[seed] = StudyRun(job.cfg, data_root=job.data_root, progress=job.progress, tag=job.tag,
+                                          folder=folder)
                 if task.stages:
                     runs[seed].compute_stages(list(task.stages), relay)
                 elif job.then is not None:
@@ -150,12 +194,42 @@ class Schedule:
             self.ready.insert(0, Task(seed, ()))  # a report first: it frees the seed's memory sooner
 
 
+class StatusLine:
+    """One live line under the study's progress lines: what each worker is doing, from the
+    progress bars it relays (``seed 3 demo: Monte-Carlo chips 120/280 · seed 4 retrain VA-Retrain 40/90``)."""
+
+    def __init__(self, enabled: bool):
+        self.parts: dict[int, str] = {}
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=0, bar_format="{desc}", file=sys.stderr, leave=False)
+
+    def update(self, worker: int, seed: int, what: str, n: int, total: int) -> None:
+        self.parts[worker] = f"seed {seed} {what} {n}/{total}"
+        self._show()
+
+    def clear(self, worker: int) -> None:
+        if self.parts.pop(worker, None) is not None:
+            self._show()
+
+    def _show(self) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(" · ".join(self.parts[w] for w in sorted(self.parts)))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | None = None,
-                  echo_warning: Any = None, prepare: tuple[str, ...] = PREPARE,
-                  later: list[str] | None = None) -> None:
+                  echo_warning: Callable[[str], None] | None = None, prepare: tuple[str, ...] = PREPARE,
+                  later: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
     """Compute ``jobs`` in ``workers`` processes (each started once): every seed's ``prepare``
     stages, then each of its ``later`` stages as its own task (give them longest first), then
-    the seed's ``then``.
+    the seed's ``then``. Data warnings go to ``echo_warning``, other lines a worker prints to
+    ``echo``, and with the jobs' ``progress`` the workers' bars to one status line.
 
     The first failure stops the rest (their finished chips stay committed) and is raised here:
     a ``UserError`` as the worker raised it, anything else as ``WorkerFailed``; Ctrl-C stops every
@@ -173,6 +247,7 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
     for proc in procs.values():
         proc.start()
     busy: dict[int, Task | None] = {w: None for w in procs}  # worker → its task (None: idle); gone once exited
+    status = StatusLine(any(job.progress for job in jobs))
     exiting: set[int] = set()
     dead_since: dict[int, float] = {}
     failure: BaseException | None = None
@@ -197,15 +272,24 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
             elif kind == "warning":
                 if echo_warning is not None:
                     echo_warning(rest[1])
+            elif kind == "bar":
+                task = busy.get(rest[0])
+                if task is not None:
+                    status.update(rest[0], task.seed, *rest[1:])
+            elif kind == "text":
+                if echo is not None:
+                    echo(rest[1])
             elif kind == "done":
                 schedule.done(rest[1])
                 busy[rest[0]] = None
+                status.clear(rest[0])
             elif kind == "exit":
                 procs[rest[0]].join()
                 busy.pop(rest[0])
             else:
                 failure = _failure(kind, *rest)
     finally:
+        status.close()
         _stop(procs)
         for q in (messages, *inboxes.values()):
             q.close()
