@@ -71,3 +71,23 @@ def test_the_command_line_sets_the_wait_policy_before_torch_loads():
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "PASSIVE False"
+
+
+def test_a_running_stage_counts_only_what_is_left_of_it(monkeypatch):
+    from fairxbar_aihw.study import eta
+
+    now = [100.0]
+    monkeypatch.setattr(eta.time, "monotonic", lambda: now[0])
+    clock = StudyClock("s", [0], {"train": 1.0, "sweep": 3.0, "arms": 4.0}, workers=2)
+    clock.finished(0, "train", 10.0)  # 10 s per predicted unit: sweep 30 s, arms 40 s
+    assert clock.time_left() == pytest.approx(40.0)  # the two stages side by side
+    clock.begin(0, "arms")
+    now[0] += 25.0
+    assert clock.left_on(0, "arms") == pytest.approx(15.0)
+    assert clock.time_left() == pytest.approx(30.0)  # the sweep not begun is now the longer
+    clock.begin(0, "sweep")
+    now[0] += 25.0
+    assert clock.left_on(0, "arms") == pytest.approx(4.0)  # overdue: a tenth of its estimate, not zero
+    assert clock.time_left() == pytest.approx(5.0)
+    clock.finished(0, "arms", 50.0)
+    assert (0, "arms") not in clock.running

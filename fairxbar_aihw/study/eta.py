@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from .keys import RowKey, RowKind
 
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 # The stages of one seed, in the order the pipeline runs them.
 STAGES = ("train", "saliency", "sweep", "arms", "prune", "drift")
 PREPARE = STAGES[:2]  # what the later stages of a seed read; they need nothing of each other
+
+
+class StageListener(Protocol):
+    """What hears that a seed began or finished a stage: the study's clock, or a worker's relay to it."""
+
+    def begin(self, seed: int, stage: str) -> None: ...
+
+    def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None: ...
 
 
 def _clock(seconds: float) -> str:
@@ -49,6 +57,7 @@ class StudyClock:
     done: set[tuple[int, str]] = field(default_factory=set)
     measured: dict[str, list[float]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    running: dict[tuple[int, str], float] = field(default_factory=dict)  # (seed, stage) → when it began
 
     def stages(self) -> list[str]:
         return [s for s in STAGES if self.predicted.get(s, 0) > 0]
@@ -68,41 +77,68 @@ class StudyClock:
             return sum(self.measured[stage]) / len(self.measured[stage])
         return self.predicted.get(stage, 0.0) * self._scale()
 
+    def begin(self, seed: int, stage: str) -> None:
+        """A stage of a seed began (its time so far counts against what is left of it)."""
+        self.running[(seed, stage)] = time.monotonic()
+
+    def left_on(self, seed: int, stage: str) -> float:
+        """Seconds left of one seed's stage: its estimate, less the time it has run if it is running
+        (at least a tenth of the estimate: a stage running late is not done)."""
+        estimate = self.estimate(stage)
+        began = self.running.get((seed, stage))
+        if began is None:
+            return estimate
+        return max(0.1 * estimate, estimate - (time.monotonic() - began))
+
     def left_of(self, seed: int) -> float:
         """Seconds of work left on one seed."""
-        return sum(self.estimate(s) for s in self.stages() if (seed, s) not in self.done)
+        return sum(self.left_on(seed, s) for s in self.stages() if (seed, s) not in self.done)
 
     def remaining(self) -> float:
         """Seconds of work left across every seed and stage not done yet."""
         return sum(self.left_of(seed) for seed in self.seeds)
 
     def time_left(self) -> float:
-        """Wall seconds left as the workers take the work (``workers.Schedule``): a free worker takes
-        a later stage (sweep, arms, ...) of a prepared seed, else the next seed's preparation
-        (training and saliency), else waits for a stage to become ready; the last worker to
-        finish gives the time left (one worker: all the work left)."""
+        """Wall seconds left as the workers take the work (``workers.Schedule``): what is running
+        keeps its worker; then a free worker takes a later stage (sweep, arms, ...) of a prepared
+        seed, else the next seed's preparation (training and saliency), else waits for a stage
+        to become ready; the last worker to finish gives the time left (one worker: all the work
+        left)."""
         if math.isnan(self.remaining()):
             return math.nan
         free = [0.0] * max(1, self.workers)
+
+        def take(seconds: float) -> float:  # on the first free worker; returns when it is done
+            i = free.index(min(free))
+            free[i] += seconds
+            return free[i]
+
         ready: list[tuple[float, float]] = []  # later stages: (when ready, seconds), in the order handed out
         unprepared: list[tuple[float, list[float]]] = []  # (preparation seconds, its later stages' seconds)
         for seed in self.seeds:
             todo = [s for s in self.stages() if (seed, s) not in self.done]
-            later = sorted((self.estimate(s) for s in todo if s not in PREPARE), reverse=True)
-            prep = sum(self.estimate(s) for s in todo if s in PREPARE)
-            if prep > 0:
-                unprepared.append((prep, later))
+            prep = [s for s in todo if s in PREPARE]
+            later = sorted((s for s in todo if s not in PREPARE), key=lambda s: self.left_on(seed, s), reverse=True)
+            for stage in [s for s in later if (seed, s) in self.running]:
+                take(self.left_on(seed, stage))
+                later.remove(stage)
+            costs = [self.left_on(seed, s) for s in later]
+            if not prep:
+                ready += [(0.0, c) for c in costs]
+            elif any((seed, s) in self.running for s in prep):
+                at = take(sum(self.left_on(seed, s) for s in prep))
+                ready += [(at, c) for c in costs]
             else:
-                ready += [(0.0, c) for c in later]
+                unprepared.append((sum(self.left_on(seed, s) for s in prep), costs))
         while ready or unprepared:
             i = free.index(min(free))
             now = [k for k, (at, _) in enumerate(ready) if at <= free[i]]
             if now:
                 free[i] += ready.pop(now[0])[1]
             elif unprepared:
-                prep, later = unprepared.pop(0)
-                free[i] += prep
-                ready += [(free[i], c) for c in later]
+                prep_seconds, costs = unprepared.pop(0)
+                free[i] += prep_seconds
+                ready += [(free[i], c) for c in costs]
             else:
                 at, cost = ready.pop(min(range(len(ready)), key=lambda k: ready[k][0]))
                 free[i] = at + cost
@@ -118,6 +154,7 @@ class StudyClock:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         self.done.add((seed, stage))
+        self.running.pop((seed, stage), None)
         if computed and seconds > 0:
             self.measured.setdefault(stage, []).append(float(seconds))
         if self.echo is not None:

@@ -31,7 +31,7 @@ from ..training.train import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
-from .eta import PREPARE, StudyClock, predicted_work
+from .eta import PREPARE, StageListener, predicted_work
 from .keys import RowKind, fraction_key
 from .montecarlo import run_cells
 from .plan import BASELINE_KEY, StudyPlan
@@ -435,16 +435,18 @@ class StudyRun:
         return {"train": self.train_baseline, "saliency": lambda: (self.environment(), self.compute_saliency()),
                 "sweep": self.inject, "arms": self.retrain, "prune": self.prune, "drift": self.drift}
 
-    def compute_all(self, clock: StudyClock | None = None) -> None:
+    def compute_all(self, clock: StageListener | None = None) -> None:
         """Every stage of this seed that is not done yet; ``clock`` hears when each one ends."""
         self.compute_stages(list(self.stages()), clock)
 
-    def compute_stages(self, names: list[str], clock: StudyClock | None = None) -> None:
+    def compute_stages(self, names: list[str], clock: StageListener | None = None) -> None:
         """The stages ``names`` of this seed, in that order (those after ``PREPARE`` need it done,
         and need nothing of each other: workers run them side by side)."""
         stages = self.stages()
         for stage in names:
             t0 = time.monotonic()
+            if clock is not None:
+                clock.begin(self.cfg.seed, stage)
             stages[stage]()
             if stage == "train":
                 self.time_test_evaluation()

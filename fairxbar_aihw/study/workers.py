@@ -25,20 +25,14 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from ..errors import DataWarning, UserError
-from .eta import PREPARE, STAGES
+from .eta import PREPARE, STAGES, StageListener
 from .schema import StudyConfig
 
 POLL_SECONDS = 0.5
 SILENT_DEATH_GRACE = 3.0  # seconds a dead worker's last words may take to arrive
-
-
-class StageListener(Protocol):
-    """What hears that a seed finished a stage (the study's clock)."""
-
-    def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +62,9 @@ class _Relay:
     def __init__(self, messages: Any):
         self.messages = messages
         self.python_show_warning = warnings.showwarning
+
+    def begin(self, seed: int, stage: str) -> None:
+        self.messages.put(("begin", seed, stage))
 
     def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None:
         self.messages.put(("stage", seed, stage, float(seconds), computed))
@@ -269,6 +266,9 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
             if kind == "stage":
                 if listener is not None:
                     listener.finished(*rest)
+            elif kind == "begin":
+                if listener is not None:
+                    listener.begin(*rest)
             elif kind == "warning":
                 if echo_warning is not None:
                     echo_warning(rest[1])
