@@ -68,8 +68,8 @@ RUN_OPTIONS = [
     click.option("--no-progress", "--quiet", "no_progress", is_flag=True,
                  help="Hide progress bars and the study's progress line."),
     click.option("--workers", type=click.IntRange(min=1), default=None,
-                 help="Seeds computed side by side, one process each [default: the cores this process may use, "
-                 "at most the study's seeds; 1 with --device cuda or --backend ray]."),
+                 help="Worker processes computing the seeds and their stages side by side [default: the cores "
+                 "this process may use, at most the study's seeds; 1 with --device cuda or --backend ray]."),
     click.option("--threads", type=click.IntRange(min=1), default=None,
                  help="CPU threads for torch per seed [default: the cores this process may use, shared among "
                  "the workers]; idle threads sleep (OMP_WAIT_POLICY=PASSIVE unless you set it)."),
