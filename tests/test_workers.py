@@ -158,3 +158,30 @@ def test_a_workers_bars_reach_the_parent_as_counts_and_its_other_lines_as_text()
     assert bars[-1] == ("bar", 3, "demo: Monte-Carlo chips", 5, 5)  # the end always reaches the parent
     assert len(bars) <= 3  # the updates in between: at most one a second
     assert [m for m in messages if m[0] == "text"] == [("text", 3, "a warning, in two writes")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc and PR_SET_PDEATHSIG")
+def test_workers_end_when_the_study_process_is_killed(tmp_path):
+    home = _home(tmp_path, "orphans", {**THREE, "sweep": {**THREE["sweep"], "trials": 40}})
+    proc = subprocess.Popen([sys.executable, "-m", "fairxbar_aihw.cli", "study", "tiny", "--workers", "2",
+                             "--threads", "1", "--no-progress"], env=_env(home), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.5)
+        workers = [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]
+    assert len(workers) == 2, "the workers did not start"
+    os.kill(proc.pid, signal.SIGKILL)  # no cleanup runs in the study's process
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() and _state(w) != "Z" for w in workers):
+        time.sleep(0.5)
+    assert not any(Path(f"/proc/{w}").exists() and _state(w) != "Z" for w in workers), "orphaned workers kept running"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
+import os
 import queue
 import re
+import signal
 import sys
 import time
 import traceback
@@ -113,11 +115,37 @@ class _StderrRelay(io.TextIOBase):
         return len(text)
 
 
-def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> None:
-    """A worker process: computes the tasks the parent puts in its ``inbox`` until it gets None;
-    a last word for each (done, or the error)."""
+def _end_with_parent() -> None:
+    """Ask Linux to stop this worker when the study's process dies, even by SIGKILL: an orphan would
+    keep computing without the run folder's lock. Elsewhere ``_next_task`` notices between tasks."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _next_task(inbox: Any, parent: int) -> "Task | None":
+    """The parent's next task for this worker, or None when it says so or has gone."""
+    while True:
+        try:
+            return inbox.get(timeout=POLL_SECONDS * 4)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
+
+
+def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], parent: int) -> None:
+    """A worker process of the study process ``parent``: computes the tasks the parent puts in its
+    ``inbox`` until it gets None (or the parent is gone); a last word for each (done, or the error)."""
     relay = _Relay(messages)
     warnings.showwarning = relay.show_warning
+    _end_with_parent()
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        return
     seed = None
     try:
         from ..threads import use_threads
@@ -131,7 +159,7 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob]) -> N
         folder = attach_shared_folder(any_job.folder)
         runs: dict[int, StudyRun] = {}
         try:
-            while (task := inbox.get()) is not None:
+            while (task := _next_task(inbox, parent)) is not None:
                 seed, job = task.seed, jobs[task.seed]
                 if seed not in runs:
                     runs[seed] = StudyRun(job.cfg, data_root=job.data_root, progress=job.progress, tag=job.tag,
@@ -239,8 +267,8 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
     messages = ctx.Queue()
     width = max(1, min(workers, len(jobs) * (1 + len(later))))
     inboxes = {w: ctx.Queue() for w in range(width)}
-    procs = {w: ctx.Process(target=serve, args=(w, inboxes[w], messages, by_seed), name=f"fairxbar worker {w}",
-                            daemon=True) for w in range(width)}
+    procs = {w: ctx.Process(target=serve, args=(w, inboxes[w], messages, by_seed, os.getpid()),
+                            name=f"fairxbar worker {w}", daemon=True) for w in range(width)}
     for proc in procs.values():
         proc.start()
     busy: dict[int, Task | None] = {w: None for w in procs}  # worker → its task (None: idle); gone once exited
