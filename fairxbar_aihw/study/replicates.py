@@ -54,6 +54,7 @@ class Study:
         self._settings = dict(data_root=data_root, progress=progress, tag=tag, executor=executor,
                               read_only=read_only)
         self._runs: dict[int, StudyRun] = {}
+        self._warned: set[str] = set()
         self.seeds = list(cfg.seeds)
 
     def run(self, seed: int) -> StudyRun:
@@ -75,36 +76,21 @@ class Study:
 
     def compute_all(self, then: Callable[[StudyRun], Any] | None = None) -> None:
         """Every stage of every seed that is not done yet, with one line of the whole study's
-        progress and time left after each stage (unless progress is off); seeds run side by side
-        in worker processes when the plan has several workers, the study has several seeds and
-        its chips run here on the CPU. ``then(run)`` follows each seed's computation, in the
-        process that computed it (a seed's report, written while other seeds compute); with
-        workers it must be picklable (a module-level function, or a partial of one)."""
+        progress and time left after each stage (unless progress is off); in worker processes
+        when the plan has several workers and the chips run here on the CPU. ``then(run)``
+        follows each seed's computation, in the process that computed it (a seed's report,
+        written while other seeds compute); with workers it must be picklable (a module-level
+        function, or a partial of one)."""
         first = self.run(self.seeds[0])
-        width = min(self.workers.workers, len(self.seeds))
         executor = self._settings["executor"]
-        parallel = width > 1 and self.cfg.device == "cpu" and (executor is None or isinstance(executor, LocalExecutor))
-        shown: set[str] = set()
-
-        def warn(text: str) -> None:  # each data warning once, from whichever process saw it first
-            if text not in shown:
-                shown.add(text)
-                _echo(f"warning: {text}")
-
-        if parallel:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", DataWarning)
-                first.load_data()  # here first: a real dataset's decoded cache is built before the workers read it
-            for w in caught:
-                if issubclass(w.category, DataWarning):
-                    warn(str(w.message))
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-        clock = None
-        if self._settings["progress"]:
-            clock = StudyClock(self.name, self.seeds, first.predicted_work(), echo=_echo,
-                               workers=width if parallel else 1)
-        if not parallel:
+        workers = self.workers.workers if self.cfg.device == "cpu" and (
+            executor is None or isinstance(executor, LocalExecutor)) else 1
+        if workers > 1:
+            self._load_first_data(first)
+        predicted = first.predicted_work()
+        clock = StudyClock(self.name, self.seeds, predicted, echo=_echo, workers=workers) \
+            if self._settings["progress"] else None
+        if workers == 1:
             for run in self.runs():
                 run.compute_all(clock)
                 if then is not None:
@@ -113,11 +99,28 @@ class Study:
         jobs = [SeedJob(self.cfg.for_seed(seed), self.folder.path, self.workers.threads,
                         self._settings["data_root"], self._settings["tag"], then, bool(self._settings["progress"]))
                 for seed in self.seeds]
-        predicted = first.predicted_work()
         later = sorted((s for s in first.stages() if s not in StudyRun.PREPARE), key=lambda s: -predicted.get(s, 0.0))
-        compute_seeds(jobs, self.workers.workers, clock, echo_warning=warn, prepare=StudyRun.PREPARE, later=later,
+        compute_seeds(jobs, workers, clock, echo_warning=self._warn_once, prepare=StudyRun.PREPARE, later=later,
                       echo=_echo)
         self._runs.clear()  # the workers wrote the database: reopen each seed's run from it
+
+    def _warn_once(self, text: str) -> None:
+        """A data warning, once, from whichever process saw it first."""
+        if text not in self._warned:
+            self._warned.add(text)
+            _echo(f"warning: {text}")
+
+    def _load_first_data(self, first: StudyRun) -> None:
+        """The first seed's data, here before the workers start (a real dataset's decoded cache is
+        built once), its data warnings counted as shown."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            first.load_data()
+        for w in caught:
+            if issubclass(w.category, DataWarning):
+                self._warn_once(str(w.message))
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
     def frames(self) -> dict[int, pd.DataFrame]:
         """Each seed's rows that the current config asks for."""
