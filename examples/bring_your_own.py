@@ -46,6 +46,7 @@ def main(out: Path) -> None:
     x = torch.rand(2, 3, SIZE, SIZE)
     program = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(program, str(out / "model.pt2"))
+    # TorchScript (torch.jit.script is deprecated in torch 2.14) for users whose deployed models are still .ts files
     torch.jit.save(torch.jit.script(model), str(out / "model.ts"))
     torch.save(model.state_dict(), out / "model_state.pt")
     print(f"{k} images in {data}; classes in output order: {','.join(splits.class_names)}")

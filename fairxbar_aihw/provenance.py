@@ -25,13 +25,14 @@ def cpu_model() -> str:
 
 def provenance_note(env: dict[str, Any], seeds: int = 1) -> str:
     """The report's line on where its numbers came from and why another machine may differ."""
-    caveat = ("A single trained model's numbers change with the CPU and the torch build (other kernels, other "
-              "rounding, another model)")
+    caveat = ("A single trained model's numbers change with the CPU, the torch build and the aihwkit release (other "
+              "kernels, other rounding, another model)")
     caveat += (f"; this study judges its verdicts across {seeds} training seeds for that reason." if seeds > 1 else
                ": set `seeds: [0, 1, 2]` in the study (or `--seeds 0,1,2`) to see what holds across training runs.")
     if not env.get("cpu"):
         return f"> Produced by a run that did not record its machine. {caveat}"
-    return (f"> Produced on {env['cpu']} ({env.get('cpu_capability')}), torch {env.get('torch')} with "
+    stack = f"torch {env.get('torch')}" + (f", aihwkit {env['aihwkit']}, Python {env.get('python')}" if env.get("aihwkit") else "")
+    return (f"> Produced on {env['cpu']} ({env.get('cpu_capability')}), {stack} with "
             f"{env.get('torch_threads')} thread(s), device {env.get('device')}. {caveat}")
 
 

@@ -46,6 +46,7 @@ def home(tmp_path_factory):
     classes = _dataset(home / "data")
     torch.manual_seed(0)
     model = build("small-cnn", 3, SIZE).eval()
+    # TorchScript (deprecated in torch 2.14) only because users still hold such files: the audit must read them
     torch.jit.save(torch.jit.script(model), str(home / "model.ts"))
     program = torch.export.export(model, (torch.rand(2, 3, SIZE, SIZE),), dynamic_shapes=({0: torch.export.Dim("b")},))
     torch.export.save(program, str(home / "model.pt2"))
@@ -191,6 +192,7 @@ def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monk
     with torch.no_grad():  # output k = channel k: perfect in the order red, green, blue
         model[2].weight.copy_(torch.eye(3))
         model[2].bias.zero_()
+    # a TorchScript file (deprecated in torch 2.14, still what users hold): the audit's compiled-model path
     torch.jit.save(torch.jit.script(model), str(tmp_path / "colour.ts"))
     (tmp_path / "studies").mkdir()
     ds = {"name": "csv", "root": str(tmp_path / "data"), "size": SIZE, "privileged": "a", "balance": False}

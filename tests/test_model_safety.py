@@ -34,6 +34,8 @@ def _given(path: Path) -> SimpleNamespace:
 
 
 def _script(model: nn.Module, path: Path) -> Path:
+    """A TorchScript file, built with the deprecated ``torch.jit.script`` because crafted files of that
+    format are what these tests attack: the tool itself never scripts."""
     torch.jit.save(torch.jit.script(model.eval()), str(path))
     return path
 
