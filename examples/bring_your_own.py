@@ -1,10 +1,11 @@
 """The offline worked example of docs/bring-your-own.md: a model trained on synthderm, exported,
 then audited as if it were someone else's.
 
-    python examples/bring_your_own.py byo-example      # writes byo-example/{data,model.pt2,model.ts,model_state.pt}
+    python examples/bring_your_own.py byo-example   # writes byo-example/{data,model.onnx(.data),model_state.pt,model.safetensors}
 
 It trains the tool's small CNN on synthderm's training split (SYNTHETIC images) for a few epochs,
-exports it with torch.export (.pt2), as TorchScript and as a state dict, and writes the images it never saw (validation and
+exports it as ONNX (torch.onnx, weights in model.onnx.data beside it), as a state dict and as
+safetensors, and writes the images it never saw (validation and
 test splits) as PNG files with a labels.csv whose group column has three values (light; dark and
 medium share the unprivileged group). Nothing is downloaded.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 import fairxbar_aihw as fx
 from fairxbar_aihw.models import build
@@ -44,11 +46,10 @@ def main(out: Path) -> None:
           progress=True)
     model.eval()
     x = torch.rand(2, 3, SIZE, SIZE)
-    program = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
-    torch.export.save(program, str(out / "model.pt2"))
-    # TorchScript (torch.jit.script is deprecated in torch 2.14) for users whose deployed models are still .ts files
-    torch.jit.save(torch.jit.script(model), str(out / "model.ts"))
+    torch.onnx.export(model, (x,), str(out / "model.onnx"), dynamo=True,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.save(model.state_dict(), out / "model_state.pt")
+    save_file(model.state_dict(), str(out / "model.safetensors"))
     print(f"{k} images in {data}; classes in output order: {','.join(splits.class_names)}")
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 import fairxbar_aihw as fx
 from fairxbar_aihw.models import build
+from onnx_models import export_onnx
 from test_safety import _one_line_error
 from test_study import _cli, _env
 
@@ -46,7 +47,9 @@ def home(tmp_path_factory):
     classes = _dataset(home / "data")
     torch.manual_seed(0)
     model = build("small-cnn", 3, SIZE).eval()
-    # TorchScript (deprecated in torch 2.14) only because users still hold such files: the audit must read them
+    export_onnx(model, home / "model.onnx", SIZE)
+    # TorchScript (deprecated in torch 2.14) only because users still hold such files: the audit reads
+    # them, as code, with --trust-code
     torch.jit.save(torch.jit.script(model), str(home / "model.ts"))
     program = torch.export.export(model, (torch.rand(2, 3, SIZE, SIZE),), dynamic_shapes=({0: torch.export.Dim("b")},))
     torch.export.save(program, str(home / "model.pt2"))
@@ -65,20 +68,25 @@ def _ideal_row(text: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_audit_of_exported_torchscript_and_state_dict_models_matches_metrics(home):
+def test_audit_of_onnx_compiled_and_state_dict_models_matches_metrics(home):
     home, classes = home
-    _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
+    _audit(home, "onnx", "--model", str(home / "model.onnx"), "--privileged", "light", "--classes", classes)
+    _audit(home, "ts", "--model", str(home / "model.ts"), "--trust-code", "--privileged", "light", "--classes",
+           classes, "--no-drift")
     _audit(home, "sd", "--weights", str(home / "model_state.pt"), "--arch", "small-cnn", "--privileged", "light",
            "--classes", classes, "--no-drift")
-    _audit(home, "pt2", "--model", str(home / "model.pt2"), "--privileged", "light", "--classes", classes,
-           "--no-drift")
-    reports = {k: home / "reports" / k for k in ("ts", "sd", "pt2")}
+    _audit(home, "pt2", "--model", str(home / "model.pt2"), "--trust-code", "--privileged", "light", "--classes",
+           classes, "--no-drift")
+    reports = {k: home / "reports" / k for k in ("onnx", "ts", "sd", "pt2")}
     pre = {k: pd.read_csv(r / "pretrained_predictions.csv") for k, r in reports.items()}
-    pd.testing.assert_frame_equal(pre["ts"], pre["sd"])  # the same weights, loaded three ways
-    pd.testing.assert_frame_equal(pre["pt2"], pre["sd"])
-    chips = {k: pd.read_csv(reports[k] / "predictions.csv") for k in ("ts", "pt2")}
+    for kind in ("onnx", "ts", "pt2"):  # the same weights, loaded four ways
+        pd.testing.assert_frame_equal(pre[kind], pre["sd"])
+    chips = {k: pd.read_csv(reports[k] / "predictions.csv") for k in ("onnx", "ts", "pt2")}
     pd.testing.assert_frame_equal(chips["pt2"], chips["ts"])  # the same chips through either compiled form
+    pd.testing.assert_frame_equal(chips["onnx"], chips["ts"])  # uniform chips: ONNX's crossbars are the same layers
     assert "(torch.export program); 5 conv/linear layers on crossbars" in (reports["pt2"] / "README.md").read_text()
+    assert "(ONNX model); 5 conv/linear layers on crossbars" in (reports["onnx"] / "README.md").read_text()
+    del reports["ts"], reports["pt2"]
     for name, report in reports.items():
         text = (report / "README.md").read_text()
         m = json.loads(_cli(home, "metrics", str(report / "pretrained_predictions.csv"), "--json").stdout)
@@ -113,22 +121,25 @@ def test_audit_of_exported_torchscript_and_state_dict_models_matches_metrics(hom
 
 def test_audit_bad_inputs_are_one_line_errors(home, tmp_path):
     home, classes = home
-    junk = tmp_path / "junk.ts"
+    junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     _one_line_error(_audit(home, "e1", "--model", str(junk), "--privileged", "light", check=False),
-                    "is not a model archive")
-    _one_line_error(_audit(home, "e2", "--model", str(home / "model.ts"), "--privileged", "light",
+                    "is not an ONNX model")
+    for compiled in ("model.ts", "model.pt2"):  # code: never loaded without the user's word
+        _one_line_error(_audit(home, "e0", "--model", str(home / compiled), "--privileged", "light", check=False),
+                        "which is code, so it was not loaded; export ONNX instead")
+    _one_line_error(_audit(home, "e2", "--model", str(home / "model.onnx"), "--privileged", "light",
                            "--group-column", "skin", check=False), "lacks column(s) skin")
     wrong = tmp_path / "four_classes.pt"
     torch.save(build("small-cnn", 4, SIZE).state_dict(), wrong)
     _one_line_error(_audit(home, "e3", "--weights", str(wrong), "--arch", "small-cnn", "--privileged", "light",
                            check=False), "does not fit architecture small-cnn")
-    _one_line_error(_audit(home, "e4", "--model", str(home / "model.ts"), check=False), "needs dataset.privileged")
-    _one_line_error(_audit(home, "e5", "--model", str(home / "model.ts"), "--privileged", "purple", check=False),
+    _one_line_error(_audit(home, "e4", "--model", str(home / "model.onnx"), check=False), "needs dataset.privileged")
+    _one_line_error(_audit(home, "e5", "--model", str(home / "model.onnx"), "--privileged", "purple", check=False),
                     "privileged value 'purple' does not occur")
     rare = tmp_path / "rare"
     _dataset(rare, rare=1)
-    out = _cli(home, "audit", "e6", "--data-root", str(rare), "--size", str(SIZE), "--model", str(home / "model.ts"),
+    out = _cli(home, "audit", "e6", "--data-root", str(rare), "--size", str(SIZE), "--model", str(home / "model.onnx"),
                "--privileged", "light", "--no-progress", check=False)
     _one_line_error(out, "group value(s) rare have no image in the test split")
 
@@ -159,9 +170,9 @@ def test_entry_point_model_is_audited_like_the_same_weights(home, tmp_path, monk
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "ep"))
     _audit(home, "ep", "--entry", "audit_entry_model:load", "--privileged", "light", "--classes", classes,
            "--no-drift")
-    ts = home / "reports" / "ts" / "pretrained_predictions.csv"
-    if not ts.exists():  # run alone: audit the TorchScript export for the reference
-        _audit(home, "ts", "--model", str(home / "model.ts"), "--privileged", "light", "--classes", classes)
+    ts = home / "reports" / "onnx" / "pretrained_predictions.csv"
+    if not ts.exists():  # run alone: audit the ONNX export for the reference
+        _audit(home, "onnx", "--model", str(home / "model.onnx"), "--privileged", "light", "--classes", classes)
     pd.testing.assert_frame_equal(pd.read_csv(home / "reports" / "ep" / "pretrained_predictions.csv"),
                                   pd.read_csv(ts))
 
@@ -192,11 +203,10 @@ def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monk
     with torch.no_grad():  # output k = channel k: perfect in the order red, green, blue
         model[2].weight.copy_(torch.eye(3))
         model[2].bias.zero_()
-    # a TorchScript file (deprecated in torch 2.14, still what users hold): the audit's compiled-model path
-    torch.jit.save(torch.jit.script(model), str(tmp_path / "colour.ts"))
+    export_onnx(model, tmp_path / "colour.onnx", SIZE)
     (tmp_path / "studies").mkdir()
     ds = {"name": "csv", "root": str(tmp_path / "data"), "size": SIZE, "privileged": "a", "balance": False}
-    audits = {k: Audit(audit_config(f"colour-{k}", {"name": "given", "torchscript": str(tmp_path / "colour.ts")},
+    audits = {k: Audit(audit_config(f"colour-{k}", {"name": "given", "file": str(tmp_path / "colour.onnx")},
                                     {**ds, **extra}, ["paper-variation"], chips=2), progress=False)
               for k, extra in (("sorted", {}), ("ordered", {"classes": ["red", "green", "blue"]}))}
     hint = audits["sorted"].class_order_hint()
@@ -207,7 +217,7 @@ def test_chance_accuracy_without_classes_hints_at_the_class_order(tmp_path, monk
     # on the command line: one warning line each for the skipped row and the class order, and the audit runs on
     proc = _cli(tmp_path, "audit", "colour-cli", "--data-root", str(tmp_path / "data"), "--size", str(SIZE),
                 "--chips", "2", "--preset", "paper-variation", "--no-progress", "--no-drift", "--model",
-                str(tmp_path / "colour.ts"), "--privileged", "a")
+                str(tmp_path / "colour.onnx"), "--privileged", "a")
     warned = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
     assert warned == ["warning: csv: 1 row(s) skipped (1 blank group cell); `fairxbar-aihw data check --dataset csv` "
                       "lists them", "warning: " + hint], proc.stderr
@@ -239,7 +249,7 @@ def test_skipped_images_and_rows_are_counted_in_check_audit_and_report(home, tmp
     assert f"warning: truncated or damaged image, skipped: {imgs[1]}" in check.stdout
     assert f"warning: decompression bomb (too many pixels), skipped: {imgs[2]}" in check.stdout
     out = _cli(home, "audit", "skips", "--data-root", str(root), "--size", str(SIZE), "--chips", "2", "--preset",
-               "paper-variation", "--no-progress", "--no-drift", "--model", str(home / "model.ts"), "--privileged",
+               "paper-variation", "--no-progress", "--no-drift", "--model", str(home / "model.onnx"), "--privileged",
                "light", "--classes", classes)
     assert out.stdout.strip().splitlines()[-1] == counts
     assert f"- Data {counts}." in (home / "reports" / "skips" / "README.md").read_text()

@@ -1,9 +1,8 @@
-"""A compiled model is code: a TorchScript or torch.export file is refused, before it is loaded or
-called, unless it calls side-effect-free tensor operations only, and a crafted .pt2 cannot run
-code while it is read. Clean models load and compute what the eager model computes."""
+"""A compiled model is code: a TorchScript or torch.export file is never read by torch unless the
+user says they trust it (``--trust-code``), whatever its name or its bytes claim; trusted, clean
+models load and compute what the eager model computes."""
 import io
 import json
-import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -16,9 +15,7 @@ import torchvision
 
 from fairxbar_aihw.errors import UserError
 from fairxbar_aihw.models import build
-from fairxbar_aihw.models.allowed_ops import ATEN, PRIM, is_allowed
-from fairxbar_aihw.models.graphcheck import check_ops, exported_ops
-from fairxbar_aihw.models.programs import load_program
+from fairxbar_aihw.models.programs import compiled_kind
 from fairxbar_aihw.models.registry import crossbar_layers
 from fairxbar_aihw.models.user import is_compiled, load_trained
 from test_audit import SIZE, _dataset
@@ -29,8 +26,8 @@ PRECIOUS = "user data, never to be touched\n"
 warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit.* is deprecated in torch 2.14
 
 
-def _given(path: Path) -> SimpleNamespace:
-    return SimpleNamespace(torchscript=str(path), weights=None, entry=None)
+def _given(path: Path, trust: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(file=str(path), weights=None, entry=None, trust_code=trust)
 
 
 def _script(model: nn.Module, path: Path) -> Path:
@@ -60,13 +57,6 @@ class WritesFile(nn.Module):
         return self.fc(x.mean((2, 3))) + mapped.fill_(65).sum() * 0
 
 
-class ReadsFile(WritesFile):
-    """Reads any file into the logits (where a report would carry it away)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        read = torch.from_file(self.path, False, 4, dtype=torch.uint8)
-        return self.fc(x.mean((2, 3))) + read.float().sum() * 0
-
 
 class WritesOnLoad(nn.Module):
     """``torch.jit.load`` runs ``__setstate__`` while unpickling: code before any call."""
@@ -89,110 +79,8 @@ class WritesOnLoad(nn.Module):
         self.training = bool(mapped.fill_(66).sum() > 0) and state[1]
 
 
-def test_allow_list_names_real_ops_none_of_which_takes_a_file():
-    schemas = torch._C._jit_get_all_schemas()
-    registered = {s.name for s in schemas}
-    assert not [n for n in ATEN if f"aten::{n}" not in registered and f"aten::{n}_" not in registered]
-    takes_file = {s.name for s in schemas if any(re.search("file|path", a.name) for a in s.arguments)}
-    assert {"aten::from_file", "aten::save"} <= takes_file
-    assert not [op for op in takes_file if is_allowed(op) and op != "aten::einsum"]  # einsum's "path" is a plan
-    assert is_allowed("aten::conv2d") and is_allowed("aten::relu_") and is_allowed("prim::If")
-    for op in ("aten::from_file", "aten::save", "prim::Print", "prim::CallFunction", "prim::CallMethod",
-               "prim::rpc_async", "prim::fork", "torchvision::nms", "quantized::linear", "aten::set_"):
-        assert not is_allowed(op), op
-    assert "Print" not in PRIM
-
-
-@pytest.mark.parametrize("hostile", [WritesFile, ReadsFile])
-def test_scripted_model_calling_from_file_is_refused_and_the_file_untouched(tmp_path, hostile):
-    victim = tmp_path / "precious.txt"
-    victim.write_text(PRECIOUS)
-    path = _script(hostile(str(victim)), tmp_path / "model.ts")
-    with pytest.raises(UserError, match=r"calls aten::from_file, which is not a side-effect-free tensor "
-                                        r"operation.*--entry"):
-        load_trained(_given(path), 3, SIZE)
-    assert victim.read_text() == PRECIOUS
-
-
-def test_scripted_setstate_runs_while_loading_so_the_file_is_refused_unread(tmp_path):
-    victim = tmp_path / "precious.txt"
-    victim.write_text(PRECIOUS)
-    path = _script(WritesOnLoad(str(victim)), tmp_path / "model.ts")
-    with pytest.raises(UserError, match="defines __setstate__, TorchScript code torch.jit.load runs while loading"):
-        load_program(path)
-    assert victim.read_text() == PRECIOUS
-
-
-@pytest.mark.parametrize("arch", ["small-cnn", "resnet18"])
-def test_clean_scripted_and_exported_models_give_the_eager_logits(tmp_path, arch):
-    torch.manual_seed(0)
-    eager = (build(arch, 3, SIZE) if arch == "small-cnn" else torchvision.models.resnet18(num_classes=3)).eval()
-    x = torch.rand(5, 3, SIZE, SIZE)  # a batch size the export never saw
-    with torch.no_grad():
-        want = eager(x)
-    for path in (_script(eager, tmp_path / "model.ts"), _export(eager, tmp_path / "model.pt2")):
-        model = load_trained(_given(path), 3, SIZE)
-        with torch.no_grad():
-            torch.testing.assert_close(model(x), want, rtol=1e-5, atol=1e-5)
-        assert is_compiled(model)
-        assert list(crossbar_layers(model)) == list(crossbar_layers(eager))  # the same layers go on crossbars
-
-
-def _fairxbar_touch_op() -> None:
-    """A custom op that writes the file it is given: native code outside the allow-list."""
-    if hasattr(torch.ops.fairxbar_test, "touch"):
-        return
-
-    @torch.library.custom_op("fairxbar_test::touch", mutates_args=())
-    def touch(x: torch.Tensor, path: str) -> torch.Tensor:
-        Path(path).write_text("written by the model")
-        return x.clone()
-
-    @touch.register_fake
-    def _(x: torch.Tensor, path: str) -> torch.Tensor:
-        return torch.empty_like(x)
-
-
-class CallsCustomOp(nn.Module):
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.fc = nn.Linear(3, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.ops.fairxbar_test.touch(x, self.path).mean((2, 3)))
-
-
-def test_exported_program_calling_a_non_allowed_op_is_refused(tmp_path):
-    _fairxbar_touch_op()
-    target = tmp_path / "written.txt"
-    model = CallsCustomOp(str(target)).eval()
-    program = torch.export.export(model, (torch.rand(2, 3, SIZE, SIZE),))
-    with pytest.raises(UserError, match="calls fairxbar_test::touch, which is not a side-effect-free"):
-        check_ops(exported_ops(program.graph_module), "model.pt2")  # the check of a loaded graph
-    torch.export.save(program, str(tmp_path / "model.pt2"))
-    with pytest.raises(UserError, match="calls fairxbar_test::touch, which is not a side-effect-free"):
-        load_trained(_given(tmp_path / "model.pt2"), 3, SIZE)
-    assert not target.exists()
-
-
-@pytest.mark.parametrize("layer, op", [(nn.Dropout(0.2), "dropout"), (nn.BatchNorm1d(3), "batch_norm")])
-def test_exported_in_training_mode_is_refused(tmp_path, layer, op):
-    """Batch statistics or dropout would make each chip's result depend on the batch."""
-    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * SIZE * SIZE, 3), layer).train()
-    with pytest.raises(UserError, match=rf"exported in training mode \(aten::{op} with training=True\); call "
-                                        r"model.eval\(\) before torch.export.export"):
-        load_program(_export(model, tmp_path / "train.pt2"))
-
-
-def test_exported_for_one_batch_size_is_refused(tmp_path):
-    path = tmp_path / "static.pt2"
-    torch.export.save(torch.export.export(build("small-cnn", 3, SIZE).eval(), (torch.rand(2, 3, SIZE, SIZE),)), path)
-    with pytest.raises(UserError, match=r"exported for batches of exactly 2 images; export with a free batch size"):
-        load_program(path)
-
-
-# ---- crafted .pt2 archives: each ran code inside torch.export.load or ep.module() (torch 2.14) ----
+# ---- crafted .pt2 archives: each ran code inside torch.export.load or ep.module() (torch 2.14); the
+# old allow-list refused these, and the flatbuffer case stepped around it: now none is read untrusted ----
 class _Runs:
     """Pickles to a call that writes ``MARK``."""
     mark = ""
@@ -264,46 +152,116 @@ def _pickled_sample_inputs(records: dict, mark: str) -> None:
 
 
 CRAFTED = {
-    "input name pasted into generated code": (lambda r, c, m: _edit_program(r, lambda d: _rename_input(d, c)),
-                                              "holds name 'x=__import__"),
-    "shape expression evaluated": (lambda r, c, m: _edit_program(r, lambda d: _first_expression(d, c)),
-                                   "holds expr_str '__import__"),
-    "weight stored as a pickle": (lambda r, c, m: _pickled_weight(r, m), "as a pickle"),
-    "sample inputs that fail the safe loader": (lambda r, c, m: _pickled_sample_inputs(r, m),
-                                                "sample inputs that are not plain tensors"),
-    "guard code": (lambda r, c, m: _edit_program(r, lambda d: d.update(guards_code=[f"0#\n,{c}"])),
-                   "carries guard code"),
-    "compiled code": (lambda r, c, m: r.update({"data/aotinductor/model/model.so": b"\x7fELF"}),
-                      "holds data/aotinductor/model/model.so"),
+    "input name pasted into generated code": lambda r, c, m: _edit_program(r, lambda d: _rename_input(d, c)),
+    "shape expression evaluated": lambda r, c, m: _edit_program(r, lambda d: _first_expression(d, c)),
+    "weight stored as a pickle": lambda r, c, m: _pickled_weight(r, m),
+    "sample inputs that fail the safe loader": lambda r, c, m: _pickled_sample_inputs(r, m),
+    "guard code": lambda r, c, m: _edit_program(r, lambda d: d.update(guards_code=[f"0#\n,{c}"])),
+    "compiled code": lambda r, c, m: r.update({"data/aotinductor/model/model.so": b"\x7fELF"}),
 }
 
 
+@pytest.fixture
+def loaders_unused(monkeypatch):
+    """torch's code loaders, replaced by ones that record being called: an untrusted file must
+    never reach them."""
+    calls = []
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: calls.append("torch.jit.load"))
+    monkeypatch.setattr(torch.export, "load", lambda *a, **k: calls.append("torch.export.load"))
+    return calls
+
+
+def _flatbuffer_with_zip(path: Path, clean: Path) -> Path:
+    """The audit's finding: "PTMF" at bytes 4-8 makes torch.jit.load read a flatbuffer and ignore
+    the clean TorchScript zip appended after it, which the old checks read instead."""
+    path.write_bytes(b"\x00\x00\x00\x00PTMF" + b"\x00" * 56 + clean.read_bytes())
+    return path
+
+
 @pytest.fixture(scope="module")
-def clean_pt2(tmp_path_factory):
+def clean_files(tmp_path_factory):
     torch.manual_seed(0)
-    return _export(build("small-cnn", 3, SIZE).eval(), tmp_path_factory.mktemp("pt2") / "small.pt2")
+    folder = tmp_path_factory.mktemp("compiled")
+    model = build("small-cnn", 3, SIZE).eval()
+    return _script(model, folder / "small.ts"), _export(model, folder / "small.pt2")
+
+
+def test_untrusted_compiled_files_never_reach_torchs_loaders(tmp_path, clean_files, loaders_unused):
+    victim = tmp_path / "precious.txt"
+    victim.write_text(PRECIOUS)
+    ts, pt2 = clean_files
+    files = {"clean TorchScript": ts, "clean .pt2": pt2, ".pt2 named .onnx": tmp_path / "model.onnx",
+             "flatbuffer before a clean zip": _flatbuffer_with_zip(tmp_path / "flat.ts", ts),
+             "__setstate__ writing a file": _script(WritesOnLoad(str(victim)), tmp_path / "onload.ts"),
+             "forward writing a file": _script(WritesFile(str(victim)), tmp_path / "writes.ts")}
+    files[".pt2 named .onnx"].write_bytes(pt2.read_bytes())  # the kind is read from the bytes, not the name
+    for what, path in files.items():
+        with pytest.raises(UserError, match="which is code, so it was not loaded; export ONNX instead") as err:
+            load_trained(_given(path), 3, SIZE)
+        assert "--trust-code" in str(err.value) and "\n" not in str(err.value), what
+    assert loaders_unused == [] and victim.read_text() == PRECIOUS
+
+
+def test_compiled_kind_is_read_from_the_bytes(tmp_path, clean_files):
+    ts, pt2 = clean_files
+    head = lambda p: p.read_bytes()[:8]  # noqa: E731
+    assert compiled_kind(head(ts), ts) == "torchscript" and compiled_kind(head(pt2), pt2) == "pt2"
+    flat = _flatbuffer_with_zip(tmp_path / "flat.bin", ts)
+    assert compiled_kind(head(flat), flat) == "torchscript"
+    onnx_like = tmp_path / "m.onnx"
+    onnx_like.write_bytes(b"\x08\x08\x12\x07pytorch")
+    assert compiled_kind(head(onnx_like), onnx_like) is None
 
 
 @pytest.mark.parametrize("attack", list(CRAFTED))
-def test_crafted_pt2_is_refused_before_torch_reads_it(clean_pt2, tmp_path, attack):
+def test_crafted_pt2_is_refused_unread_without_trust(clean_files, tmp_path, attack, loaders_unused):
     mark = tmp_path / "ran.txt"
     code = f'__import__("pathlib").Path("{mark}").write_text("ran")'
-    edit, message = CRAFTED[attack]
-    path = _rewrite(clean_pt2, tmp_path / "crafted.pt2", lambda records: edit(records, code, str(mark)))
-    with pytest.raises(UserError, match=re.escape(message)) as err:
+    path = _rewrite(clean_files[1], tmp_path / "crafted.pt2", lambda records: CRAFTED[attack](records, code, str(mark)))
+    with pytest.raises(UserError, match="torch.export program, which is code, so it was not loaded"):
         load_trained(_given(path), 3, SIZE)
-    assert "refused unread" in str(err.value) and "\n" not in str(err.value)
-    assert not mark.exists()
+    assert not mark.exists() and loaders_unused == []
+
+
+@pytest.mark.parametrize("arch", ["small-cnn", "resnet18"])
+def test_trusted_scripted_and_exported_models_give_the_eager_logits(tmp_path, arch):
+    torch.manual_seed(0)
+    eager = (build(arch, 3, SIZE) if arch == "small-cnn" else torchvision.models.resnet18(num_classes=3)).eval()
+    x = torch.rand(5, 3, SIZE, SIZE)  # a batch size the export never saw
+    with torch.no_grad():
+        want = eager(x)
+    for path in (_script(eager, tmp_path / "model.ts"), _export(eager, tmp_path / "model.pt2")):
+        model = load_trained(_given(path, trust=True), 3, SIZE)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), want, rtol=1e-5, atol=1e-5)
+        assert is_compiled(model)
+        assert list(crossbar_layers(model)) == list(crossbar_layers(eager))  # the same layers go on crossbars
+
+
+@pytest.mark.parametrize("layer, op", [(nn.Dropout(0.2), "dropout"), (nn.BatchNorm1d(3), "batch_norm")])
+def test_exported_in_training_mode_is_refused(tmp_path, layer, op):
+    """Batch statistics or dropout would make each chip's result depend on the batch."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * SIZE * SIZE, 3), layer).train()
+    with pytest.raises(UserError, match=rf"exported in training mode \(aten::{op} with training=True\); call "
+                                        r"model.eval\(\) before exporting"):
+        load_trained(_given(_export(model, tmp_path / "train.pt2"), trust=True), 3, SIZE)
+
+
+def test_exported_for_one_batch_size_is_refused(tmp_path):
+    path = tmp_path / "static.pt2"
+    torch.export.save(torch.export.export(build("small-cnn", 3, SIZE).eval(), (torch.rand(2, 3, SIZE, SIZE),)), path)
+    with pytest.raises(UserError, match=r"exported for batches of exactly 2 images; export with a free batch size"):
+        load_trained(_given(path, trust=True), 3, SIZE)
 
 
 def test_cli_audit_of_a_file_writing_model_exits_2_with_one_line(tmp_path):
     classes = _dataset(tmp_path / "data")
     victim = tmp_path / "precious.txt"
     victim.write_text(PRECIOUS)
-    model = _script(WritesFile(str(victim)), tmp_path / "model.ts")
+    model = _script(WritesOnLoad(str(victim)), tmp_path / "model.ts")
     (tmp_path / "studies").mkdir()
     out = _cli(tmp_path, "audit", "hostile", "--model", str(model), "--data-root", str(tmp_path / "data"),
                "--size", str(SIZE), "--chips", "2", "--preset", "paper-variation", "--privileged", "light",
                "--classes", ",".join(classes), "--no-progress", check=False)
-    _one_line_error(out, "calls aten::from_file, which is not a side-effect-free tensor operation")
+    _one_line_error(out, "is a TorchScript model, which is code, so it was not loaded; export ONNX instead")
     assert victim.read_text() == PRECIOUS

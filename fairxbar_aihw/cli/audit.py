@@ -13,9 +13,12 @@ from .options import TABLE_OPTIONS, table_params, with_options
 
 @click.command()
 @click.argument("name")
-@click.option("--model", "torchscript", default=None, help="Your trained model as a torch.export program (.pt2) or "
-              "TorchScript file; refused unless it calls tensor operations only.")
-@click.option("--weights", default=None, help="A state dict (loaded weights_only) for --arch.")
+@click.option("--model", "model_file", default=None, help="Your trained model as an ONNX file (data: rebuilt from "
+              "vetted operators, no code runs). A .pt2 or TorchScript file is code: it needs --trust-code.")
+@click.option("--trust-code", is_flag=True, help="Load a .pt2 or TorchScript --model, running the file's code "
+              "(only for files you trust, like --entry); ONNX never needs it.")
+@click.option("--weights", default=None, help="Weights for --arch: a .safetensors file or a state dict (loaded "
+              "weights_only); data, no code runs.")
 @click.option("--arch", default=None, help="Architecture of --weights: small-cnn, resnet18, vgg11, vgg11_bn or a "
               "torchvision classification model name.")
 @click.option("--entry", default=None, help="Trusted Python module:function returning your nn.Module (runs code).")
@@ -34,7 +37,7 @@ from .options import TABLE_OPTIONS, table_params, with_options
 @click.option("--fresh", is_flag=True, help="Delete this audit's cached results first.")
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True, help="Hide progress bars.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
-def audit(name: str, torchscript: str | None, weights: str | None, arch: str | None, entry: str | None, dataset: str,
+def audit(name: str, model_file: str | None, trust_code: bool, weights: str | None, arch: str | None, entry: str | None, dataset: str,
           data_root: str, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
           fresh: bool, no_progress: bool, threads: int | None, **kw: Any) -> None:
     """Audit your trained model on analog chips: per group on each technology, over drift time,
@@ -42,14 +45,17 @@ def audit(name: str, torchscript: str | None, weights: str | None, arch: str | N
     from ..app import run_audit
     from ..study.audit import Audit, audit_config
 
-    given = [k for k, v in (("--model", torchscript), ("--weights", weights), ("--entry", entry)) if v]
+    given = [k for k, v in (("--model", model_file), ("--weights", weights), ("--entry", entry)) if v]
     if len(given) != 1:
-        raise UserError("audit needs exactly one of --model (.pt2 or TorchScript), --weights (with --arch) or --entry; "
+        raise UserError("audit needs exactly one of --model (an ONNX file), --weights (with --arch) or --entry; "
                         "got "
                         + (" and ".join(given) or "none"))
     if weights and not arch:
         raise UserError("--weights needs --arch: the architecture the state dict belongs to")
-    model = {"name": arch or "given", "torchscript": torchscript, "weights": weights, "entry": entry}
+    if trust_code and not model_file:
+        raise UserError("--trust-code applies to a --model file only (.pt2 or TorchScript)")
+    model = {"name": arch or "given", "file": model_file, "weights": weights, "entry": entry,
+             "trust_code": trust_code or None}
     ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw)}
     cfg = audit_config(name, {k: v for k, v in model.items() if v is not None}, ds,
                        list(presets) or ["paper-variation", "pcm-ibm"], chips, seed, target, not no_drift)

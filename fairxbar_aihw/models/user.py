@@ -1,13 +1,13 @@
-"""Your own trained model: an exported program (.pt2) or TorchScript file, an architecture plus a
-state dict, or an entry point.
+"""Your own trained model: a model file (ONNX; or .pt2/TorchScript when trusted), an architecture
+plus its weights (a state dict or safetensors), or an entry point.
 
-Why three ways: a deployed model is usually exported (torch.export, or TorchScript before it), a
-research model is a state dict beside the code that defines it (here: the tool's own
-architectures or any torchvision classifier), and anything else can be built by your own
-function. State dicts load with ``weights_only=True`` (no code runs); an exported or TorchScript
-model is code, so ``programs`` checks the file before loading and every op its graph calls
-before the first call (tensor maths only); an entry point is your Python code, so it is
-documented as trusted.
+Why these ways: a deployed model is usually exported (ONNX is the interchange format), a research
+model is a state dict beside the code that defines it (here: the tool's own architectures or any
+torchvision classifier), and anything else can be built by your own function. ONNX and weights
+are data: ONNX is rebuilt from vetted operators (``onnx_graph``), state dicts load with
+``weights_only=True`` and safetensors hold tensors only, so no code runs. A .pt2 or TorchScript
+file is code, loaded only when the user trusts it (``programs``); an entry point is the user's
+own Python code, documented as trusted.
 
 Crossbars: aihwkit converts ``nn.Conv2d`` and ``nn.Linear`` modules. A compiled model has no
 Python modules to convert, so ``crossbar_proxy`` mirrors its conv and linear weights (by name)
@@ -27,7 +27,8 @@ import torch.nn as nn
 
 from ..errors import UserError
 from ..torchfiles import load_torch_file
-from .programs import load_program
+from .onnx_graph import load_onnx
+from .programs import TRUST_HINT, compiled_kind, load_trusted_program
 
 CROSSBAR_TYPES = ("Conv2d", "Linear")
 CROSSBAR_MODULES = (nn.Conv2d, nn.Linear)
@@ -58,9 +59,7 @@ def load_state_dict_model(name: str, path: str, num_classes: int, image_size: in
         import torchvision
 
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
-    blob = load_torch_file(_file(path, "state-dict file"), "state dict",
-                           fix="save the weights again as tensors only: torch.save(model.state_dict(), PATH)")
-    state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
+    state = load_weights(_file(path, "weights file"))
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
     try:
@@ -75,6 +74,50 @@ def load_state_dict_model(name: str, path: str, num_classes: int, image_size: in
         raise UserError(f"state dict {path} does not fit architecture {name} with {num_classes} classes "
                         f"({detail or str(exc).splitlines()[0]}); check model.name and the dataset's classes") from None
     return model
+
+
+SAFETENSORS_MAX_BYTES = 1 << 32  # 4 GiB: the largest torchvision classifier is under 2.5 GiB
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file: a JSON header and raw tensors, data only (no pickle)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    if path.stat().st_size > SAFETENSORS_MAX_BYTES:
+        raise UserError(f"weights file {path} is over {SAFETENSORS_MAX_BYTES >> 30} GiB; no classifier needs that much")
+    try:
+        return load(path.read_bytes())
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise UserError(f"weights file {path} is not a readable safetensors file ({type(exc).__name__})") from None
+
+
+def load_weights(path: Path) -> Any:
+    """The tensors of a weights file: safetensors (by its ``.safetensors`` name) or a torch state
+    dict, read with ``weights_only`` (tensors and plain data, never code)."""
+    if path.suffix == ".safetensors":
+        return _load_safetensors(path)
+    blob = load_torch_file(path, "state dict",
+                           fix="save the weights again as tensors only: torch.save(model.state_dict(), PATH), or "
+                               "as safetensors")
+    return blob.get("state_dict", blob) if isinstance(blob, dict) else blob
+
+
+def load_model_file(path: Path, image_size: int, trust_code: bool = False) -> nn.Module:
+    """The model in a model file: ONNX (data, always), or a .pt2/TorchScript file (code) only
+    when ``trust_code``; the format is read from the file's first bytes, not its name."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise UserError(f"cannot read model file {path} ({exc.strerror or type(exc).__name__})") from None
+    kind = compiled_kind(head, path)
+    if kind is None:
+        return load_onnx(path, image_size)
+    if not trust_code:
+        label = "torch.export program" if kind == "pt2" else "TorchScript model"
+        raise UserError(f"{path} is a {label}, which is code, so it was not loaded; {TRUST_HINT}")
+    return load_trusted_program(path, kind)
 
 
 def load_entry_point(entry: str) -> nn.Module:
@@ -105,8 +148,8 @@ def _first_line(exc: BaseException) -> str:
 def load_trained(model_cfg: Any, num_classes: int, image_size: int) -> nn.Module:
     """The trained model a study's ``model`` section names, in eval mode on the CPU, checked to
     give ``num_classes`` outputs on an image of the study's size."""
-    if model_cfg.torchscript:
-        model = load_program(_file(model_cfg.torchscript, "model file"))
+    if model_cfg.file:
+        model = load_model_file(_file(model_cfg.file, "model file"), image_size, model_cfg.trust_code)
     elif model_cfg.weights:
         model = load_state_dict_model(model_cfg.name, model_cfg.weights, num_classes, image_size)
     else:

@@ -105,8 +105,8 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     meta = {k: store.get_meta(run.run_id, k, {}) or {} for k in ("environment", "baseline", "dataset", "groups")}
     boot = meta["baseline"].get("test_bootstrap") or {}
     m = cfg.model
-    source = m.torchscript or m.weights or m.entry
-    kind = program_label(m.torchscript) if m.torchscript else f"state dict for {m.name}" if m.weights else "entry point"
+    source = m.file or m.weights or m.entry
+    kind = program_label(m.file) if m.file else f"state dict for {m.name}" if m.weights else "entry point"
     layers = [n for n in crossbar_layers(run.baseline[0]) if n not in cfg.model.digital_layers]
     groups = meta["groups"].get("names") or {}
     lines = [f"# Audit `{run.name}`", "", provenance_note(meta["environment"]), "",

@@ -35,7 +35,7 @@ def _relative(imp: float, ci: float, base_eodds: float) -> str:
 def _model_line(cfg: StudyConfig, baseline: dict[str, Any]) -> str:
     """How the pre-trained model came to be: trained here, or given (and from where)."""
     m = cfg.model
-    given = [(k, getattr(m, k)) for k in ("torchscript", "weights", "entry") if getattr(m, k)]
+    given = [(k, getattr(m, k)) for k in ("file", "weights", "entry") if getattr(m, k)]
     if given:
         kind, source = given[0]
         return f"- Model: given, not trained here: `{source}` ({kind}{'' if kind != 'weights' else f' for {m.name}'})."

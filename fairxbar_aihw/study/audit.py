@@ -49,7 +49,7 @@ def audit_config(name: str, model: dict[str, Any], dataset: dict[str, Any], pres
         "description": "Audit of a given trained model on analog chips: per-group accuracy and fairness on each "
                        "technology, over drift time, per layer, and whether F+A R targeting helps.",
         "seeds": [seed], "dataset": dataset, "model": model,
-        "saliency": {"estimator": "hutchinson" if model.get("torchscript") else "hessian-exact",
+        "saliency": {"estimator": "hutchinson" if model.get("file") else "hessian-exact",
                      "samples_per_group": 256, "batch_size": 64, "probes": 16},
         "sweep": {"methods": AUDIT_METHODS, "targets": [target], "hardware": [{"preset": p} for p in presets],
                   "trials": chips},

@@ -69,8 +69,8 @@ class ChipEvaluator:
             home = "cpu" if preset.ideal_forward else self.device
             if self.crossbars is not self.model and not preset.ideal_forward:
                 raise UserError(f"preset {preset.name} computes through aihwkit's analog forward, which needs the "
-                                "model's Python modules; give the model as model.weights or model.entry instead "
-                                "of a .pt2 or TorchScript file")
+                                "model's Python modules; give the model as ONNX (model.file), model.weights or "
+                                "model.entry instead of a .pt2 or TorchScript file")
             self._analog[key] = to_analog(self.crossbars, preset, self.digital_layers, device=home)
         return self._analog[key]
 

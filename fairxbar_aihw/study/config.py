@@ -96,15 +96,15 @@ def _need(cond: bool, msg: str) -> None:
 
 def check_model(model: Any, size: int, w: str) -> None:
     """A built-in architecture, or one of the three ways to bring a trained model."""
-    sources = [k for k in ("torchscript", "weights", "entry") if getattr(model, k)]
-    _need(len(sources) <= 1, f"{w}: give one of model.torchscript, model.weights or model.entry, not "
+    sources = [k for k in ("file", "weights", "entry") if getattr(model, k)]
+    _need(len(sources) <= 1, f"{w}: give one of model.file, model.weights or model.entry, not "
           f"{' and '.join(sources)}")
     if model.name in MIN_IMAGE_SIZE:
         _need(size >= MIN_IMAGE_SIZE[model.name], f"{w}: model {model.name} needs dataset.size ≥ "
               f"{MIN_IMAGE_SIZE[model.name]} pixels, got {size}")
         return
     _need(bool(sources), f"{w}: model.name='{model.name}' is unknown; choose one of {', '.join(MIN_IMAGE_SIZE)}, "
-          "or bring a trained model with model.weights (a torchvision model's state dict), model.torchscript "
+          "or bring a trained model with model.weights (a torchvision model's state dict), model.file (ONNX) "
           "or model.entry")
     if sources == ["weights"]:
         from ..models.user import torchvision_names

@@ -55,6 +55,10 @@ def run_config_for_hash(cfg: StudyConfig) -> dict[str, Any]:
     """
     data = cfg.as_dict()
     out = {k: data[k] for k in RUN_KEYS}
+    model = dict(out["model"])
+    model.pop("trust_code", None)  # whether the user trusts the file changes nothing it computes
+    model["torchscript"] = model.pop("file", None)  # the key's old name: runs made before the rename keep their id
+    out["model"] = model
     for section, keys in ADDED_LATER.items():  # unset, they leave the hash (and every existing run) as it was
         out[section] = {k: v for k, v in out[section].items() if not (k in keys and v is None)}
     return out
@@ -195,7 +199,7 @@ class StudyRun:
     def brings_model(self) -> bool:
         """True when the study audits a trained model it was given instead of training one."""
         m = self.cfg.model
-        return bool(m.torchscript or m.weights or m.entry)
+        return bool(m.file or m.weights or m.entry)
 
     def _given_model(self) -> tuple[torch.nn.Module, dict[str, Any]]:
         """Your trained model, with the checkpoint metadata the later stages read."""
@@ -203,8 +207,8 @@ class StudyRun:
 
         s, m = self.load_data(), self.cfg.model
         model = load_trained(m, s.num_classes, s.image_size)
-        source = m.torchscript or m.weights or m.entry
-        digest = file_digest(source) if (m.torchscript or m.weights) else source
+        source = m.file or m.weights or m.entry
+        digest = file_digest(source) if (m.file or m.weights) else source
         ckpt = {"key": config_hash({"given": digest, "name": m.name, "data": s.fingerprint()}), "best_epoch": None,
                 "history": [], "seconds": 0.0, "given": str(source),
                 **{split: evaluate(model, getattr(s, split), "cpu", s.num_classes) for split in ("val", "test")}}

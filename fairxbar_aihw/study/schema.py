@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..data.names import DATASET_NAMES
 from ..errors import listing
@@ -65,15 +65,27 @@ class ModelSection(Section):
     name: str = Field("small-cnn", description="architecture: small-cnn, resnet18, vgg11, vgg11_bn, or with "
                       "`weights` any torchvision classification model name")
     pretrained: str | None = Field(None, description="a local weights file (never downloaded)")
-    torchscript: str | None = Field(None, description="your trained model as a torch.export program (.pt2) "
-                                    "or TorchScript file, refused unless it calls tensor operations only: the "
-                                    "study skips training")
+    file: str | None = Field(None, description="your trained model file: ONNX (.onnx; data, rebuilt from vetted "
+                             "operators), or with `trust_code` a torch.export (.pt2) or TorchScript file (code): the "
+                             "study skips training; `model.torchscript` is read as this key")
+    trust_code: bool = Field(False, description="load a .pt2 or TorchScript `file`, which runs the file's code (as "
+                             "`entry` runs yours); ONNX never needs it")
     weights: str | None = Field(None, description="your trained model's state dict (loaded weights_only) for "
                                 "`name`: the study skips training")
     entry: str | None = Field(None, description="trusted Python `module:function` returning your trained "
                               "nn.Module (it runs code): the study skips training")
     digital_layers: list[str] = Field(default_factory=list, description="conv/linear module names kept digital "
                                       "and exact; every other conv/linear layer is on crossbars")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_neutral_key(cls, data: Any) -> Any:
+        """``torchscript:`` was this key's name when only compiled torch files were read."""
+        if isinstance(data, dict) and "torchscript" in data:
+            if data.get("file") is not None:
+                raise ValueError("give model.file only (model.torchscript is its old name)")
+            data = {**{k: v for k, v in data.items() if k != "torchscript"}, "file": data["torchscript"]}
+        return data
 
 
 class HardwareEntry(Section):
