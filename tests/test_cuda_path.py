@@ -52,6 +52,16 @@ def test_simulation_catches_cross_device_bugs():
         y.detach().copy_(torch.zeros(4, 2))
 
 
+# aihwkit 1.2.0 rebinds a tile's weights with `Parameter.data = tensor` under DisableTorchFunction
+# (AnalogContext._replace_raw_data), out of reach of the simulation's function mode, and a CPU
+# Parameter cannot hold the simulation's wrapper tensor; a real GPU has no such limit. So this
+# check runs where aihwkit 1.1.0 is installed (Python 3.11, the CI's whole-suite run), and the CUDA
+# path on aihwkit 1.2.0 is left to test_study_on_real_cuda_close_to_cpu on a GPU.
+_AIHWKIT_REBINDS_DATA = tuple(int(p) for p in __import__("aihwkit").__version__.split(".")[:2]) >= (1, 2)
+
+
+@pytest.mark.skipif(_AIHWKIT_REBINDS_DATA, reason="aihwkit >= 1.2 sets Parameter.data past the simulated GPU; "
+                    "runs on aihwkit 1.1.0 (Python 3.11) and on a real GPU")
 def test_study_on_simulated_cuda_matches_cpu(tmp_path, monkeypatch):
     cpu = _study(tmp_path, monkeypatch, "cpu")
     with simulated_cuda() as ops:
