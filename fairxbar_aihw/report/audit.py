@@ -118,7 +118,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
              f"{meta['dataset'].get('sizes', {}).get('test')} images; unprivileged (0) = {groups.get('0', groups.get(0))}, "
              f"privileged (1) = {groups.get('1', groups.get(1))}.", *skipped_lines(meta["dataset"]),
              f"- F+A R saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} training "
-             "images per group" + (" (TorchScript models have no Python modules for BackPACK's exact curvature; "
+             "images per group" + (" (a model file has no module tree BackPACK's exact curvature can extend; "
                                    "Hutchinson's estimate is noisy, see the user guide)"
                                    if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
