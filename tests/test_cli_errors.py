@@ -173,6 +173,30 @@ def test_disk_full_is_one_line_and_exit_2(monkeypatch, capsys):
     assert "/runs/demo/results.sqlite: No space left on device" in err[0]
 
 
+def test_a_name_too_long_says_so_and_how_to_fix_it(monkeypatch, capsys):
+    """ENAMETOOLONG is not a full disk: the line names the cause and the fix, not "free space"."""
+    def too_long(**kw):
+        raise OSError(errno.ENAMETOOLONG, "File name too long", "/data/" + "a" * 300 + ".png")
+
+    monkeypatch.setattr(cli_module.study, "open_study", too_long)
+    monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
+    with pytest.raises(SystemExit) as exc:
+        cli_module.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1
+    assert "File name too long" in err[0] and "use a shorter name" in err[0] and "free space" not in err[0]
+    assert "a" * 200 not in err[0]  # a long path is cut
+
+
+def test_a_name_ending_in_a_newline_is_refused_and_makes_no_folder(home):
+    """``re.match`` with ``$`` let "nl\\n" pass the name check and become the folder runs/nl\\n."""
+    path = home / "studies" / "nl\n.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    proc = _cli(home, "study", str(path), "--no-progress", check=False)
+    line = _one_line_error(proc, "name 'nl\\n' is not allowed")
+    assert not (home / "runs").exists() or not list((home / "runs").iterdir()), line
+
+
 def test_interrupt_closes_progress_bars_first(monkeypatch, capsys):
     from tqdm import tqdm
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import DataWarning, UserError, clipped
+from ..errors import DataWarning, UserError, clipped, environment_error
 from ..threads import set_wait_policy
 from . import audit, data, listings, study
 
@@ -82,18 +82,10 @@ def main() -> None:
         _close_progress_bars()
         click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
         sys.exit(130)
-    except OSError as exc:  # disk full, read-only folder, missing folder: name the file and the cause
+    except (OSError, sqlite3.OperationalError) as exc:  # disk full, read-only folder, name too long
         if debug:
             raise
-        where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; free space or fix the folder's "
-                   "permissions, then rerun (finished work is kept)", err=True)
-        sys.exit(2)
-    except sqlite3.OperationalError as exc:  # "database or disk is full", "readonly database"
-        if debug:
-            raise
-        click.echo(f"error: results database: {exc}; free space or fix the runs folder's permissions, then "
-                   "rerun (committed rows are kept)", err=True)
+        click.echo(f"error: {environment_error(exc)}", err=True)
         sys.exit(2)
     except Exception as exc:  # a bug: say so in one line, traceback on --debug
         if debug:
