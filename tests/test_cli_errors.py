@@ -545,3 +545,15 @@ def test_an_image_path_the_system_cannot_take_is_a_data_error_naming_its_row(hom
     if "a" * 300 in path:
         assert "use a shorter name" in line
 
+
+def test_a_study_that_fails_before_computing_leaves_nothing_in_the_current_folder(home):
+    """``study fitz-resnet18 --data-root /nonexistent`` left runs/ and docs/reports/ (a report
+    marker) in the folder it ran in."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FAIRXBAR_RUNS", "FAIRXBAR_REPORTS", "FAIRXBAR_STUDIES")}
+    env["FAIRXBAR_CACHE"] = str(home / "cache")
+    before = sorted(os.listdir(home))
+    proc = subprocess.run([sys.executable, "-m", "fairxbar_aihw.cli", "study", "fitz-resnet18", "--data-root",
+                           str(home / "nonexistent"), "--no-progress"], env=env, cwd=home, capture_output=True,
+                          text=True, timeout=600)
+    _one_line_error(proc, "is not a directory")
+    assert sorted(os.listdir(home)) == before

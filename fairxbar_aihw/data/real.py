@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import PATH_LIMIT, DataError, quote_value, quoted_listing
+from ..leftovers import made_file, make_folder
 from ..paths import cache_dir
 from .names import DATASETS
 from ..torchfiles import atomic_torch_save, load_torch_file
@@ -254,7 +255,9 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
     idx = np.asarray(keep)
     values = None if table.values is None else table.values[idx]
     out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt, values)
+    make_folder(path.parent)
     atomic_torch_save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
                        "corrupt": list(corrupt), **({} if values is None else {"values": torch.as_tensor(values)})},
                       path)  # atomic: a killed decode never leaves a half cache
+    made_file(path)  # a command that then fails (a refused model) removes it again (leftovers.py)
     return out
