@@ -343,7 +343,10 @@ def _failure(kind: str, worker: int, seed: int | None, text: str) -> BaseExcepti
         return UserError(text)
     if kind == "interrupted":
         return KeyboardInterrupt()
-    return WorkerFailed(f"seed {seed}: {text}")
+    first, _, worker_traceback = text.partition("\n")
+    failed = WorkerFailed(f"seed {seed}: {first}")  # one line; the worker's traceback shows under --debug
+    failed.add_note(worker_traceback)
+    return failed
 
 
 def _silent_death(procs: dict[int, Any], busy: dict[int, Task | None],
