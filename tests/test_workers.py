@@ -132,6 +132,7 @@ def test_a_killed_worker_ends_the_study_in_one_line_and_a_rerun_finishes_it(tmp_
     assert proc.returncode == 2
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "died" in lines[0] and "rerun the same command to resume" in lines[0]
+    assert "resource_tracker" not in err  # a killed worker leaves no semaphore behind (it takes none)
     kept = len(_rows(db))
     assert kept >= 10  # the finished chips stayed
     _cli(home, "study", "tiny", "--workers", "2", "--threads", "1", "--no-progress")
