@@ -557,3 +557,12 @@ def test_a_study_that_fails_before_computing_leaves_nothing_in_the_current_folde
                           text=True, timeout=600)
     _one_line_error(proc, "is not a directory")
     assert sorted(os.listdir(home)) == before
+
+
+def test_a_predictions_file_without_a_printable_header_is_named_not_shown(home):
+    """Its first line was listed as the columns found (escape codes and all)."""
+    path = home / "p.csv"
+    path.write_text("\x1b[2JTOPSECRET-line-one\x07,more\n1,2\n")
+    proc = _cli(home, "metrics", str(path), check=False)
+    _one_line_error(proc, "its first line is not a header of column names")
+    assert "TOPSECRET" not in proc.stdout + proc.stderr and "\x1b" not in proc.stderr

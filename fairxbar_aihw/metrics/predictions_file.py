@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, clipped, header_listing, listing, quote_value
+from ..errors import DataError, clipped, header_listing, quote_value, quoted_listing
 from .core import compute
 
 REQUIRED = ("label", "pred", "group")
@@ -110,7 +110,7 @@ def _score_columns(columns: list[str]) -> list[str]:
                         key=lambda c: int(c[6:]) if c[6:].isdigit() else 10**9)
     ids = [c[6:] for c in score_cols]
     if not all(i.isdigit() for i in ids) or [int(i) for i in ids] != list(range(len(ids))):
-        raise DataError(f"score columns must be score_0..score_{{K-1}}; found {listing(map(quote_value, score_cols))}")
+        raise DataError(f"score columns must be score_0..score_{{K-1}}; found {quoted_listing(score_cols)}")
     return score_cols
 
 
@@ -155,7 +155,8 @@ def load_predictions(path: Path, score_cols: list[str]) -> dict[str, np.ndarray]
             n += m
     except (ValueError, OverflowError) as exc:
         raise DataError(_first_bad_value(path, score_cols)
-                        or f"cannot read {path} as CSV: {clipped(str(exc))}") from None
+                        or f"cannot read {path} as CSV ({type(exc).__name__}); label, pred and group must hold "
+                        "integers and score_<k> numbers") from None  # pandas' text may quote a cell
     return {c: a[:n] for c, a in arrays.items()}
 
 
