@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ConfigError, UserError
+from .errors import ConfigError, UserError, quote_value
 
 PACKAGE = Path(__file__).parent
 
@@ -29,14 +29,14 @@ def _bundled(shipped_as: str, source: str) -> Path:
 
 BUNDLED_PRESETS = _bundled("presets", "device_presets")
 BUNDLED_STUDIES = _bundled("studies", "studies")
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")  # fullmatch only: "$" lets a final newline pass
 
 
 def check_name(name: str, what: str) -> str:
     """``name`` if it can safely become a file or folder name (letters, digits, ``_.+-``, no ``..``)."""
-    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
-        raise ConfigError(f"{what} name {name!r} is not allowed: use letters, digits, '_', '-', '.' and '+', "
-                          "starting with a letter or digit, without '..'")
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(f"{what} name '{quote_value(name, 120)}' is not allowed: use letters, digits, '_', '-', "
+                          "'.' and '+', starting with a letter or digit, without '..'")
     return name
 
 

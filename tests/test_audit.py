@@ -253,3 +253,20 @@ def test_skipped_images_and_rows_are_counted_in_check_audit_and_report(home, tmp
                "light", "--classes", classes)
     assert out.stdout.strip().splitlines()[-1] == counts
     assert f"- Data {counts}." in (home / "reports" / "skips" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("refused,fragment", [
+    (("--weights", "four_classes.pt", "--arch", "small-cnn", "--privileged", "light"), "does not fit architecture"),
+    (("--weights", "model_state.pt", "--arch", "small-cnn", "--privileged", "purple"), "does not occur"),
+])
+def test_a_refused_model_or_dataset_leaves_no_run_folder_report_or_cache(home, refused, fragment):
+    """The run folder (lock, marker, database), the report folder and the decoded-image cache were
+    left behind by a refused input; now the refusal removes what it made (and only that)."""
+    home, _ = home
+    torch.save(build("small-cnn", 4, SIZE).state_dict(), home / "four_classes.pt")
+    cache = home / "cache"
+    before = sorted(cache.iterdir()) if cache.is_dir() else None
+    args = [str(home / a) if a.endswith(".pt") else a for a in refused]
+    _one_line_error(_audit(home, "refused", *args, check=False), fragment)
+    assert not (home / "runs" / "refused").exists() and not (home / "reports" / "refused").exists()
+    assert (sorted(cache.iterdir()) if cache.is_dir() else None) == before

@@ -160,17 +160,40 @@ def test_unwritable_places_give_one_line(home):
     _one_line_error(proc, "set FAIRXBAR_RUNS to a writable folder")
 
 
-def test_disk_full_is_one_line_and_exit_2(monkeypatch, capsys):
-    def full(**kw):
-        raise OSError(errno.ENOSPC, "No space left on device", "/runs/demo/results.sqlite")
+def _main_error(monkeypatch, capsys, exc: BaseException) -> list[str]:
+    """What ``main`` prints when opening the study raises ``exc`` (asserting exit code 2)."""
+    def failing(**kw):
+        raise exc
 
-    monkeypatch.setattr(cli_module.study, "open_study", full)
+    monkeypatch.setattr(cli_module.study, "open_study", failing)
     monkeypatch.setattr(sys, "argv", ["fairxbar-aihw", "study", "demo"])
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit) as exit_:
         cli_module.main()
-    err = capsys.readouterr().err.strip().splitlines()
-    assert exc.value.code == 2 and len(err) == 1
-    assert "/runs/demo/results.sqlite: No space left on device" in err[0]
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_disk_full_is_one_line_and_exit_2(monkeypatch, capsys):
+    err = _main_error(monkeypatch, capsys, OSError(errno.ENOSPC, "No space left on device",
+                                                   "/runs/demo/results.sqlite"))
+    assert len(err) == 1 and "/runs/demo/results.sqlite: No space left on device" in err[0]
+
+
+def test_a_name_too_long_says_so_and_how_to_fix_it(monkeypatch, capsys):
+    """ENAMETOOLONG is not a full disk: the line names the cause and the fix, not "free space"."""
+    err = _main_error(monkeypatch, capsys, OSError(errno.ENAMETOOLONG, "File name too long",
+                                                   "/data/" + "a" * 300 + ".png"))
+    assert len(err) == 1 and "File name too long" in err[0] and "use a shorter name" in err[0]
+    assert "free space" not in err[0] and "a" * 200 not in err[0]  # a long path is cut
+
+
+def test_a_name_ending_in_a_newline_is_refused_and_makes_no_folder(home):
+    """``re.match`` with ``$`` let "nl\\n" pass the name check and become the folder runs/nl\\n."""
+    path = home / "studies" / "nl\n.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    proc = _cli(home, "study", str(path), "--no-progress", check=False)
+    line = _one_line_error(proc, "name 'nl\\n' is not allowed")
+    assert not (home / "runs").exists() or not list((home / "runs").iterdir()), line
 
 
 def test_interrupt_closes_progress_bars_first(monkeypatch, capsys):
@@ -442,3 +465,104 @@ def test_preset_quick_seeds_and_trials_select_the_same_runs_as_before(monkeypatc
     keys = "\n".join(sorted(StudyPlan(cfg.for_seed(cfg.seeds[0])).expected_cells()))
     assert hashlib.sha256(keys.encode()).hexdigest()[:16] == cells
     assert (cfg.drift.presets, cfg.sweep.trials, cfg.quick_mode) == (drift_presets, trials, bool(options.get("quick")))
+
+
+def _key_body(seed: int = 0) -> list[str]:
+    """The body lines of a made-up OpenSSH private key (base64, 70 characters a line)."""
+    import base64
+    import random
+
+    text = base64.b64encode(random.Random(seed).randbytes(260)).decode()
+    return [text[i:i + 70] for i in range(0, len(text), 70)]
+
+
+def _shows_none_of(proc: subprocess.CompletedProcess, secrets: list[str]) -> None:
+    out = proc.stdout + proc.stderr
+    for secret in secrets:
+        assert all(secret[i:i + 12] not in out for i in range(0, len(secret) - 12)), out
+
+
+def test_a_key_file_given_as_the_labels_csv_is_named_never_shown(home):
+    """Column options set to a key's first line made its lines group values, listed in the error."""
+    root = home / "data"
+    (root / ".ssh").mkdir(parents=True)
+    body = _key_body()
+    key = root / ".ssh" / "id_rsa"
+    key.write_text("\n".join(["-----BEGIN OPENSSH PRIVATE KEY-----", *body, "-----END OPENSSH PRIVATE KEY-----"]))
+    first = key.read_text().splitlines()[0]
+    columns = ["--image-column", first, "--label-column", first, "--group-column", first]
+    for extra in ([], ["--privileged", "x"], ["--privileged", body[1]]):
+        proc = _cli(home, "data", "check", "--dataset", "csv", "--data-root", str(root), "--file", ".ssh/id_rsa",
+                    "--no-decode", *columns, *extra, check=False)
+        _one_line_error(proc, "each must be a column of its own")
+        _shows_none_of(proc, body[:1] + body[2:])  # body[1] was given on the command line
+    proc = _cli(home, "metrics", str(key), check=False)
+    _one_line_error(proc, "lacks column(s) label, pred, group")
+    _shows_none_of(proc, body)
+
+
+def test_a_group_column_of_unique_values_is_counted_not_listed(home):
+    root = home / "data"
+    root.mkdir()
+    secrets = _key_body(1)
+    (root / "labels.csv").write_text("image,label,token\n" + "".join(f"img/{i}.png,a,{s}\n"
+                                                                      for i, s in enumerate(secrets)))
+    check = ["data", "check", "--dataset", "csv", "--data-root", str(root), "--no-decode", "--group-column", "token"]
+    for extra in ([], ["--privileged", "x"]):
+        proc = _cli(home, *check, *extra, check=False)
+        _one_line_error(proc, f"found {len(secrets)} distinct values in {len(secrets)} rows, not shown")
+        _shows_none_of(proc, secrets)
+
+
+def test_an_extra_field_in_every_row_is_refused_not_echoed(home):
+    """pandas took the first column as an index and shifted the rest, so the extra field became
+    the group column and its values were listed."""
+    root = home / "data"
+    root.mkdir()
+    (root / "labels.csv").write_text("image,label,group\n" + "".join(f"img/{i}.png,a,m,TOPSECRET{i}\n"
+                                                                      for i in range(6)))
+    proc = _cli(home, "data", "check", "--dataset", "csv", "--data-root", str(root), "--privileged", "m",
+                "--no-decode", check=False)
+    _one_line_error(proc, "csv: line 2 of labels.csv has more fields than its header row")
+    assert "TOPSECRET" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path,fragment", [
+    ("img/0\x00.png", "csv: data row 3: the image path holds a NUL byte; fix that row"),
+    ("img/" + "a" * 300 + ".png", "csv: data row 3: cannot look up image path 'img/aaaa"),
+])
+def test_an_image_path_the_system_cannot_take_is_a_data_error_naming_its_row(home, path, fragment):
+    root = home / "data"
+    (root / "img").mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (8, 8), (i, 80, 60)).save(root / "img" / f"{i}.png")
+    rows = ["img/1.png,a,m", "img/2.png,b,f", f"{path},a,f", "img/3.png,b,m"]
+    (root / "labels.csv").write_text("image,label,group\n" + "\n".join(rows) + "\n")
+    proc = _cli(home, "data", "check", "--dataset", "csv", "--data-root", str(root), "--privileged", "m",
+                "--no-decode", check=False)
+    line = _one_line_error(proc, fragment)
+    assert "free space" not in line and "a" * 60 not in line
+    if "a" * 300 in path:
+        assert "use a shorter name" in line
+
+
+def test_a_study_that_fails_before_computing_leaves_nothing_in_the_current_folder(home):
+    """``study fitz-resnet18 --data-root /nonexistent`` left runs/ and docs/reports/ (a report
+    marker) in the folder it ran in."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FAIRXBAR_RUNS", "FAIRXBAR_REPORTS", "FAIRXBAR_STUDIES")}
+    env["FAIRXBAR_CACHE"] = str(home / "cache")
+    before = sorted(os.listdir(home))
+    proc = subprocess.run([sys.executable, "-m", "fairxbar_aihw.cli", "study", "fitz-resnet18", "--data-root",
+                           str(home / "nonexistent"), "--no-progress"], env=env, cwd=home, capture_output=True,
+                          text=True, timeout=600)
+    _one_line_error(proc, "is not a directory")
+    assert sorted(os.listdir(home)) == before
+
+
+def test_a_predictions_file_without_a_printable_header_is_named_not_shown(home):
+    """Its first line was listed as the columns found (escape codes and all)."""
+    path = home / "p.csv"
+    path.write_text("\x1b[2JTOPSECRET-line-one\x07,more\n1,2\n")
+    proc = _cli(home, "metrics", str(path), check=False)
+    _one_line_error(proc, "its first line is not a header of column names")
+    assert "TOPSECRET" not in proc.stdout + proc.stderr and "\x1b" not in proc.stderr

@@ -132,6 +132,7 @@ def test_a_killed_worker_ends_the_study_in_one_line_and_a_rerun_finishes_it(tmp_
     assert proc.returncode == 2
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "died" in lines[0] and "rerun the same command to resume" in lines[0]
+    assert "resource_tracker" not in err  # a killed worker leaves no semaphore behind (it takes none)
     kept = len(_rows(db))
     assert kept >= 10  # the finished chips stayed
     _cli(home, "study", "tiny", "--workers", "2", "--threads", "1", "--no-progress")
@@ -185,3 +186,39 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+FULL_DISK_HOOK = """
+import errno, multiprocessing, os, sqlite3
+import fairxbar_aihw.store.results as results
+
+def _full(self, *args, **kwargs):  # only in the workers: the parent's own writes still work
+    if multiprocessing.parent_process() is None:
+        return _write(self, *args, **kwargs)
+    if os.environ["FULL_DISK"] == "sqlite":
+        raise sqlite3.OperationalError("database or disk is full")
+    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+_write = results.ResultsStore.write_trial
+results.ResultsStore.write_trial = _full
+"""
+
+
+@pytest.mark.parametrize("kind,fragment", [("sqlite", "results database: database or disk is full; free space"),
+                                           ("os", "results.sqlite: No space left on device; free space")])
+def test_a_full_disk_in_a_worker_is_the_one_line_of_one_process(tmp_path, kind, fragment):
+    """A worker's full disk ends the study as ``--workers 1`` does (exit 2, one line), and no
+    resource-tracker warnings of leaked semaphores follow the workers' end."""
+    home = _home(tmp_path, "full", {**THREE, "drift": {"times": []}, "retrain": {"arms": []},
+                                    "prune": {"kinds": []}})
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FULL_DISK_HOOK)
+    env = _env(home)
+    env.update(FULL_DISK=kind, PYTHONPATH=os.pathsep.join([str(hook), *sys.path]))
+    proc = subprocess.run([sys.executable, "-m", "fairxbar_aihw.cli", "study", "tiny", "--workers", "2",
+                           "--threads", "1", "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith("note:")]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and "resource_tracker" not in proc.stderr

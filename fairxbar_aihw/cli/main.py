@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import DataWarning, UserError, clipped
+from ..errors import DataWarning, UserError, clipped, environment_error
+from ..leftovers import forget, remove_created
 from ..threads import set_wait_policy
 from . import audit, data, listings, study
 
@@ -54,14 +55,27 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kw: Any) 
 _PYTHON_SHOW_WARNING = warnings.showwarning
 
 
+def _run_command() -> None:
+    """The command; if it fails (not Ctrl-C), what it created before computing anything is removed
+    (``leftovers``: a refused model or dataset leaves no run folder, lock or cache entry)."""
+    try:
+        cli.main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        raise
+    except Exception:
+        remove_created()
+        raise
+
+
 def main() -> None:
     """Entry point: one-line errors, exit 2 for user errors, 130 for Ctrl-C."""
     set_wait_policy()  # before torch loads its OpenMP runtime (fairxbar_aihw/threads.py says why)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.showwarning = _show_warning
     debug = "--debug" in sys.argv[1:]
+    forget()  # only what this command creates is removed if it fails
     try:
-        cli.main(standalone_mode=False)
+        _run_command()
     except click.exceptions.Abort:
         _close_progress_bars()
         click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
@@ -82,18 +96,10 @@ def main() -> None:
         _close_progress_bars()
         click.echo("interrupted: finished trials are saved; rerun the same command to resume", err=True)
         sys.exit(130)
-    except OSError as exc:  # disk full, read-only folder, missing folder: name the file and the cause
+    except (OSError, sqlite3.OperationalError) as exc:  # disk full, read-only folder, name too long
         if debug:
             raise
-        where = f" {exc.filename}" if exc.filename else ""
-        click.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; free space or fix the folder's "
-                   "permissions, then rerun (finished work is kept)", err=True)
-        sys.exit(2)
-    except sqlite3.OperationalError as exc:  # "database or disk is full", "readonly database"
-        if debug:
-            raise
-        click.echo(f"error: results database: {exc}; free space or fix the runs folder's permissions, then "
-                   "rerun (committed rows are kept)", err=True)
+        click.echo(f"error: {environment_error(exc)}", err=True)
         sys.exit(2)
     except Exception as exc:  # a bug: say so in one line, traceback on --debug
         if debug:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError, DataWarning, UserError
+from ..errors import PATH_LIMIT, DataError, DataWarning, UserError, quote_value, quoted_listing
 from . import real
 from .names import DATASETS, DatasetInfo
 from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
@@ -124,14 +124,14 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
     problems = []
     if table.missing:
         problems.append(f"{len(table.missing)} image(s) listed in the CSV are missing or unreadable "
-                        f"(first: {', '.join(table.missing[:3])}); they are skipped")
+                        f"(first: {quoted_listing(table.missing, 3)}); they are skipped")
     for why, count in table.dropped.items():
         if count:
             problems.append(f"{count} row(s) dropped: {why.replace('_', ' ')}")
     labels, groups, tone, corrupt = table.labels, table.groups, None, None
     if decode:
         images, labels, groups, corrupt, _ = real.decode_cached(name, table, size, progress=True)
-        problems += [f"{SKIP_LABELS[kind]}, skipped: {p}" for p, kind in corrupt.items()]
+        problems += [f"{SKIP_LABELS[kind]}, skipped: {quote_value(p, PATH_LIMIT)}" for p, kind in corrupt.items()]
         if pixel_groups:
             groups, table.group_names = groups_from_pixels(images, group_from, ita_threshold)
         decoded = {str(p) for p in table.paths} - set(corrupt)

@@ -7,8 +7,10 @@ never touch JPEGs again. Corrupt images are skipped with a count.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ..errors import DataError
+from ..errors import PATH_LIMIT, DataError, quote_value, quoted_listing
+from ..leftovers import made_file, make_folder
 from ..paths import cache_dir
 from .names import DATASETS
 from ..torchfiles import atomic_torch_save, load_torch_file
@@ -59,7 +62,12 @@ def _read_csv(path: Path, dataset: str, required: list[str], dtype: Any = None, 
     if not path.is_file():
         raise DataError(f"{dataset}: missing {path.name} in {path.parent}; {DATASETS[dataset].how_to_get}")
     try:
-        df = pd.read_csv(path, dtype=dtype)
+        with warnings.catch_warnings():  # rows longer than the header: pandas would shift every column
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype=dtype, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{dataset}: line {_first_long_line(path)} of {path.name} has more fields than its header "
+                        "row; quote cells that hold commas, or fix that row") from None
     except UnicodeDecodeError:
         raise DataError(f"{dataset}: {path.name} is not UTF-8 text (Latin-1 or another encoding); save it as UTF-8 "
                         "(spreadsheets: Save As → CSV UTF-8) and rerun") from None
@@ -73,6 +81,14 @@ def _read_csv(path: Path, dataset: str, required: list[str], dtype: Any = None, 
         raise DataError(f"{dataset}: {path.name} lacks column(s) {', '.join(missing)}; its header row must name "
                         f"them{fix or '; ' + DATASETS[dataset].how_to_get}")
     return df
+
+
+def _first_long_line(path: Path) -> int | None:
+    """The line number of the first row with more fields than the header (None if none)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        return next((reader.line_num for row in reader if len(row) > width), None)
 
 
 def _find_images(folder: Path, stems: list[str], dataset: str) -> tuple[list[Path | None], list[str]]:
@@ -94,7 +110,7 @@ def _finish(dataset: str, df: pd.DataFrame, paths: list[Path | None], missing: l
     if not keep.any():
         raise DataError(
             f"{dataset}: none of the {len(paths)} images listed in the CSV were found "
-            f"(first missing: {', '.join(missing[:3])}); {DATASETS[dataset].how_to_get}"
+            f"(first missing: {quoted_listing(missing, 3)}); {DATASETS[dataset].how_to_get}"
         )
     return Table(
         paths=[p for p in paths if p is not None],
@@ -204,7 +220,8 @@ def _cache_key(dataset: str, table: Table, size: int) -> str:
         try:
             st = p.stat()
         except OSError as exc:
-            raise DataError(f"{dataset}: cannot read {p} ({exc.strerror}); fix or remove it") from exc
+            raise DataError(f"{dataset}: cannot read {quote_value(p, PATH_LIMIT)} ({exc.strerror}); fix or remove "
+                            "it") from exc
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     h.update(table.labels.tobytes())
     h.update(table.groups.tobytes())
@@ -234,11 +251,13 @@ def decode_cached(dataset: str, table: Table, size: int, progress: bool = True
     corrupt = {str(p): skip_kind(p) for i, p in enumerate(table.paths) if i not in kept}
     if not images:
         raise DataError(f"{dataset}: every image failed to decode ({len(corrupt)} files, first "
-                        f"{next(iter(corrupt))}); check the files")
+                        f"{quote_value(next(iter(corrupt)), PATH_LIMIT)}); check the files")
     idx = np.asarray(keep)
     values = None if table.values is None else table.values[idx]
     out = (torch.stack(images), table.labels[idx], table.groups[idx], corrupt, values)
+    make_folder(path.parent)
     atomic_torch_save({"images": out[0], "labels": torch.as_tensor(out[1]), "groups": torch.as_tensor(out[2]),
                        "corrupt": list(corrupt), **({} if values is None else {"values": torch.as_tensor(values)})},
                       path)  # atomic: a killed decode never leaves a half cache
+    made_file(path)  # a command that then fails (a refused model) removes it again (leftovers.py)
     return out

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DataError, listing
+from ..errors import DataError, quoted_listing
 
 # Per-channel normalisation applied to every uint8 image (fixed, so caches stay dataset-agnostic).
 MEAN = 0.5
@@ -141,7 +141,7 @@ def make_splits(
         meta["info"] = {**meta.get("info", {}), "group_values": names}
         absent = sorted(set(np.unique(values[keep]).tolist()) - set(np.unique(values[keep][te]).tolist()))
         if absent:
-            raise DataError(f"group value(s) {listing(names[v] if v < len(names) else v for v in absent)} have "
+            raise DataError(f"group value(s) {quoted_listing(names[v] if v < len(names) else v for v in absent)} have "
                             "no image in the test split (too few images); add images or merge the value into another")
     if skin_types is not None:
         meta["skin_types"] = tuple(skin_types[keep][part] for part in (tr, va, te))

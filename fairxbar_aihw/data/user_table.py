@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import OS_FIXES, QUOTE_LIMIT, DataError, quote_value, quoted_listing
 from .real import Table, _read_csv
 
 CSV_DEFAULTS = {"file": "labels.csv", "image_column": "image", "label_column": "label", "group_column": "group"}
 FOLDER_DEFAULTS = {"groups_file": "groups.csv", "image_column": "image", "group_column": "group"}
 COLUMN_FIX = "; or name your columns with the --*-column options (dataset.*_column)"
+MAX_LISTED_VALUES = 20  # a group column with more distinct values is counted in an error, not listed
 
 
 def confined(root: Path, rel: str, dataset: str, what: str) -> Path:
@@ -26,9 +27,48 @@ def confined(root: Path, rel: str, dataset: str, what: str) -> Path:
     so nothing a study file or CSV names can make the tool read elsewhere."""
     path = (root / rel).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise DataError(f"{dataset}: {what} '{rel}' leads outside the data root {root}; give paths relative "
-                        "to the root")
+        raise DataError(f"{dataset}: {what} '{quote_value(rel)}' leads outside the data root {root}; give paths "
+                        "relative to the root")
     return path
+
+
+def _own_columns(dataset: str, **columns: str | None) -> None:
+    """Each role (image, label, group) names a column of its own: one column in several roles is
+    refused before any cell is read (a one-column file such as a key would otherwise have its
+    lines shown as group values)."""
+    given = [(role, column) for role, column in columns.items() if column is not None]
+    for i, (role, column) in enumerate(given):
+        twin = next((other for other, c in given[:i] if c == column), None)
+        if twin is not None:
+            raise DataError(f"{dataset}: the {twin} and {role} columns are both '{quote_value(column)}'; each must "
+                            f"be a column of its own (--{twin}-column, --{role}-column)")
+
+
+def _image_path(root: Path, rel: str, row: int, dataset: str) -> Path:
+    """Data row ``row``'s image, confined to the root; a NUL byte is an error naming the row."""
+    if "\x00" in rel:
+        raise DataError(f"{dataset}: data row {row}: the image path holds a NUL byte; fix that row")
+    return confined(root, rel, dataset, "image path")
+
+
+def _is_file(path: Path, rel: str, row: int, dataset: str) -> bool:
+    """Whether data row ``row``'s image exists; a path the system cannot look up (a name too long)
+    is an error naming the row and the fix."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise DataError(f"{dataset}: data row {row}: cannot look up image path '{quote_value(rel)}' "
+                        f"({exc.strerror}); {OS_FIXES.get(exc.errno or 0, 'fix that row')}") from None
+
+
+def _found_values(names: list[str], rows: int) -> str:
+    """What a group column holds, for an error: its values when they look like group values (a
+    few short printable values that repeat), else only their count, so a column of unique values
+    (image names, a file's lines) is never shown."""
+    if len(names) <= MAX_LISTED_VALUES and len(names) < rows and all(
+            n.isprintable() and len(n) <= QUOTE_LIMIT for n in names):
+        return quoted_listing(names, 10)
+    return f"{len(names)} distinct values in {rows} rows, not shown: they do not look like group values"
 
 
 def _cells(values: pd.Series) -> pd.Series:
@@ -47,8 +87,8 @@ def _one_row_per_image(paths: pd.Series, images: pd.Series, labels: pd.Series, g
         differ = differ[(differ > 1).any(axis=1)]
         if len(differ):
             first = images.to_numpy()[frame["path"].to_numpy() == differ.index[0]][0]
-            raise DataError(f"{dataset}: image '{first}' is listed with different labels or groups ({len(differ)} "
-                            "image(s) like it); keep one row per image")
+            raise DataError(f"{dataset}: image '{quote_value(first)}' is listed with different labels or groups "
+                            f"({len(differ)} image(s) like it); keep one row per image")
     return pd.Series(~repeats.to_numpy(), index=paths.index)
 
 
@@ -58,14 +98,15 @@ def _groups(values: pd.Series, privileged: object, dataset: str, column: str
     text = values.astype(str).str.strip()
     names = sorted(text.unique().tolist())
     if privileged is None:
-        raise DataError(f"{dataset}: say which value of '{column}' is privileged (dataset.privileged); found "
-                        f"{', '.join(names[:10])}")
+        raise DataError(f"{dataset}: say which value of '{quote_value(column)}' is privileged (dataset.privileged); "
+                        f"found {_found_values(names, len(text))}")
     priv = str(privileged).strip()
     if priv not in names:
-        raise DataError(f"{dataset}: privileged value '{priv}' does not occur in column '{column}'; found "
-                        f"{', '.join(names[:10])}")
+        raise DataError(f"{dataset}: privileged value '{quote_value(priv)}' does not occur in column "
+                        f"'{quote_value(column)}'; found {_found_values(names, len(text))}")
     if len(names) < 2:
-        raise DataError(f"{dataset}: column '{column}' has only the value '{priv}'; fairness needs a second group")
+        raise DataError(f"{dataset}: column '{quote_value(column)}' has only the value '{quote_value(priv)}'; "
+                        "fairness needs a second group")
     value_ids = text.map({v: i for i, v in enumerate(names)}).to_numpy(np.int64)
     groups = (text == priv).to_numpy(np.int64)
     others = [v for v in names if v != priv]
@@ -81,12 +122,12 @@ def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list
     classes = [str(c).strip() for c in classes]
     twice = sorted({c for c in classes if classes.count(c) > 1})
     if twice:
-        raise DataError(f"{dataset}: dataset.classes (--classes) names {', '.join(twice[:5])} more than once; list "
+        raise DataError(f"{dataset}: dataset.classes (--classes) names {quoted_listing(twice, 5)} more than once; list "
                         "each label once, in the model's output order")
     unknown = [c for c in found if c not in classes]
     if unknown:
-        raise DataError(f"{dataset}: label(s) {', '.join(unknown[:5])} are not in dataset.classes "
-                        f"({', '.join(classes[:10])}); list every label in the model's output order")
+        raise DataError(f"{dataset}: label(s) {quoted_listing(unknown, 5)} are not in dataset.classes "
+                        f"({quoted_listing(classes, 10)}); list every label in the model's output order")
     return classes
 
 
@@ -101,7 +142,9 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
     images, labels, group_values = images[~gone], labels[~gone], group_values[~gone]
     if images.empty:
         raise DataError(f"{dataset}: no row has an image, a label and a group")
-    resolved = images.map(lambda rel: confined(root, rel, dataset, "image path"))
+    # index i is data row i + 1 of the file (rows dropped above keep their numbers)
+    resolved = pd.Series([_image_path(root, rel, int(i) + 1, dataset) for i, rel in zip(images.index, images)],
+                         index=images.index, dtype=object)
     first = _one_row_per_image(resolved.map(str), images, labels, group_values, dataset)
     dropped["duplicate_image_row"] = int((~first).sum())
     images, labels, group_values, resolved = images[first], labels[first], group_values[first], resolved[first]
@@ -113,12 +156,12 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
         groups, value_ids, value_names, group_names = _groups(group_values, privileged, dataset, group_column)
     class_names = _classes(labels, classes, dataset)
     label_ids = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(np.int64)
-    paths = [p if p.is_file() else None for p in resolved]
+    paths = [p if _is_file(p, rel, int(i) + 1, dataset) else None for p, i, rel in zip(resolved, images.index, images)]
     missing = [str(p) for p, found in zip(images, paths) if found is None]
     ok = np.array([p is not None for p in paths], dtype=bool)
     if not ok.any():
         raise DataError(f"{dataset}: none of the {len(paths)} images listed were found under {root} (first: "
-                        f"{', '.join(missing[:3])}); paths are relative to the data root")
+                        f"{quoted_listing(missing, 3)}); paths are relative to the data root")
     return Table(paths=[p for p in paths if p is not None], labels=label_ids[ok], groups=groups[ok],
                  class_names=class_names, group_names=group_names, missing=missing, dropped=dropped,
                  values=None if value_ids is None else value_ids[ok], value_names=value_names)
@@ -130,6 +173,7 @@ def csv_table(root: Path, file: str = "labels.csv", image_column: str = "image",
     """A CSV under the root: one row per image (path relative to the root), its label and group.
     ``classes`` is the label order of the model's outputs (default: sorted labels);
     ``group_column=None``: the CSV has no groups (they come from the pixels)."""
+    _own_columns("csv", image=image_column, label=label_column, group=group_column)
     own = group_column or image_column  # without groups, the image column stands in (never blank, never used)
     df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, own], dtype=str,
                    fix=COLUMN_FIX)
@@ -149,6 +193,7 @@ def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str 
     if group_column is None:
         paths = pd.Series(rel)
         return _table("folder", root, paths, paths.map(lambda r: Path(r).parent.name), paths, None, None, classes)
+    _own_columns("folder", image=image_column, group=group_column)
     df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, group_column],
                    dtype=str, fix=COLUMN_FIX)
     df = df.assign(**{image_column: _cells(df[image_column])}).dropna(subset=[image_column])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, clipped, listing
+from ..errors import DataError, clipped, header_listing, quote_value, quoted_listing
 from .core import compute
 
 REQUIRED = ("label", "pred", "group")
@@ -55,8 +55,13 @@ def read_predictions(source: str | Path | pd.DataFrame) -> Predictions:
         raise DataError(f"predictions file not found: {path} (give a CSV with columns label,pred,group)")
     try:
         columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-    except Exception as exc:  # pandas raises many types for unreadable files
-        raise DataError(f"cannot read {path} as CSV: {clipped(str(exc))}") from exc
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read {path} as CSV: it is not UTF-8 text; save it as UTF-8") from None
+    except Exception as exc:  # pandas raises many types for unreadable files; its parser names lines, not text
+        why = str(exc).splitlines()[0][:160] if isinstance(exc, pd.errors.ParserError | pd.errors.EmptyDataError) \
+            else type(exc).__name__
+        raise DataError(f"cannot read {path} as CSV ({why}); it must be a comma-separated table with a header "
+                        "row") from None
     _check_columns(columns, str(path))
     score_cols = _score_columns(columns)
     data = load_predictions(path, score_cols)
@@ -91,9 +96,11 @@ def _from_frame(df: pd.DataFrame, path: str) -> Predictions:
 def _check_columns(columns: list[str], path: str) -> None:
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
+        found = header_listing(columns)
         raise DataError(
-            f"{path} lacks column(s) {', '.join(missing)}; found {listing(columns)} "
-            "(need label, pred, group and optionally id and score_<class>)"
+            f"{path} lacks column(s) {', '.join(missing)}; "
+            + (f"found {found} " if found else "its first line is not a header of column names ")
+            + "(need label, pred, group and optionally id and score_<class>)"
         )
 
 
@@ -103,7 +110,7 @@ def _score_columns(columns: list[str]) -> list[str]:
                         key=lambda c: int(c[6:]) if c[6:].isdigit() else 10**9)
     ids = [c[6:] for c in score_cols]
     if not all(i.isdigit() for i in ids) or [int(i) for i in ids] != list(range(len(ids))):
-        raise DataError(f"score columns must be score_0..score_{{K-1}}; found {listing(score_cols)}")
+        raise DataError(f"score columns must be score_0..score_{{K-1}}; found {quoted_listing(score_cols)}")
     return score_cols
 
 
@@ -124,7 +131,7 @@ def _ids(ids: pd.Series, path: str) -> np.ndarray:
                         "id or drop the column")
     repeated = text.duplicated()
     if repeated.any():
-        raise DataError(f"{path}: id '{clipped(text[repeated].iloc[0], 40)}' occurs more than once "
+        raise DataError(f"{path}: id '{quote_value(text[repeated].iloc[0])}' occurs more than once "
                         f"({int(repeated.sum())} repeat(s)); ids must name one test row each")
     return text.to_numpy()
 
@@ -148,7 +155,8 @@ def load_predictions(path: Path, score_cols: list[str]) -> dict[str, np.ndarray]
             n += m
     except (ValueError, OverflowError) as exc:
         raise DataError(_first_bad_value(path, score_cols)
-                        or f"cannot read {path} as CSV: {clipped(str(exc))}") from None
+                        or f"cannot read {path} as CSV ({type(exc).__name__}); label, pred and group must hold "
+                        "integers and score_<k> numbers") from None  # pandas' text may quote a cell
     return {c: a[:n] for c, a in arrays.items()}
 
 
@@ -170,7 +178,7 @@ def _first_bad_value(path: Path, score_cols: list[str]) -> str | None:
         for col in chunk.columns:
             for row, value in enumerate(chunk[col].tolist(), start + 1):
                 number = _number(value)
-                shown = clipped(repr(value), 40) if isinstance(value, str) else "blank"
+                shown = f"'{quote_value(value)}'" if isinstance(value, str) else "blank"
                 if col in REQUIRED and (number is None or not (number.is_integer() and low <= number <= high)):
                     return f"column '{col}' in {path} must hold integers with no blanks (data row {row}: {shown})"
                 if col not in REQUIRED and number is None and isinstance(value, str):

@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, quote_value
 from .bootstrap import percentile_interval, resampled_indices
 from .core import GROUPS, compute
 from .predictions_file import ID_COLUMN, Predictions, read_predictions
@@ -48,7 +48,7 @@ def _match(dep: Predictions, ref: Predictions) -> tuple[np.ndarray, str]:
     absent = [v for v in ref.ids if v not in where]  # type: ignore[union-attr]
     if absent:
         raise DataError(f"{len(absent)} id(s) of the reference {ref.path} are not in {dep.path} (first: "
-                        f"'{absent[0]}'); both files must hold predictions for the same test rows")
+                        f"'{quote_value(absent[0])}'); both files must hold predictions for the same test rows")
     return np.array([where[v] for v in ref.ids], dtype=np.int64), "id"  # type: ignore[union-attr]
 
 
@@ -58,7 +58,7 @@ def _same_rows(dep: Predictions, ref: Predictions, order: np.ndarray) -> None:
         differ = np.flatnonzero(a != b)
         if len(differ):
             i = differ[0]
-            row = f"id '{ref.ids[i]}'" if ref.ids is not None else f"data row {i + 1}"
+            row = f"id '{quote_value(ref.ids[i])}'" if ref.ids is not None else f"data row {i + 1}"
             raise DataError(f"{len(differ)} matched row(s) have a different {what} in {dep.path} and {ref.path} "
                             f"(first: {row}, {what} {a[i]} vs {b[i]}); the files must describe the same test rows")
 

@@ -17,12 +17,37 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UserError
+from ..leftovers import make_folder, watch
 from ..paths import inside, reports_dir, runs_dir
 from ..store import ResultsStore
 
 MARKER = "fairxbar-run.json"
 REPORT_MARKER = "fairxbar-report.json"
 LOCK = ".lock"
+DATABASE = "results.sqlite"
+REPORT_FILES = (REPORT_MARKER, REPORT_MARKER + ".tmp")
+# What opening a run folder writes; a folder holding only these and no trial row holds no computed work.
+BOOKKEEPING = (LOCK, MARKER, MARKER + ".tmp", DATABASE, *(DATABASE + s for s in ("-wal", "-shm", "-journal")))
+
+
+def _trial_rows(folder: Path) -> int:
+    """How many trial rows the folder's database holds (0 without one)."""
+    try:
+        with sqlite3.connect(f"file:{folder / DATABASE}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _holds_report(folder: Path) -> bool:
+    """Whether a report folder holds a report (more than its marker)."""
+    return any(e.name not in REPORT_FILES for e in folder.iterdir())
+
+
+def holds_results(folder: Path) -> bool:
+    """Whether a run folder holds computed work (a seed's files, a trial row): what a failed
+    command must keep (``leftovers``)."""
+    return any(e.name not in BOOKKEEPING for e in folder.iterdir()) or _trial_rows(folder) > 0
 
 
 @dataclass(frozen=True)
@@ -167,7 +192,9 @@ def open_run_folder(runs: Path, name: str, owner: Owner = Owner("study"), fresh:
     checks and before anything is deleted."""
     folder = inside(runs, name, "run")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not make_folder(folder, BOOKKEEPING, holds_results):  # removed if the command fails before computing
+            rows = _trial_rows(folder)
+            watch(lambda: _trial_rows(folder) != rows)  # what this process adds to an older folder is kept
     except OSError as exc:
         raise UserError(f"cannot create run folder {folder} ({exc.strerror}); set FAIRXBAR_RUNS to a writable "
                         "folder") from exc
@@ -218,7 +245,7 @@ def report_folder(name: str, owner: Owner, claim: bool = False) -> Path:
     if isinstance(recorded, Owner) and recorded != owner:
         _refuse("writing the report", folder, name, recorded, owner, "report")
     if claim:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder, REPORT_FILES, _holds_report)  # removed if the command fails before computing
         if recorded != owner:
             _write_marker(marker, _marker_data(name, owner))
     return folder

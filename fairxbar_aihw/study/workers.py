@@ -21,7 +21,9 @@ import os
 import queue
 import re
 import signal
+import sqlite3
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DataWarning, UserError
+from ..errors import DataWarning, UserError, environment_error
 from .eta import PREPARE, STAGES, StageListener
 from .schema import StudyConfig
 
@@ -128,6 +130,16 @@ def _end_with_parent() -> None:
         pass
 
 
+def _bars_without_semaphores() -> None:
+    """Give tqdm a thread lock: its default takes a multiprocessing lock (a named semaphore) that a
+    worker stopped by ``terminate()`` never frees, so Python's resource tracker warned of leaked
+    semaphores after every worker failure. A worker's bars go through its own relay: no other
+    process shares them."""
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
 def _next_task(inbox: Any, parent: int) -> "Task | None":
     """The parent's next task for this worker, or None when it says so or has gone."""
     while True:
@@ -141,6 +153,7 @@ def _next_task(inbox: Any, parent: int) -> "Task | None":
 def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], parent: int) -> None:
     """A worker process of the study process ``parent``: computes the tasks the parent puts in its
     ``inbox`` until it gets None (or the parent is gone); a last word for each (done, or the error)."""
+    _bars_without_semaphores()
     relay = _Relay(messages)
     warnings.showwarning = relay.show_warning
     _end_with_parent()
@@ -173,8 +186,8 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], pare
         finally:
             folder.close()
         messages.put(("exit", worker, None))
-    except UserError as exc:
-        messages.put(("user-error", worker, seed, str(exc)))
+    except (UserError, OSError, sqlite3.OperationalError) as exc:  # a full disk: the line one process prints
+        messages.put(("user-error", worker, seed, str(environment_error(exc) or exc)))
     except KeyboardInterrupt:
         messages.put(("interrupted", worker, seed, ""))
     except BaseException as exc:  # a bug: the parent reports it in one line, the traceback on --debug
@@ -330,7 +343,10 @@ def _failure(kind: str, worker: int, seed: int | None, text: str) -> BaseExcepti
         return UserError(text)
     if kind == "interrupted":
         return KeyboardInterrupt()
-    return WorkerFailed(f"seed {seed}: {text}")
+    first, _, worker_traceback = text.partition("\n")
+    failed = WorkerFailed(f"seed {seed}: {first}")  # one line; the worker's traceback shows under --debug
+    failed.add_note(worker_traceback)
+    return failed
 
 
 def _silent_death(procs: dict[int, Any], busy: dict[int, Task | None],
