@@ -152,7 +152,7 @@ def main(work: Path) -> None:
                               cwd=home, env=env, capture_output=True, text=True, timeout=300)
         seconds = time.perf_counter() - start
         after = hashlib.sha256(victim.read_bytes()).hexdigest()
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1]
+        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1].replace("|", "\\|")
         left = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
         print(f"| {name} | {proc.returncode} | `{last[:150]}` | {'yes' if before == after else '**NO**'} "
               f"({after[:12]}) | {seconds:.1f} |")
