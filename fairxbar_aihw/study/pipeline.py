@@ -21,6 +21,7 @@ from ..paths import check_name
 from ..provenance import environment_info
 from ..retrain.names import ARM_LABELS
 from ..rng import saliency_batches_seed
+from ..safe_files import safe_mkdir
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
 from ..saliency.names import MethodLabel
 from ..store import config_hash
@@ -125,9 +126,10 @@ class StudyRun:
 
     @property
     def files(self) -> Path:
-        """This seed's cached files (model, curvature, arm checkpoints) inside the run folder
-        (created by the first file written there)."""
-        return self.workdir / f"seed-{self.cfg.seed}"
+        """This seed's cached files (model, curvature, arm checkpoints) inside the run folder; a
+        computing run creates the folder (or finds it) without following a link planted there."""
+        name = f"seed-{self.cfg.seed}"
+        return self.workdir / name if self.store.read_only else safe_mkdir(self.workdir, name)
 
     def _computed(self, name: str) -> Any:
         """The result of step ``name``; a property read before its step ran is a bug in the caller."""
