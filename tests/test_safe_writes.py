@@ -3,6 +3,7 @@
 line and their targets keep their bytes; report CSVs neutralise text from the user's files."""
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -192,8 +193,11 @@ def test_a_temporary_name_taken_before_the_write_is_refused(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("side", ["", "-journal", "-wal", "-shm"])
 def test_results_database_side_files_are_checked_before_sqlite_opens_them(tmp_path, side):
-    victim = tmp_path / "victim.bin"
-    victim.write_bytes(b"\x00" * 40000)
+    """sqlite3 follows a link at the database (a user's own database got the tool's tables);
+    its side files are checked too, since SQLite writes them where they lie."""
+    victim = tmp_path / "victim.sqlite"
+    with sqlite3.connect(victim) as conn:
+        conn.execute("CREATE TABLE mine (x)")
     before = victim.read_bytes()
     db = tmp_path / "r.sqlite"
     (tmp_path / f"r.sqlite{side}").symlink_to(victim)
