@@ -29,8 +29,8 @@ Content = Union[bytes, bytearray, memoryview, Callable[[BinaryIO], object]]
 
 def _link_refusal(path: Path) -> UserError:
     # the link's target is not quoted: it is someone else's text
-    return UserError(f"refusing to write {path}: it is a symbolic link, which would redirect the write to another "
-                     f"file; {_NOT_OURS}")
+    return UserError(f"refusing to write {path}: it is a symbolic link, which would redirect the write elsewhere; "
+                     f"{_NOT_OURS}")
 
 
 def write_error(path: Path, exc: BaseException) -> UserError:
