@@ -52,7 +52,8 @@ def refuse_symlink(path: Path, in_place: bool = False) -> None:
         raise _link_refusal(path)
     if in_place and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
         raise UserError(f"refusing to write {path}: it is a hard link ({st.st_nlink} names), so writing it would "
-                        f"change another file too; {_NOT_OURS}")
+                        f"change the other names' file too; give it a copy of its own (cp {path} {path}.copy && "
+                        f"mv {path}.copy {path}) and rerun")
     if in_place and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise UserError(f"refusing to write {path}: it is not a regular file; {_NOT_OURS}")
 

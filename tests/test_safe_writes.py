@@ -283,3 +283,21 @@ def test_run_folder_writes_leave_no_temporary_files(tmp_path):
     lock.close()
     assert sorted(p.name for p in folder.iterdir()) == [".lock", MARKER]
     assert json.loads((folder / MARKER).read_text())["study"] == "tiny"
+
+
+def test_hard_links_at_the_lock_and_database_are_refused(tmp_path):
+    """Both are written where they lie, so a hard link planted there would change its other name."""
+    victim = tmp_path / "victim.sqlite"
+    with sqlite3.connect(victim) as conn:
+        conn.execute("CREATE TABLE mine (x)")
+    before = victim.read_bytes()
+    folder = tmp_path / "runs" / "tiny"
+    folder.mkdir(parents=True)
+    opens = {".lock": lambda: open_run_folder(tmp_path / "runs", "tiny"),
+             "results.sqlite": lambda: ResultsStore(folder / "results.sqlite")}
+    for name, opening in opens.items():
+        os.link(victim, folder / name)
+        with pytest.raises(UserError, match=f"refusing to write {folder / name}: it is a hard link .*copy of its own"):
+            opening()
+        (folder / name).unlink()
+    assert victim.read_bytes() == before
