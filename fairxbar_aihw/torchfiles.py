@@ -1,12 +1,11 @@
 """Saving and loading torch files safely: atomic writes, ``weights_only`` reads, one-line errors.
 
-Why: a run killed mid-save must never leave half a file, and a torch file is a pickle, so one
-crafted by someone else could run code when loaded: only tensors and plain data are accepted.
+Why: a run killed mid-save must never leave half a file, a link planted where a checkpoint goes
+must not redirect it (``safe_files.write_atomic``), and a torch file is a pickle, so one crafted
+by someone else could run code when loaded: only tensors and plain data are accepted.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,21 @@ from typing import Any
 import torch
 
 from .errors import UserError
+from .safe_files import safe_mkdir, write_atomic, write_error
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write ``obj`` to ``path`` via a temporary file, so readers see the old file or the new one.
-    A folder that cannot be written (read-only, full, missing) is a one-line error naming ``path``.
-    The temporary name is this process's own: two processes writing one file (seed workers
-    decoding one dataset cache) never write into each other's half file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Write ``obj`` to ``path`` with ``write_atomic``: readers see the old file or the new one, and
+    a link at ``path`` is refused. ``path``'s folder is created if missing as the caller's base
+    (a folder the tool keeps below a base is made by the caller with ``safe_mkdir``). A folder that
+    cannot be written (read-only, full) is a one-line error naming ``path``; the temporary file is
+    this process's own, so two processes writing one file (seed workers decoding one dataset
+    cache) never write into each other's half file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:  # opened here, so a failure is an OSError naming the cause
-            torch.save(obj, handle)
-        tmp.replace(path)
+        safe_mkdir(path.parent)
+        write_atomic(path, lambda handle: torch.save(obj, handle))  # streamed: a cache may be large
     except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
-        where = path  # the file the user knows of, not its temporary twin
-        raise UserError(f"cannot write {where} ({reason}); check that its folder is writable and the disk has free "
-                        "space, then rerun (finished work is kept)") from exc
+        raise write_error(path, exc) from exc
 
 
 CACHE_FIX = "delete it to recompute it"

@@ -302,6 +302,7 @@ def test_unwritable_checkpoint_names_the_file(home, monkeypatch, tmp_path):
 
     blocked = home / "runs" / "tiny" / "seed-0" / "model.partial.pt"
     blocked.mkdir(parents=True)  # a folder where the checkpoint goes
+    (home / "runs" / "tiny" / "fairxbar-run.json").write_text('{"study": "tiny"}\n')  # a run folder: not refused
     _one_line_error(_cli(home, "train", "tiny", "--no-progress", check=False),
                     f"cannot write {blocked} (Is a directory); check that its folder is writable")
 

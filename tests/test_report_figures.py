@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from fairxbar_aihw.errors import UserError  # noqa: E402
 from fairxbar_aihw.report import figures  # noqa: E402
 
 
@@ -41,6 +42,6 @@ def test_save_lays_out_like_tight_layout_and_draws_once(tmp_path, monkeypatch, r
 
 def test_save_closes_the_figure_when_writing_fails(tmp_path):
     fig = _figure()
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match=f"cannot write {tmp_path / 'missing' / 'fig.png'} "):
         figures._save(fig, tmp_path / "missing" / "fig.png")
     assert not plt.fignum_exists(fig.number)

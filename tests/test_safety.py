@@ -201,6 +201,7 @@ class _Payload:
 def test_crafted_checkpoint_is_refused_unread(home):
     marker = home / "pwned"
     (home / "runs" / "tiny" / "seed-0").mkdir(parents=True)
+    (home / "runs" / "tiny" / MARKER).write_text('{"study": "tiny"}\n')  # a run folder (unmarked ones are refused)
     torch.save({"key": "x", "state_dict": _Payload(marker)}, home / "runs" / "tiny" / "seed-0" / "model.pt")
     line = _one_line_error(_cli(home, "train", "tiny", "--no-progress", check=False), "model.pt")
     assert "refused unread" in line

@@ -14,6 +14,7 @@ import yaml
 
 from ..metrics import improvement
 from ..provenance import provenance_note
+from ..safe_files import safe_mkdir, write_atomic
 from ..study.schema import StudyConfig
 from . import population
 from .markdown import claims_parts, incomplete_note
@@ -113,7 +114,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
                        metas: dict[int, dict[str, Any]], out: Path, incomplete: str = "") -> Path:
     """Write the across-seed README (and its CSVs and forest plot) into ``out``; ``incomplete``
     (what the seeds lack, and how to finish them) goes on top."""
-    out.mkdir(parents=True, exist_ok=True)
+    safe_mkdir(out.parent, out.name)
     seeds = sorted(frames)
     synthetic = any((m.get("dataset") or {}).get("synthetic") for m in metas.values())
     lines = [f"# Study `{name}` across {len(seeds)} training seeds", ""] + incomplete_note(incomplete)
@@ -139,6 +140,4 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               "<details><summary>Resolved config</summary>", "", "```yaml",
               yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k not in ("quick", "seed")},
                              sort_keys=True).strip(), "```", "", "</details>", ""]
-    path = out / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_atomic(out / "README.md", "\n".join(lines).encode("utf-8"))

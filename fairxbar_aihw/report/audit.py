@@ -11,9 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..csv_files import write_csv
 from ..models.programs import program_label
 from ..models.registry import crossbar_layers
 from ..provenance import provenance_note
+from ..safe_files import safe_mkdir, write_atomic
 from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
@@ -97,7 +99,7 @@ MetricFrame(metrics=accuracy_score, y_true=chip.y_true, y_pred=chip.y_pred,
 def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: list[str], out: Path) -> Path:
     """Write the audit README, ``predictions.csv`` (per chip, long form), ``by_group.csv`` and
     ``pretrained_predictions.csv`` (what ``fairxbar-aihw metrics`` reads) into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    safe_mkdir(out.parent, out.name)
     cfg, store = run.cfg, run.store
     df = store.to_frame(run.run_id)
     df = df[df["cell"].isin(run.expected_cells()) | (df["kind"] == "layer")]
@@ -131,11 +133,11 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     if len(drift):
         lines += drift_section(drift, base, out)
     lines += _layers(df, base)
-    predictions.to_csv(out / "predictions.csv", index=False)
-    values.to_csv(out / "by_group.csv", index=False, float_format="%.6g")
+    write_csv(out / "predictions.csv", predictions)
+    write_csv(out / "by_group.csv", values, float_format="%.6g")
     pre = predictions[predictions["preset"] == "ideal"]
-    pd.DataFrame({"label": pre["y_true"], "pred": pre["y_pred"], "group": pre["group"]}).to_csv(
-        out / "pretrained_predictions.csv", index=False)
+    write_csv(out / "pretrained_predictions.csv",
+              pd.DataFrame({"label": pre["y_true"], "pred": pre["y_pred"], "group": pre["group"]}))
     lines += ["## Files", "",
               "- `predictions.csv`: every test image on every chip (uniform errors) and on ideal hardware (chip −1): "
               "`preset, intensity, chip, image, y_true, y_pred, group, group_value` — the long form fairlearn's "
@@ -143,6 +145,4 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
               "- `by_group.csv`: the group-value table above.",
               "- `pretrained_predictions.csv`: the pre-trained model's predictions (`label, pred, group`); "
               "`fairxbar-aihw metrics pretrained_predictions.csv` reproduces the ideal row.", ""]
-    path = out / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_atomic(out / "README.md", "\n".join(lines).encode("utf-8"))

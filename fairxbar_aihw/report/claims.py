@@ -388,6 +388,9 @@ def _seeds_text(n: float) -> str:
     return "n/a" if pd.isna(n) else "> 200" if math.isinf(n) else f"{int(n)}"
 
 
+TOOL_TEXT = ("to_decide", "per_seed", "seed_values")  # text columns this module composes (no user input)
+
+
 def to_decide(r: Any, settings: ClaimSettings) -> str:
     """One sentence: what would decide an undetermined row (or its paper verdict); '' if decided."""
     parts = []

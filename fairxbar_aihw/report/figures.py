@@ -1,6 +1,7 @@
 """Report figures (matplotlib, Agg) in the spirit of the paper's Figs. 4–8, plus drift curves."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,15 @@ from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..safe_files import write_atomic  # noqa: E402
 from ..study.keys import fraction_key, parse_fraction_key  # noqa: E402
 from .stats import summarise  # noqa: E402
 from .styles import color, ordered  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] | None = None) -> str:
-    """Lay the figure out tightly (within ``rect``), write it, close it.
+    """Lay the figure out tightly (within ``rect``), render it, close it, write it with ``write_atomic``
+    (never through a link planted at ``path``).
 
     Why not ``fig.tight_layout``: it leaves a placeholder layout engine on the figure, and a figure
     with any layout engine is drawn twice by ``savefig`` (once without output, then for real).
@@ -26,9 +29,11 @@ def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] |
     positions, so ``savefig`` draws once and the PNG is unchanged."""
     try:
         TightLayoutEngine(rect=rect).execute(fig)
-        fig.savefig(path, dpi=110, metadata={"Software": None})
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
     finally:
         plt.close(fig)
+    write_atomic(path, png.getbuffer())
     return path.name
 
 

@@ -10,9 +10,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..csv_files import write_csv
 from ..errors import UserError
 from ..metrics import improvement
 from ..provenance import provenance_note
+from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
 from . import claims, figures, population
@@ -68,8 +70,8 @@ def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path,
     by_setting = claims.setting_table(chips, settings) if len(chips) else pd.DataFrame()
     figure = figures.claims_forest(table, per_seed, out) if len(table) else None
     if len(table):
-        table.assign(gap=gap).to_csv(out / "claims.csv", index=False, float_format="%.6g")
-        by_setting.assign(gap=gap).to_csv(out / "claims_by_setting.csv", index=False, float_format="%.6g")
+        write_csv(out / "claims.csv", table.assign(gap=gap), claims.TOOL_TEXT, float_format="%.6g")
+        write_csv(out / "claims_by_setting.csv", by_setting.assign(gap=gap), claims.TOOL_TEXT, float_format="%.6g")
     return claims.markdown(table, empty, figure, study_seeds, settings, gap), by_setting
 
 
@@ -179,7 +181,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
         df = df[df["cell"].isin(cells)].reset_index(drop=True)
     if df.empty or "kind" not in df:
         raise UserError(f"no results for study '{cfg.name}' yet: run `fairxbar-aihw study {cfg.name}` first")
-    out.mkdir(parents=True, exist_ok=True)
+    safe_mkdir(out.parent, out.name)
     base_rows = of_kind(df, RowKind.BASELINE)
     if base_rows.empty:
         raise UserError("the results hold no pre-trained baseline row; rerun the study")
@@ -263,9 +265,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
               "<details><summary>Resolved config</summary>", "", "```yaml",
               yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k != "quick"}, sort_keys=True).strip(), "```", "",
               "</details>", ""]
-    path = out / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_atomic(out / "README.md", "\n".join(lines).encode("utf-8"))
 
 
 def drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]:

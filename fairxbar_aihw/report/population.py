@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..csv_files import write_csv
 from ..study.schema import YieldSpecSection
 from . import claims, figures
 from .numbers import target_label
@@ -219,9 +220,9 @@ def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path) 
         return []
     table = summary(chips)
     per_seed = summary(chips, CELL + ["study_seed"]) if len(frames) > 1 else None
-    table.assign(gap=gap).to_csv(out / "population.csv", index=False, float_format="%.6g")
+    write_csv(out / "population.csv", table.assign(gap=gap), float_format="%.6g")
     if per_seed is not None:
-        per_seed.assign(gap=gap).to_csv(out / "population_by_seed.csv", index=False, float_format="%.6g")
+        write_csv(out / "population_by_seed.csv", per_seed.assign(gap=gap), float_format="%.6g")
     figure = figures.yield_curves(table, out)
     lines = _intro(frames, spec, gap)
     lines += _yield_table(table, per_seed)

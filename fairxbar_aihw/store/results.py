@@ -19,7 +19,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from ..csv_files import write_csv
 from ..errors import UserError
+from ..safe_files import refuse_symlink, safe_mkdir, write_atomic
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,6 +48,14 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+def refuse_linked_database(db: Path) -> None:
+    """Refuse a results database, or a side file of it, that is a link or not a regular file:
+    SQLite follows links and writes the database, its journal, WAL and shared-memory index where
+    they lie (a reader too), so a link planted there would have another file written."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        refuse_symlink(db.with_name(db.name + suffix), in_place=True)
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """Stable short hash of a resolved config (key order does not matter)."""
     blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
@@ -59,11 +69,12 @@ class ResultsStore:
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        refuse_linked_database(self.path)
         try:
             if read_only:  # never creates or changes a file: reports and exports only read
                 self.conn = self._open_read_only()
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            safe_mkdir(self.path.parent)
             self.conn = sqlite3.connect(str(self.path), timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -206,16 +217,9 @@ class ResultsStore:
         if study_seeds is not None:
             frames = [f.assign(study_seed=s) for f, s in zip(frames, study_seeds)]
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
+        if out.suffix == ".csv":  # cell keys are the tool's; other text cells are neutralised
+            return write_csv(out, df, tool_text=("cell",))
         try:
-            if out.suffix == ".parquet":
-                try:
-                    df.to_parquet(tmp, index=False)
-                except ImportError as exc:
-                    raise UserError("Parquet export needs pyarrow: pip install pyarrow") from exc
-            else:
-                df.to_csv(tmp, index=False)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return out
+            return write_atomic(out, lambda handle: df.to_parquet(handle, index=False))
+        except ImportError as exc:
+            raise UserError("Parquet export needs pyarrow: pip install pyarrow") from exc

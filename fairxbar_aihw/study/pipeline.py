@@ -21,6 +21,7 @@ from ..paths import check_name
 from ..provenance import environment_info
 from ..retrain.names import ARM_LABELS
 from ..rng import saliency_batches_seed
+from ..safe_files import safe_mkdir
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
 from ..saliency.names import MethodLabel
 from ..store import config_hash
@@ -130,8 +131,13 @@ class StudyRun:
     @property
     def files(self) -> Path:
         """This seed's cached files (model, curvature, arm checkpoints) inside the run folder
-        (created by the first file written there)."""
+        (created by ``_seed_folder`` before the first file is written there)."""
         return self.workdir / f"seed-{self.cfg.seed}"
+
+    def _seed_folder(self) -> Path:
+        """``files``, created or found without following a link planted there (a step that
+        writes in it asks for it first)."""
+        return safe_mkdir(self.workdir, self.files.name)
 
     def _computed(self, name: str) -> Any:
         """The result of step ``name``; a property read before its step ran is a bug in the caller."""
@@ -230,7 +236,7 @@ class StudyRun:
         model = build(m.name, s.num_classes, s.image_size, pretrained=m.pretrained)
         tc = TrainConfig(**self.cfg.train.model_dump(), seed=self.cfg.seed)
         init = {"pretrained": file_digest(m.pretrained)} if m.pretrained else None
-        ckpt = train(model, m.name, s, tc, self.files / "model.pt", self.device, self.progress, init=init)
+        ckpt = train(model, m.name, s, tc, self._seed_folder() / "model.pt", self.device, self.progress, init=init)
         self._record_timing("train", ckpt["seconds"])  # the training itself, also when loaded
         model.to(self.device).eval()
         return model, ckpt
@@ -249,7 +255,7 @@ class StudyRun:
         key = config_hash({"ckpt": ckpt["key"], "sal": {k: getattr(sal, k) for k in ("estimator", "samples_per_group",
                            "batch_size", "probes")}, "swap": self.code_groups(),
                            "seed": self.cfg.seed})
-        path = self.files / f"curvature-{key}.pt"
+        path = self._seed_folder() / f"curvature-{key}.pt"
         if path.is_file():
             return load_torch_file(path, "curvature cache")
         t0 = time.time()
@@ -364,7 +370,7 @@ class StudyRun:
         """A retrained copy of the baseline for one arm (cached on disk by its settings)."""
         model, ckpt = self.train_baseline()
         self.code_groups()
-        arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self.files,
+        arm_model, seconds, info = arms.arm_model(arm, model, ckpt["key"], self.splits, self.plan, self._seed_folder(),
                                                   self.device, self.cfg.seed, self.progress)
         if seconds is not None:
             self._record_timing(f"retrain {arm}", seconds)

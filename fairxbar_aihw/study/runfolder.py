@@ -4,7 +4,10 @@ folder locked by one process and deleted only if proven ours.
 Why: two processes on one folder would each redo all the work and race on its files; ``--fresh``
 deletes, and two things with one name (a study and an audit, or two study files with the same
 file name) map to one folder, so a folder's marker records its owner and anything else is
-refused: it may neither delete (``--fresh``), resume into nor report from another's folder.
+refused: it may neither delete (``--fresh``), resume into nor report from another's folder. A
+non-empty folder the tool did not make (no marker, no results database naming it) is nobody's
+run: every command refuses it, so ``--fresh`` never deletes a user's files. Files are written
+through ``safe_files``, so a link planted in a prepared folder is refused, never followed.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from typing import Any, Callable
 from ..errors import UserError
 from ..leftovers import make_folder, watch
 from ..paths import inside, reports_dir, runs_dir
+from ..safe_files import open_in_place, refuse_symlink, safe_mkdir, write_atomic
 from ..store import ResultsStore
+from ..store.results import refuse_linked_database
 
 MARKER = "fairxbar-run.json"
 REPORT_MARKER = "fairxbar-report.json"
@@ -92,6 +97,7 @@ def _legacy_owner(folder: Path) -> Owner | None:
     """Who made an owner-less run folder: an audit if its database holds per-layer rows (a stage
     only audits run), else a study of that name (any file; it adopts the folder)."""
     db = folder / "results.sqlite"
+    refuse_linked_database(db)
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             layers = conn.execute("SELECT 1 FROM trials WHERE cell LIKE 'layer|%' LIMIT 1").fetchone()
@@ -109,6 +115,7 @@ def _recorded_owner(folder: Path, name: str) -> Owner | str | None:
         found = _owner_in(marker, name)
         return (_legacy_owner(folder) or LEGACY) if found == LEGACY else found
     db = folder / "results.sqlite"
+    refuse_linked_database(db)
     if not db.is_file():
         return None
     try:
@@ -134,9 +141,7 @@ def _refuse(action: str, folder: Path, name: str, recorded: Owner | str, owner: 
 
 def _write_marker(path: Path, data: dict[str, Any]) -> None:
     """Atomically: a killed write must not leave a marker that disowns the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(data) + "\n").encode())
 
 
 def _marker_data(name: str, owner: Owner) -> dict[str, Any]:
@@ -153,7 +158,7 @@ class RunLock:
             import fcntl
         except ImportError:  # not POSIX: no locking, as before
             return
-        handle = open(self.path, "a+")
+        handle = os.fdopen(open_in_place(self.path), "r+")  # a planted link is refused, not truncated
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -184,32 +189,46 @@ def _empty_except_lock(folder: Path) -> None:
             entry.unlink()
 
 
+def _made_by_us(folder: Path, name: str, owner: Owner, fresh: bool) -> Owner | str | None:
+    """The recorded owner of run folder ``folder`` (None if it is empty but for the lock); a
+    non-empty folder the tool did not make is refused, ``--fresh`` or not."""
+    if not any(e.name != LOCK for e in folder.iterdir()):
+        return None
+    recorded = _recorded_owner(folder, name)
+    if recorded is None:
+        raise UserError(f"{'--fresh' if fresh else 'resume'} refused: {folder} is not a run folder of {owner.kind} "
+                        f"'{name}' (it holds files but no {MARKER} or results database naming it), and fairxbar-aihw "
+                        "neither uses nor deletes a folder it did not make; move those files elsewhere, or give "
+                        "another name, or use another runs folder (FAIRXBAR_RUNS)")
+    return recorded
+
+
 def open_run_folder(runs: Path, name: str, owner: Owner = Owner("study"), fresh: bool = False,
                     check: Callable[[], object] | None = None) -> tuple[Path, RunLock]:
     """``runs/name`` created, locked and marked as ``owner``'s; with ``fresh`` its contents deleted
-    first. A folder of another owner is refused either way; one with content and no marker or
-    database of ``name`` is never deleted. ``check`` (raising to refuse) runs after the ownership
-    checks and before anything is deleted."""
+    first. A folder of another owner is refused either way, and so is one with content and no
+    marker or database of ``name`` (checked before the lock is made, so such a folder gains no
+    file, and again under it). ``check`` (raising to refuse) runs after the ownership checks and
+    before anything is deleted."""
     folder = inside(runs, name, "run")
     try:
+        refuse_symlink(folder)
         if not make_folder(folder, BOOKKEEPING, holds_results):  # removed if the command fails before computing
             rows = _trial_rows(folder)
             watch(lambda: _trial_rows(folder) != rows)  # what this process adds to an older folder is kept
+        safe_mkdir(runs, name)  # a real folder, never a link
     except OSError as exc:
         raise UserError(f"cannot create run folder {folder} ({exc.strerror}); set FAIRXBAR_RUNS to a writable "
                         "folder") from exc
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"run folder {folder} is not writable; fix its permissions or set FAIRXBAR_RUNS to a "
                         "writable folder")
+    _made_by_us(folder, name, owner, fresh)  # before the lock: a folder not ours gains no file
     lock = RunLock(folder)
     try:
-        if any(e.name != LOCK for e in folder.iterdir()):
-            recorded = _recorded_owner(folder, name)
-            if recorded is None and (fresh or (folder / MARKER).is_file()):
-                raise UserError(f"{'--fresh' if fresh else 'resume'} refused: {folder} is not a run folder of "
-                                f"study '{name}' (no {MARKER} naming it); delete it yourself if you mean to")
-            if recorded is not None and not _belongs(recorded, owner):
-                _refuse("--fresh" if fresh else "resume", folder, name, recorded, owner)
+        recorded = _made_by_us(folder, name, owner, fresh)
+        if recorded is not None and not _belongs(recorded, owner):
+            _refuse("--fresh" if fresh else "resume", folder, name, recorded, owner)
         if check is not None:
             check()
         if fresh:
@@ -226,26 +245,40 @@ def existing_run_folder(runs: Path, name: str, study: str, owner: Owner = Owner(
     """``runs/name`` for read-only commands: an error (creating nothing) if the study never ran
     or the folder belongs to something else."""
     folder = inside(runs, name, "run")
+    refuse_symlink(folder)
     if not (folder / "results.sqlite").is_file():
         raise UserError(f"study '{name}' has no results in {runs} yet; run `fairxbar-aihw study {study}` "
                         "(with the same options) first")
     recorded = _recorded_owner(folder, name)
-    if recorded is not None and not _belongs(recorded, owner):
+    if recorded is None:
+        raise UserError(f"reading refused: {folder} is not a run folder of {owner.kind} '{name}' (no {MARKER} or "
+                        "results database naming it); give the name it was run under, or use the runs folder it "
+                        "was run in (FAIRXBAR_RUNS)")
+    if not _belongs(recorded, owner):
         _refuse("reading", folder, name, recorded, owner)
     return folder
 
 
 def report_folder(name: str, owner: Owner, claim: bool = False) -> Path:
-    """``docs/reports/name`` (``name`` in FAIRXBAR_REPORTS) if it holds no other owner's report;
-    ``claim`` creates it and records ``owner`` (a folder without a marker, as older versions wrote,
-    is taken over: reports are rebuilt from their run's database, so nothing is lost)."""
-    folder = inside(reports_dir(), name, "report")
+    """``docs/reports/name`` (``name`` in FAIRXBAR_REPORTS) if it holds no other owner's report and
+    nothing the tool did not write (a non-empty folder without a marker is refused: its files may
+    be the user's); ``claim`` creates it and records ``owner``."""
+    base = reports_dir()
+    folder = inside(base, name, "report")
+    refuse_symlink(folder)
     marker = folder / REPORT_MARKER
+    refuse_symlink(marker)
     recorded = _owner_in(marker, name) if marker.is_file() else None
     if isinstance(recorded, Owner) and recorded != owner:
         _refuse("writing the report", folder, name, recorded, owner, "report")
+    if recorded is None and folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"writing the report refused: {folder} holds files but no {REPORT_MARKER} naming it, so "
+                        "fairxbar-aihw did not write it and will not write into it; move those files elsewhere, "
+                        "or give another name, or use another reports folder (FAIRXBAR_REPORTS)")
     if claim:
+        refuse_symlink(folder)
         make_folder(folder, REPORT_FILES, _holds_report)  # removed if the command fails before computing
+        safe_mkdir(base, name)  # a real folder, never a link
         if recorded != owner:
             _write_marker(marker, _marker_data(name, owner))
     return folder
