@@ -384,7 +384,7 @@ def test_a_broken_weights_file_of_yours_is_never_called_disposable(tmp_path):
     with pytest.raises(UserError) as exc:
         load_state_dict_model("small-cnn", str(bad), 3, 16)
     assert str(exc.value) == (f"state dict {bad} is unreadable or corrupt; save the weights again as tensors only: "
-                              "torch.save(model.state_dict(), PATH)")
+                              "torch.save(model.state_dict(), PATH), or as safetensors")
 
 
 def test_results_in_a_read_only_folder_can_still_be_reported(tmp_path, monkeypatch):
