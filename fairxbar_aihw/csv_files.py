@@ -3,9 +3,12 @@
 Why: group values, labels and paths come from the user's files, and a report CSV is opened in a
 spreadsheet (a cell ``=HYPERLINK(...)`` or ``@SUM(...)`` runs as a formula) or read by scripts.
 Per the OWASP CSV-injection guidance, a text cell that starts with ``= + - @``, a tab or a carriage
-return, or holds a control character or a shell metacharacter, gets a leading ``'`` (shown as text
-by spreadsheets) and its control characters replaced. Numbers, and text that reads as a number,
-are written as they are.
+return, or holds a control character, gets a leading ``'`` (shown as text by spreadsheets) and its
+control characters replaced. A shell that sources the file (a leading ``'`` pairs with the next
+row's, so quoting alone does not stop it) must find no command separator, substitution or
+redirection, so in a cell holding one of ``; | & $ ` < >`` those characters, and ``%``, are
+percent-encoded (``urllib.parse.unquote`` gives the value back). Numbers, and text that reads as
+a number, are written as they are.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from .safe_files import write_atomic
 
 _LEADING = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_SHELL = re.compile(r"[;|&$`]")
+_SHELL = re.compile(r"[;|&$`<>]")
+_ENCODED = re.compile(r"[;|&$`<>%]")  # what a cell with a shell metacharacter has percent-encoded
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 REPLACEMENT = "\ufffd"  # what a control character becomes
 
@@ -29,9 +33,12 @@ def neutral_cell(value: Any) -> Any:
     and its control characters replaced; numbers and numeric text are returned unchanged."""
     if not isinstance(value, str) or _NUMBER.fullmatch(value):
         return value
-    if value.startswith(_LEADING) or _CONTROL.search(value) or _SHELL.search(value):
-        return "'" + _CONTROL.sub(REPLACEMENT, value)
-    return value
+    text = value
+    if _SHELL.search(text):
+        text = _ENCODED.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    if text.startswith(_LEADING) or _CONTROL.search(text):
+        text = "'" + _CONTROL.sub(REPLACEMENT, text)
+    return text
 
 
 def neutralise(frame: pd.DataFrame, tool_text: Iterable[str] = ()) -> pd.DataFrame:

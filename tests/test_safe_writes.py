@@ -4,7 +4,9 @@ line and their targets keep their bytes; report CSVs neutralise text from the us
 import json
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -230,8 +232,8 @@ def test_csv_cells_from_user_input_are_neutralised_and_numbers_stay_numbers(tmp_
     path = write_csv(tmp_path / "by_group.csv", frame, float_format="%.6g")
     back = pd.read_csv(path, keep_default_na=False)
     assert list(back["group_value"]) == [
-        "'=HYPERLINK(\"http://x\")", "'+1+2", "'-x", "'@SUM(A1)", "'\ufffdlead", "'\ufffdlead", "'dark;touch x;#",
-        "'a|b", "'a&b", "'$(id)", "'`id`", "'bell\ufffd", "plain", "-1.5", "+3", "2e-3", ""]
+        "'=HYPERLINK(\"http://x\")", "'+1+2", "'-x", "'@SUM(A1)", "'\ufffdlead", "'\ufffdlead", "dark%3Btouch x%3B#",
+        "a%7Cb", "a%26b", "%24(id)", "%60id%60", "'bell\ufffd", "plain", "-1.5", "+3", "2e-3", ""]
     assert pd.api.types.is_integer_dtype(back["images"]) and pd.api.types.is_float_dtype(back["accuracy"])
     assert list(back["images"]) == list(range(17)) and set(back["accuracy"]) == {0.25}
     assert not any(c in path.read_text() for c in "\t\r\x07")
@@ -242,7 +244,11 @@ def test_csv_cells_from_user_input_are_neutralised_and_numbers_stay_numbers(tmp_
 def test_the_audit_csvs_neutralise_the_attackers_group_values(home):
     reports = home / "reports" / "done"
     by_group = pd.read_csv(reports / "by_group.csv")
-    assert set(by_group["group_value"]) == {"light", "'" + EVIL["dark"], "'" + EVIL["medium"]}
+    assert set(by_group["group_value"]) == {"light", "dark%3Btouch pwned%3B#", "'" + EVIL["medium"]}
+    assert unquote("dark%3Btouch pwned%3B#") == EVIL["dark"]  # the value, recoverable
+    for csv in ("by_group.csv", "predictions.csv"):  # a shell sourcing the report runs no injected command
+        subprocess.run(["bash", "-c", f"source {reports / csv}"], cwd=home, capture_output=True, timeout=60)
+        assert not (home / "pwned").exists()
     assert pd.api.types.is_integer_dtype(by_group["images"]) and pd.api.types.is_float_dtype(by_group["accuracy"])
     predictions = pd.read_csv(reports / "predictions.csv")
     assert set(predictions["group_value"]) == set(by_group["group_value"])
