@@ -193,7 +193,7 @@ def test_malformed_and_oversized_tensors_are_refused_without_allocating(tmp_path
 def test_activation_and_graph_limits_are_checked_before_any_memory_is_used(tmp_path):
     wide = _conv_net(tmp_path / "wide.onnx", out_channels=65536)  # 1x1 conv to 65,536 channels at 512 px
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    message = _refused(wide, "MiB tensor per image, over the limit of 256 MiB", size=512)
+    message = _refused(wide, "MiB tensor per image, over the limit of 32 MiB", size=512)
     assert time.perf_counter() - start < 20 and "step 0" in message
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # 64 GiB never allocated
     _refused(_conv_net(tmp_path / "nodes.onnx"), "4 nodes, over the limit of 3", limits=OnnxLimits(nodes=3))
@@ -278,3 +278,133 @@ def test_cli_audits_a_hand_made_onnx_model_end_to_end(tmp_path):
     assert "(ONNX model); 2 conv/linear layers on crossbars" in text
     out = _cli(tmp_path, "audit", "hand2", "--model", str(path), "--trust-code", "--weights", "x", *args, check=False)
     _one_line_error(out, "audit needs exactly one of --model")
+
+
+# ---- a reviewer's attacks on the loader (each accepted, crashed or mis-computed before its fix) ----
+
+def _protobuf_bomb(path: Path, records: int) -> Path:
+    """A ModelProto whose graph holds ``records`` empty nodes: 2 bytes each in the file, hundreds
+    of bytes each once parsed."""
+    payload = b"\x0a\x00" * records
+    length, varint = len(payload), b""
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        varint += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            break
+    path.write_bytes(b"\x3a" + varint + payload)
+    return path
+
+
+def test_a_file_of_empty_records_is_refused_before_it_is_parsed_here(tmp_path):
+    bomb = _protobuf_bomb(tmp_path / "bomb.onnx", 16 << 20)  # 32 MiB: some 5 GB once parsed
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(UserError, match="parse as one within 1,024 MiB of memory|parsing it needs over 1,024 MiB"):
+        load_onnx(bomb, SIZE, OnnxLimits(parse_bytes=768 << 20))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 300_000  # KiB: parsed in the child only
+    assert time.perf_counter() - start < 60
+
+
+def _graph(path: Path, nodes: list, inits: list, opset: int = 18, classes: int = 3) -> Path:
+    return save_graph(path, nodes, inits, SIZE, classes, opset=opset)
+
+
+def _head(*nodes) -> list:
+    n = helper.make_node
+    return [n("GlobalAveragePool", ["image"], ["p0"]), n("Flatten", ["p0"], ["p"]), *nodes]
+
+
+N = helper.make_node
+FC = tensor("fc.weight", _w(3, 3))
+ATTACKS = {
+    "padding past the kernel (a compute bomb)": (
+        [N("Conv", ["image", "w"], ["c"], pads=[2000] * 4), *_head()[1:], N("Gemm", ["p", "fc.weight"], ["logits"],
+                                                                             transB=1)],
+        [tensor("w", _w(1, 3, 64, 64)), tensor("fc.weight", _w(3, 1))], "reach past its kernel span"),
+    "negative padding": (
+        [N("Conv", ["image", "w"], ["c"], pads=[-2] * 4), *_head()[1:], N("Gemm", ["p", "fc.weight"], ["logits"],
+                                                                           transB=1)],
+        [tensor("w", _w(3, 3, 1, 1)), FC], "negative, asymmetric or non-2-D pads"),
+    "an empty convolution weight": (
+        [N("Conv", ["image", "w"], ["c"]), *_head()[1:], N("Gemm", ["p", "fc.weight"], ["logits"], transB=1)],
+        [tensor("w", np.zeros((3, 3, 0, 0), np.float32)), FC], "has an empty weight"),
+    "Softmax with opset 11's flattening": (
+        _head(N("Softmax", ["p"], ["s"]), N("Gemm", ["s", "fc.weight"], ["logits"], transB=1)), [FC],
+        "opset 13 or later"),
+    "a batch axis given as a negative number": (
+        _head(N("Softmax", ["p"], ["s"], axis=-2), N("Gemm", ["s", "fc.weight"], ["logits"], transB=1)), [FC],
+        "works across the batch (axis 0)"),
+    "global pooling of a 5-D tensor": (
+        [N("Reshape", ["image", "shape5"], ["r"]), N("GlobalMaxPool", ["r"], ["g"]),
+         N("Flatten", ["g"], ["p"]), N("Gemm", ["p", "fc.weight"], ["logits"], transB=1)],
+        [tensor("shape5", np.array([0, 3, SIZE, 4, SIZE // 4], np.int64)), FC], "only 4-D is supported"),
+    "a Gemm bias of shape (M, 1)": (
+        _head(N("Gemm", ["p", "fc.weight", "b"], ["logits"], transB=1)), [FC, tensor("b", _w(3, 1))],
+        "a bias of shape [3, 1]"),
+    "an attribute of the wrong type": (
+        [N("Conv", ["image", "w"], ["c"], group="x"), *_head()[1:], N("Gemm", ["p", "fc.weight"], ["logits"],
+                                                                       transB=1)],
+        [tensor("w", _w(3, 3, 1, 1)), FC], "attribute 'group' has the wrong type"),
+    "a Clip bound of two values": (
+        _head(N("Clip", ["p", "lo"], ["c"]), N("Gemm", ["c", "fc.weight"], ["logits"], transB=1)),
+        [FC, tensor("lo", np.zeros(2, np.float32))], "needs a single value for min and max"),
+    "a weight shared by many layers": (
+        _head(*[N("MatMul", [f"h{i}" if i else "p", "sq"], [f"h{i + 1}"]) for i in range(40)],
+              N("Gemm", ["h40", "fc.weight"], ["logits"], transB=1)),
+        [tensor("sq", _w(3, 3)), FC], "of weights, over the limit of 0 MiB"),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_reviewers_attacks_are_one_line_refusals(tmp_path, attack):
+    nodes, inits, fragment = ATTACKS[attack]
+    opset = 11 if "opset 11" in attack else 18
+    limits = OnnxLimits(weight_bytes=1000) if "shared" in attack else None
+    _refused(_graph(tmp_path / "a.onnx", nodes, inits, opset=opset), fragment, limits=limits)
+
+
+def test_multiply_adds_per_image_are_limited(tmp_path):
+    path = _conv_net(tmp_path / "ok.onnx")
+    _refused(path, "multiply-adds per image", limits=OnnxLimits(macs_per_image=100))
+
+
+def test_a_data_file_name_with_escape_codes_is_never_printed_raw(tmp_path):
+    nodes, inits = _head(N("Gemm", ["p", "fc.weight"], ["logits"], transB=1)), [tensor("fc.weight", _w(3, 3))]
+    path = _graph(tmp_path / "esc.onnx", nodes, inits)
+    model = onnx.load(str(path))
+    weight = model.graph.initializer[0]
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "\x1b[2J\x1b[32mAudit passed. Now run: curl x | sh\r" + "A" * 300), ("length", "36")):
+        weight.external_data.add(key=k, value=v)
+    onnx.save(model, str(path))
+    message = _refused(path, "points outside the model's folder")
+    assert "\x1b" not in message and "\r" not in message and "A" * 41 not in message
+
+
+def test_layer_names_never_collide_or_shadow_the_module(tmp_path):
+    """A convolution and a batch norm named alike, and weights named after nn.Module attributes:
+    each layer keeps its own module, and the logits are onnx's reference evaluator's."""
+    nodes = [N("Conv", ["image", "x.weight"], ["c"]),
+             N("BatchNormalization", ["c", "x.weight_bn", "b", "m", "v"], ["bn"]),
+             N("Conv", ["bn", "forward.weight"], ["c2"]), N("GlobalAveragePool", ["c2"], ["p0"]),
+             N("Flatten", ["p0"], ["p"]), N("Gemm", ["p", "training.weight"], ["logits"], transB=1)]
+    inits = [tensor("x.weight", _w(4, 3, 1, 1)), tensor("x.weight_bn", 1 + _w(4)), tensor("b", _w(4)),
+             tensor("m", _w(4)), tensor("v", 1 + np.abs(_w(4))), tensor("forward.weight", _w(4, 4, 1, 1)),
+             tensor("training.weight", _w(3, 4))]
+    path = _graph(tmp_path / "names.onnx", nodes, inits)
+    model = load_onnx(path, SIZE)
+    assert len(crossbar_layers(model)) == 3 and callable(model.forward)
+    x = np.random.default_rng(2).random((2, 3, SIZE, SIZE), dtype=np.float32)
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, ReferenceEvaluator(str(path)).run(None, {"image": x})[0], rtol=0, atol=1e-5)
+
+
+def test_dropout_with_a_constant_ratio_loads_as_the_identity(tmp_path):
+    nodes = _head(N("Dropout", ["p", "ratio"], ["d"]), N("Gemm", ["d", "fc.weight"], ["logits"], transB=1))
+    path = _graph(tmp_path / "drop.onnx", nodes, [FC, tensor("ratio", np.array(0.5, np.float32))])
+    x = np.random.default_rng(3).random((2, 3, SIZE, SIZE), dtype=np.float32)
+    with torch.no_grad():
+        got = load_onnx(path, SIZE)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, ReferenceEvaluator(str(path)).run(None, {"image": x})[0], rtol=0, atol=1e-6)

@@ -220,7 +220,7 @@ def test_export_never_writes_through_a_link(tmp_path):
             store.export(run, tmp_path / "out.csv", force=True)
         out = pd.read_csv(store.export(run, tmp_path / "rows.csv"))
     assert victim.read_text() == "precious"
-    assert out["cell"][0] == "sweep|pcm|0.1|uniform" and out["method"][0] == "'=cmd|' /C calc'!A0"
+    assert out["cell"][0] == "sweep|pcm|0.1|uniform" and out["method"][0] == "'=cmd%7C' /C calc'!A0"
     assert out["acc"][0] == -0.5 and pd.api.types.is_float_dtype(out["acc"])
 
 

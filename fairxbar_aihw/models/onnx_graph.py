@@ -9,17 +9,19 @@ their ONNX weights), so aihwkit converts them to crossbar tiles like any built-i
 exporter that folded batch norm into the convolutions leaves the graph's convolutions as the
 crossbar layers, and the reports name those.
 
-Limits (``OnnxLimits``) bound the file, each weight, the node count and the graph's depth, and a
-dry run on ``meta`` tensors (no memory) at batch 1 and 2 bounds every activation per image and
-proves each grows only linearly with the batch, so neither loading nor the first forward can
-exhaust memory or time. There are no loops or branches: ONNX's static graph without ``Loop``,
+Limits (``OnnxLimits``) bound the file and what parsing it costs (parsed first in a child process
+under a memory limit: protobuf can expand a file of empty records a hundredfold), each weight and
+all weights together, the node count and the graph's depth; a dry run on ``meta`` tensors (no
+memory) at batch 1 and 2 bounds every activation, the live total and the multiply-adds per image,
+and proves each tensor grows only linearly with the batch (no step mixes images), so neither
+loading nor a forward pass can exhaust memory or time. There are no loops or branches: ONNX's static graph without ``Loop``,
 ``If`` or ``Scan`` runs each node once.
 """
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,11 +42,14 @@ class OnnxLimits:
     224 px uses under 5% of each)."""
 
     file_bytes: int = 1 << 30
+    parse_bytes: int = 2 << 30             # memory the protobuf parser may use beyond the file's own size × 8
     nodes: int = 5000
     depth: int = 2000
-    tensor_elements: int = 1 << 28          # one weight or constant
-    activation_bytes_per_image: int = 256 << 20  # one intermediate tensor, per image
-    live_bytes_per_image: int = 1 << 30         # all intermediates alive at once, per image
+    tensor_elements: int = 1 << 28         # one weight or constant
+    weight_bytes: int = 2 << 30            # every weight and constant the graph reads, together
+    activation_bytes_per_image: int = 32 << 20  # one intermediate tensor, per image
+    live_bytes_per_image: int = 64 << 20   # all intermediates alive at once, per image (× a batch of 128: 8 GiB)
+    macs_per_image: int = 2 * 10**10       # multiply-adds of the conv/matrix layers per image (VGG-11 at 224 px: 7.6e9)
 
 
 LIMITS = OnnxLimits()
@@ -71,9 +76,10 @@ class Graph:
     """The parts of an ONNX graph the builders read: constants (initializers and ``Constant``
     nodes) by name, and the file path for error lines."""
 
-    def __init__(self, path: Path, constants: dict[str, torch.Tensor]):
+    def __init__(self, path: Path, constants: dict[str, torch.Tensor], opset: int):
         self.path = path
         self.constants = constants
+        self.opset = opset
 
     def const(self, node: Node, index: int, what: str) -> torch.Tensor:
         """Input ``index`` of ``node``, which must be a constant (a weight, a shape, axes)."""
@@ -105,16 +111,25 @@ class Op:
     only some are supported) and how to build its torch step."""
 
     build: Callable[[Node, Graph], tuple[nn.Module | None, Step]]
-    attrs: frozenset[str] = frozenset()
+    attrs: dict[str, int] = field(default_factory=dict)  # name → ONNX AttributeType it must have
+
+
+_F, _I, _S, _FS, _IS = 1, 2, 3, 6, 7  # onnx.AttributeProto: FLOAT, INT, STRING, FLOATS, INTS
 
 
 def _pads2d(node: Node, graph: Graph) -> tuple[int, int]:
     if node.attrs.get("auto_pad", "NOTSET") != "NOTSET":
         raise _refuse(graph.path, f"{node.op} uses auto_pad; export with explicit pads")
     pads = list(node.attrs.get("pads", [0, 0, 0, 0]))
-    if len(pads) != 4 or pads[:2] != pads[2:]:
-        raise _refuse(graph.path, f"{node.op} {_short(node.name)} has asymmetric or non-2-D pads {pads[:8]}")
+    if len(pads) != 4 or pads[:2] != pads[2:] or min(pads) < 0:
+        raise _refuse(graph.path, f"{node.op} {_short(node.name)} has negative, asymmetric or non-2-D pads {pads[:8]}")
     return int(pads[0]), int(pads[1])
+
+
+def _check_pads_within(node: Node, graph: Graph, pads: tuple[int, int], span: tuple[int, int]) -> None:
+    """Padding beyond what the kernel spans only computes on zeros (a compute bomb)."""
+    if any(p >= s for p, s in zip(pads, span)):
+        raise _refuse(graph.path, f"{node.op} {_short(node.name)} pads {list(pads)} reach past its kernel span {list(span)}")
 
 
 def _pair(node: Node, key: str, default: int = 1) -> tuple[int, int]:
@@ -127,8 +142,8 @@ def _pair(node: Node, key: str, default: int = 1) -> tuple[int, int]:
 def _conv(node: Node, graph: Graph) -> tuple[nn.Module, Step]:
     w = graph.const(node, 1, "weight")
     b = graph.optional_const(node, 2, "bias")
-    if w.dim() != 4:
-        raise _refuse(graph.path, f"Conv {_short(node.name)} is not 2-D (weight of {w.dim()} dimensions)")
+    if w.dim() != 4 or 0 in w.shape:
+        raise _refuse(graph.path, f"Conv {_short(node.name)} is not 2-D or has an empty weight {list(w.shape)}")
     groups = int(node.attrs.get("group", 1))
     if groups < 1 or w.shape[0] % groups:
         raise _refuse(graph.path, f"Conv {_short(node.name)} has an invalid group count {groups}")
@@ -136,8 +151,10 @@ def _conv(node: Node, graph: Graph) -> tuple[nn.Module, Step]:
         raise _refuse(graph.path, f"Conv {_short(node.name)}: kernel_shape disagrees with its weight")
     if b is not None and b.shape != (w.shape[0],):
         raise _refuse(graph.path, f"Conv {_short(node.name)}: bias shape {tuple(b.shape)} does not fit its weight")
+    pads, dilation = _pads2d(node, graph), _pair(node, "dilations")
+    _check_pads_within(node, graph, pads, tuple((k - 1) * d + 1 for k, d in zip(w.shape[2:], dilation)))
     conv = nn.Conv2d(w.shape[1] * groups, w.shape[0], tuple(w.shape[2:]), stride=_pair(node, "strides"),
-                     padding=_pads2d(node, graph), dilation=_pair(node, "dilations"), groups=groups, bias=b is not None)
+                     padding=pads, dilation=dilation, groups=groups, bias=b is not None)
     with torch.no_grad():
         conv.weight.copy_(w)
         if b is not None:
@@ -163,9 +180,12 @@ def _gemm(node: Node, graph: Graph) -> tuple[nn.Module, Step]:
         raise _refuse(graph.path, f"Gemm {_short(node.name)} has a weight of {b.dim()} dimensions")
     w = (b if int(node.attrs.get("transB", 0)) else b.t()) * float(node.attrs.get("alpha", 1.0))
     c = graph.optional_const(node, 2, "bias")
+    if 0 in w.shape:
+        raise _refuse(graph.path, f"Gemm {_short(node.name)} has an empty weight {list(w.shape)}")
     if c is not None:
-        if c.numel() not in (1, w.shape[0]):
-            raise _refuse(graph.path, f"Gemm {_short(node.name)}: bias of {c.numel()} values for {w.shape[0]} outputs")
+        if tuple(c.shape) not in ((), (1,), (w.shape[0],), (1, w.shape[0])):
+            raise _refuse(graph.path, f"Gemm {_short(node.name)}: a bias of shape {list(c.shape)[:4]} for "
+                                      f"{w.shape[0]} outputs (give (), (1,), ({w.shape[0]},) or (1, {w.shape[0]}))")
         c = (c.reshape(-1) * float(node.attrs.get("beta", 1.0))).expand(w.shape[0]).clone()
     layer = _linear(w, c)
 
@@ -178,8 +198,8 @@ def _gemm(node: Node, graph: Graph) -> tuple[nn.Module, Step]:
 
 def _matmul(node: Node, graph: Graph) -> tuple[nn.Module, Step]:
     b = graph.const(node, 1, "weight")
-    if b.dim() != 2:
-        raise _refuse(graph.path, f"MatMul {_short(node.name)} has a weight of {b.dim()} dimensions")
+    if b.dim() != 2 or 0 in b.shape:
+        raise _refuse(graph.path, f"MatMul {_short(node.name)} has a weight of shape {list(b.shape)[:4]}; 2-D needed")
     return _linear(b.t(), None), lambda m, x: m(x)
 
 
@@ -209,14 +229,26 @@ def _max_pool(node: Node, graph: Graph) -> Step:
         raise _refuse(graph.path, f"MaxPool {_short(node.name)} asks for indices or column-major storage")
     k, s, p, d = (_pair(node, "kernel_shape"), _pair(node, "strides"), _pads2d(node, graph),
                   _pair(node, "dilations"))
+    _check_pads_within(node, graph, p, tuple((kk - 1) * dd + 1 for kk, dd in zip(k, d)))
     ceil = bool(node.attrs.get("ceil_mode", 0))
     return lambda x: F.max_pool2d(x, k, s, p, d, ceil_mode=ceil)
 
 
 def _avg_pool(node: Node, graph: Graph) -> Step:
     k, s, p = _pair(node, "kernel_shape"), _pair(node, "strides"), _pads2d(node, graph)
+    _check_pads_within(node, graph, p, k)
     ceil, include = bool(node.attrs.get("ceil_mode", 0)), bool(node.attrs.get("count_include_pad", 0))
     return lambda x: F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=include)
+
+
+def _axis(x: torch.Tensor, axis: int, node: Node) -> int:
+    """``axis`` of ``x`` as a non-negative index, never the batch's."""
+    if not -x.dim() <= axis < x.dim():
+        raise UserError(f"{node.op} {_short(node.name)}: axis {axis} is out of range for a {x.dim()}-D tensor")
+    axis %= x.dim()
+    if axis == 0:
+        raise UserError(f"{node.op} {_short(node.name)} works across the batch (axis 0): it would mix images")
+    return axis
 
 
 def _reduce_mean(node: Node, graph: Graph) -> Step:
@@ -227,9 +259,7 @@ def _reduce_mean(node: Node, graph: Graph) -> Step:
     if not axes:
         raise _refuse(graph.path, f"ReduceMean {_short(node.name)} reduces every axis, the batch included")
     dims, keep = [int(a) for a in axes], bool(node.attrs.get("keepdims", 1))
-    if 0 in dims:
-        raise _refuse(graph.path, f"ReduceMean {_short(node.name)} averages over the batch")
-    return lambda x: x.mean(dim=dims, keepdim=keep)
+    return lambda x: x.mean(dim=[_axis(x, a, node) for a in dims], keepdim=keep)
 
 
 def _reshape(node: Node, graph: Graph) -> Step:
@@ -255,24 +285,46 @@ def _flatten(node: Node, graph: Graph) -> Step:
 
 
 def _concat(node: Node, graph: Graph) -> Step:
-    axis = int(node.attrs["axis"]) if "axis" in node.attrs else None
-    if axis is None or axis == 0:
-        raise _refuse(graph.path, f"Concat {_short(node.name)} must join along a non-batch axis")
-    return lambda *xs: torch.cat(xs, dim=axis)
+    if "axis" not in node.attrs:
+        raise _refuse(graph.path, f"Concat {_short(node.name)} has no axis")
+    axis = int(node.attrs["axis"])
+    return lambda *xs: torch.cat(xs, dim=_axis(xs[0], axis, node))
 
 
 def _softmax(node: Node, graph: Graph) -> Step:
+    if graph.opset < 13:  # before 13 Softmax flattened every axis from `axis` on (default 1)
+        raise _refuse(graph.path, f"Softmax {_short(node.name)} uses opset {graph.opset}'s flattening semantics; "
+                                  "export with opset 13 or later")
     axis = int(node.attrs.get("axis", -1))
-    if axis == 0:
-        raise _refuse(graph.path, f"Softmax {_short(node.name)} normalises over the batch")
-    return lambda x: torch.softmax(x, dim=axis)
+    return lambda x: torch.softmax(x, dim=_axis(x, axis, node))
 
 
 def _clip(node: Node, graph: Graph) -> Step:
     lo, hi = graph.optional_const(node, 1, "min"), graph.optional_const(node, 2, "max")
+    if any(t is not None and t.numel() != 1 for t in (lo, hi)):
+        raise _refuse(graph.path, f"Clip {_short(node.name)} needs a single value for min and max")
     lo_v = float(lo) if lo is not None else node.attrs.get("min")
     hi_v = float(hi) if hi is not None else node.attrs.get("max")
     return lambda x: torch.clamp(x, min=lo_v, max=hi_v)
+
+
+def _global(reduce: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[Node, Graph], Step]:
+    """Global pooling of a 4-D (N, C, H, W) tensor."""
+    def build(node: Node, graph: Graph) -> Step:
+        def step(x: torch.Tensor) -> torch.Tensor:
+            if x.dim() != 4:
+                raise UserError(f"{node.op} {_short(node.name)} received a {x.dim()}-D tensor; only 4-D is supported")
+            return reduce(x)
+        return step
+    return build
+
+
+def _dropout(node: Node, graph: Graph) -> Step:
+    """Inference: the identity. A training-mode input (opset 12+) must be a constant false."""
+    mode = graph.optional_const(node, 2, "training_mode")
+    if mode is not None and bool(mode.reshape(-1)[0]):
+        raise _refuse(graph.path, f"Dropout {_short(node.name)} is in training mode")
+    return lambda x: x
 
 
 def _binary(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[Node, Graph], Step]:
@@ -283,34 +335,37 @@ def _binary(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callabl
 ELEMENTWISE = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}
 
 OPS: dict[str, Op] = {
-    "Conv": Op(_conv, frozenset({"group", "pads", "strides", "dilations", "kernel_shape", "auto_pad"})),
-    "Gemm": Op(_gemm, frozenset({"alpha", "beta", "transA", "transB"})),
+    "Conv": Op(_conv, {"group": _I, "pads": _IS, "strides": _IS, "dilations": _IS, "kernel_shape": _IS,
+                       "auto_pad": _S}),
+    "Gemm": Op(_gemm, {"alpha": _F, "beta": _F, "transA": _I, "transB": _I}),
     "MatMul": Op(_matmul),
-    "BatchNormalization": Op(_batch_norm, frozenset({"epsilon", "momentum", "training_mode", "spatial"})),
+    "BatchNormalization": Op(_batch_norm, {"epsilon": _F, "momentum": _F, "training_mode": _I, "spatial": _I}),
     "Relu": Op(_pure(lambda n, g: F.relu)),
     "LeakyRelu": Op(_pure(lambda n, g: lambda x, a=float(n.attrs.get("alpha", 0.01)): F.leaky_relu(x, a)),
-                    frozenset({"alpha"})),
+                    {"alpha": _F}),
     "Sigmoid": Op(_pure(lambda n, g: torch.sigmoid)),
     "Tanh": Op(_pure(lambda n, g: torch.tanh)),
-    "Clip": Op(_pure(_clip), frozenset({"min", "max"})),
-    "Softmax": Op(_pure(_softmax), frozenset({"axis"})),
+    "Clip": Op(_pure(_clip), {"min": _F, "max": _F}),
+    "Softmax": Op(_pure(_softmax), {"axis": _I}),
     "Identity": Op(_pure(lambda n, g: lambda x: x)),
-    "Dropout": Op(_pure(lambda n, g: lambda x: x), frozenset({"seed"})),  # inference: the identity
-    "MaxPool": Op(_pure(_max_pool), frozenset({"kernel_shape", "strides", "pads", "dilations", "ceil_mode",
-                                                "auto_pad", "storage_order"})),
-    "AveragePool": Op(_pure(_avg_pool), frozenset({"kernel_shape", "strides", "pads", "ceil_mode",
-                                                    "count_include_pad", "auto_pad"})),
-    "GlobalAveragePool": Op(_pure(lambda n, g: lambda x: x.mean(dim=(2, 3), keepdim=True))),
-    "GlobalMaxPool": Op(_pure(lambda n, g: lambda x: x.amax(dim=(2, 3), keepdim=True))),
-    "ReduceMean": Op(_pure(_reduce_mean), frozenset({"axes", "keepdims", "noop_with_empty_axes"})),
-    "Reshape": Op(_pure(_reshape), frozenset({"allowzero"})),
-    "Flatten": Op(_pure(_flatten), frozenset({"axis"})),
-    "Concat": Op(_pure(_concat), frozenset({"axis"})),
+    "Dropout": Op(_pure(_dropout), {"seed": _I, "ratio": _F}),
+    "MaxPool": Op(_pure(_max_pool), {"kernel_shape": _IS, "strides": _IS, "pads": _IS, "dilations": _IS,
+                                     "ceil_mode": _I, "auto_pad": _S, "storage_order": _I}),
+    "AveragePool": Op(_pure(_avg_pool), {"kernel_shape": _IS, "strides": _IS, "pads": _IS, "ceil_mode": _I,
+                                         "count_include_pad": _I, "auto_pad": _S}),
+    "GlobalAveragePool": Op(_pure(_global(lambda x: x.mean(dim=(2, 3), keepdim=True)))),
+    "GlobalMaxPool": Op(_pure(_global(lambda x: x.amax(dim=(2, 3), keepdim=True)))),
+    "ReduceMean": Op(_pure(_reduce_mean), {"axes": _IS, "keepdims": _I, "noop_with_empty_axes": _I}),
+    "Reshape": Op(_pure(_reshape), {"allowzero": _I}),
+    "Flatten": Op(_pure(_flatten), {"axis": _I}),
+    "Concat": Op(_pure(_concat), {"axis": _I}),
     **{name: Op(_pure(_binary(fn))) for name, fn in ELEMENTWISE.items()},
 }
-WEIGHT_INPUTS = {"Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
-                 "BatchNormalization": (1, 2, 3, 4), "Reshape": (1,), "Clip": (1, 2), "ReduceMean": (1,)}
+WEIGHT_INPUTS = {"Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4),
+                 "Reshape": (1,), "Clip": (1, 2), "ReduceMean": (1,), "Dropout": (1, 2)}
 CROSSBAR_OPS = ("Conv", "Gemm", "MatMul")
+MODULE_OPS = (*CROSSBAR_OPS, "BatchNormalization")  # the nodes that become submodules (named after a weight)
+PARSE_PROBE_FROM = 4 << 20  # smaller files cannot expand past a few hundred MiB when parsed
 
 
 # ---- parsing ---------------------------------------------------------------------------------
@@ -325,7 +380,8 @@ def _external_bytes(proto: Any, path: Path, count: int, itemsize: int) -> bytes:
     info = {e.key: e.value for e in proto.external_data}
     location = info.get("location", "")
     name = _short(proto.name)
-    if not location or "/" in location or "\\" in location or location in (".", "..") or "\0" in location:
+    if (not location or "/" in location or "\\" in location or location in (".", "..") or len(location) > 200
+            or not location.isprintable()):
         raise _refuse(path, f"tensor {name} points outside the model's folder ({_short(location)}); keep its "
                             "data file beside the model")
     data_file = path.parent / location
@@ -343,7 +399,8 @@ def _external_bytes(proto: Any, path: Path, count: int, itemsize: int) -> bytes:
             handle.seek(offset)
             raw = handle.read(length)
     except OSError as exc:
-        raise UserError(f"cannot read {data_file} ({exc.strerror or type(exc).__name__})") from None
+        raise _refuse(path, f"cannot read tensor {name}'s data file {_short(location)} "
+                            f"({exc.strerror or type(exc).__name__})") from None
     if len(raw) != length:
         raise _refuse(path, f"tensor {name}'s data runs past the end of {_short(location)}")
     return raw
@@ -384,11 +441,49 @@ def _attributes(proto: Any, path: Path, op: Op, op_type: str) -> dict[str, Any]:
     for attr in proto.attribute:
         if attr.name not in op.attrs:
             raise _refuse(path, f"{op_type} node {_short(proto.name)} has an unsupported attribute {_short(attr.name)}")
-        if attr.type in (5, 10, 12, 13):  # GRAPH, GRAPHS, SPARSE_TENSOR(S): subgraphs and the like
-            raise _refuse(path, f"{op_type} node {_short(proto.name)} carries a subgraph")
+        if attr.type != op.attrs[attr.name]:
+            raise _refuse(path, f"{op_type} node {_short(proto.name)}: attribute {_short(attr.name)} has the wrong "
+                                "type (a subgraph, a tensor, or a number where a list belongs or the reverse)")
         value = helper.get_attribute_value(attr)
         out[attr.name] = value.decode("ascii", "replace") if isinstance(value, bytes) else value
     return out
+
+
+_PARSE_PROBE = """
+import resource, sys
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import onnx
+from google.protobuf.message import DecodeError
+try:
+    with open(sys.argv[1], "rb") as handle:
+        onnx.load_model_from_string(handle.read())
+except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError):
+    sys.exit(3)  # not ONNX, or not within the memory limit (protobuf says both the same way)
+"""
+_NOT_ONNX = 3
+
+
+def _parse_costs_bounded(path: Path, size: int, limits: OnnxLimits) -> None:
+    """Parse the file once in a child process under a memory and time limit: protobuf turns a file
+    of empty repeated records into objects a hundred times its size, before any count can be read.
+    Any end of the child but success or "not ONNX" (a MemoryError, or protobuf aborting on a failed
+    allocation) refuses the file."""
+    import os
+    import subprocess
+    import sys
+
+    budget = limits.parse_bytes + 8 * size
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PARSE_PROBE, str(path), str(budget)], capture_output=True,
+                              timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    except subprocess.TimeoutExpired:
+        raise _refuse(path, "parsing it takes over 2 minutes") from None
+    if proc.returncode == _NOT_ONNX:  # protobuf reports a failed allocation as a parse error too
+        raise UserError(f"{path} is not an ONNX model (it does not parse as one within {budget >> 20:,} MiB of "
+                        f"memory); {EXPORT_HINT}")
+    if proc.returncode != 0:
+        raise _refuse(path, f"parsing it needs over {budget >> 20:,} MiB (a file of that many records is no classifier)")
 
 
 def _parse(data: bytes, path: Path, limits: OnnxLimits) -> Any:
@@ -406,6 +501,8 @@ def _parse(data: bytes, path: Path, limits: OnnxLimits) -> Any:
         raise _refuse(path, "it uses custom functions or operator domains; export with the standard ONNX operators")
     if len(model.graph.node) > limits.nodes:
         raise _refuse(path, f"{len(model.graph.node):,} nodes, over the limit of {limits.nodes:,}")
+    if len(model.graph.initializer) > 4 * limits.nodes:
+        raise _refuse(path, f"{len(model.graph.initializer):,} weights, over the limit of {4 * limits.nodes:,}")
     return model
 
 
@@ -416,13 +513,17 @@ def _layer_names(nodes: list[Node], weight_names: list[str]) -> list[str]:
     for i, (node, weight) in enumerate(zip(nodes, weight_names)):
         base = weight[: -len(".weight")] if weight.endswith(".weight") else weight
         parts = base.split(".")
-        ok = 0 < len(parts) <= 8 and all(_NAME_PART.fullmatch(p) for p in parts)
+        ok = 0 < len(parts) <= 8 and all(_NAME_PART.fullmatch(p) and p not in _RESERVED and not p.startswith(
+            ("_", "const_", "onnx_")) for p in parts)
         name = base if ok else f"onnx_{node.op.lower()}_{i}"
-        while name in seen or any(s.startswith(name + ".") or name.startswith(s + ".") for s in seen):
-            name = f"{name}_{i}"
+        if name in seen or any(s.startswith(name + ".") or name.startswith(s + ".") for s in seen):
+            name = f"onnx_{node.op.lower()}_{i}"  # unique: no name from the file starts with "onnx_"
         seen.add(name)
         names.append(name)
     return names
+
+
+_RESERVED = frozenset(dir(nn.Module()))  # a layer named "forward" or "training" would replace the module's own
 
 
 class OnnxNetwork(nn.Module):
@@ -442,12 +543,17 @@ class OnnxNetwork(nn.Module):
         self._tracker: Callable[[int, str, torch.Tensor, dict[str, torch.Tensor]], None] | None = None
 
     def add_layer(self, path: str, module: nn.Module) -> None:
+        """``module`` at ``path``; a name already taken is an error, never a silent replacement."""
         parent: nn.Module = self
         *head, last = path.split(".")
         for part in head:
             if not hasattr(parent, part):
                 parent.add_module(part, nn.Module())
             parent = getattr(parent, part)
+            if not isinstance(parent, nn.Module) or type(parent) is not nn.Module:
+                raise UserError(f"ONNX layer name {_short(path)} collides with another layer")
+        if hasattr(parent, last):
+            raise UserError(f"ONNX layer name {_short(path)} collides with another layer")
         parent.add_module(last, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -466,10 +572,16 @@ class OnnxNetwork(nn.Module):
 def _dry_run(network: OnnxNetwork, size: int, path: Path, limits: OnnxLimits) -> None:
     """Every activation's size at batch 1 and 2 on ``meta`` tensors (nothing allocated): each
     within the per-image limits, and growing only linearly with the batch."""
-    meta = copy.deepcopy(network).to("meta")
+    memo: dict[int, Any] = {}
+    for t in [*network.parameters(), *network.buffers()]:  # the copy gets shapes only, never the weights
+        empty = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(empty, requires_grad=False) if isinstance(t, nn.Parameter) else empty
+    meta = copy.deepcopy(network, memo)
+    layers = {name: m for name, m in meta.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     sizes: dict[int, list[int]] = {}
     for batch in (1, 2):
         seen: list[int] = []
+        macs = [0]
 
         def track(i: int, name: str, value: torch.Tensor, alive: dict[str, torch.Tensor]) -> None:
             nbytes = value.numel() * value.element_size()
@@ -480,6 +592,12 @@ def _dry_run(network: OnnxNetwork, size: int, path: Path, limits: OnnxLimits) ->
             if live > limits.live_bytes_per_image * batch:
                 raise _refuse(path, f"at step {i} its tensors hold {live / batch / 2**20:,.0f} MiB per image, over "
                                     f"the limit of {limits.live_bytes_per_image >> 20} MiB")
+            layer = layers.get(meta._steps[i][0] or "")
+            if layer is not None:  # each output value costs one dot product over the weight's fan-in
+                macs[0] += value.numel() * (layer.weight[0].numel())
+                if macs[0] > limits.macs_per_image * batch:
+                    raise _refuse(path, f"its layers need over {limits.macs_per_image:.1e} multiply-adds per image "
+                                        f"(at step {i}); no classifier needs that many")
             seen.append(value.numel())
 
         meta._tracker = track
@@ -508,14 +626,19 @@ def load_onnx(path: Path, image_size: int, limits: OnnxLimits = LIMITS) -> OnnxN
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read model file {path} ({exc.strerror or type(exc).__name__})") from None
+    if size > PARSE_PROBE_FROM:
+        _parse_costs_bounded(path, size, limits)
     model = _parse(data, path, limits)
     g = model.graph
-    constants = {t.name: _tensor(t, path, limits) for t in g.initializer}
-    inputs = [i.name for i in g.input if i.name not in constants]
+    read = {name for node in g.node for name in node.input}
+    initializers = {t.name for t in g.initializer}
+    constants = {t.name: _tensor(t, path, limits) for t in g.initializer if t.name in read}  # unread ones stay unread
+    inputs = [i.name for i in g.input if i.name not in initializers]
     if len(inputs) != 1 or len(g.output) != 1:
         raise _refuse(path, f"{len(inputs)} inputs and {len(g.output)} outputs; a classifier has one image in, "
                             "logits out")
-    graph = Graph(path, constants)
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    graph = Graph(path, constants, opset)
     nodes: list[Node] = []
     for proto in g.node:
         op = OPS.get(proto.op_type)
@@ -535,11 +658,16 @@ def load_onnx(path: Path, image_size: int, limits: OnnxLimits = LIMITS) -> OnnxN
         if node.op == "Dropout" and len(node.outputs) > 1:
             node.outputs = node.outputs[:1]
 
+    weight_bytes = sum(constants[n].numel() * constants[n].element_size() for node in nodes for n in node.inputs
+                       if n in constants)  # per reading node: a weight shared by many layers is copied into each
+    if weight_bytes > limits.weight_bytes:
+        raise _refuse(path, f"its layers read {weight_bytes / 2**20:,.0f} MiB of weights, over the limit of "
+                            f"{limits.weight_bytes >> 20:,} MiB")
     produced = {inputs[0], *constants}
     depth = {inputs[0]: 0, **{c: 0 for c in constants}}
     last_use: dict[str, int] = {}
-    crossbar_nodes = [n for n in nodes if n.op in CROSSBAR_OPS]
-    names = iter(_layer_names(crossbar_nodes, [n.inputs[1] if len(n.inputs) > 1 else "" for n in crossbar_nodes]))
+    weighted = [n for n in nodes if n.op in MODULE_OPS]
+    names = iter(_layer_names(weighted, [n.inputs[1] if len(n.inputs) > 1 else "" for n in weighted]))
     steps: list[tuple[str | None, Step, list[str], str]] = []
     layers: list[tuple[str, nn.Module]] = []
     for i, node in enumerate(nodes):
@@ -556,7 +684,7 @@ def load_onnx(path: Path, image_size: int, limits: OnnxLimits = LIMITS) -> OnnxN
             raise _refuse(path, f"node {_short(node.name)} computes only from constants")
         layer = None
         if module is not None:
-            layer = next(names) if node.op in CROSSBAR_OPS else f"onnx_bn_{i}"
+            layer = next(names)
             layers.append((layer, module))
         d = 1 + max(depth.get(n, 0) for n in data_inputs)
         if d > limits.depth:
@@ -578,7 +706,3 @@ def load_onnx(path: Path, image_size: int, limits: OnnxLimits = LIMITS) -> OnnxN
     return network
 
 
-def is_onnx(data_head: bytes) -> bool:
-    """Whether a file's first bytes may be ONNX rather than a torch archive: ONNX is a protobuf
-    (no magic number), a TorchScript or .pt2 file a zip ("PK") or a flatbuffer ("PTMF" at 4)."""
-    return not (data_head.startswith(b"PK") or data_head[4:8] == b"PTMF")
