@@ -105,8 +105,13 @@ STATISTICS = """## How the intervals are computed
   t-interval is exact for normal per-seed means and honest about having few of them.
 - **Test images** (the pre-trained models): a stratified bootstrap within group × class strata, so
   the test split keeps its balanced counts in every resample.
-- **Multiplicity**: the claims table states how many comparisons it makes; verdicts use unadjusted
-  95% intervals and the Holm column adjusts the ΔEOdds p-values for all of them.
+- **Relative change**: the mean ΔEOdds over the mean pre-trained gap across seeds, with Fieller's
+  interval for a ratio of means (Fieller, J. R. Statist. Soc. B 1954): a seed with a small or
+  negative base is neither divided by alone nor dropped.
+- **Multiplicity**: each claim's rows of one scope form a family; *holds* / *does not hold* /
+  *equivalent* use Holm-adjusted p-values within it (Holm, Scand. J. Statist. 1979), and a row
+  significant only before adjustment is *suggestive*. A *best* row also pays for choosing its
+  setting (Bonferroni over the settings it was chosen among).
 """
 
 

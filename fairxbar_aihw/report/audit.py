@@ -19,7 +19,7 @@ from ..safe_files import safe_mkdir, write_atomic
 from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
-from .markdown import claims_section, drift_section, skipped_lines
+from .markdown import base_test_sd, claims_section, drift_section, skipped_lines
 from ..study.keys import RowKind
 from .numbers import pm
 from .rows import baseline_row, of_kind
@@ -124,7 +124,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
                                    "Hutchinson's estimate is noisy, see the user guide)"
                                    if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
-    lines += claims_section({cfg.seed: df}, cfg, out)
+    lines += claims_section({cfg.seed: df}, cfg, out, base_sd={cfg.seed: base_test_sd(meta)})
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
     lines += _technologies(df, base, boot)
     values = per_value(predictions, run.splits.num_classes)

@@ -175,7 +175,10 @@ def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
 def claims_forest(table: pd.DataFrame, per_seed: pd.DataFrame, out: Path) -> str:
     """Forest plot of the claims table: each seed's paired difference with its chip interval (dots)
     and the mean over seeds with its t-interval over seeds (black diamond), for ΔEOdds and ΔF1.
-    Where the dots of different seeds fall on both sides of zero, the answer belongs to the training run."""
+    Where the dots of different seeds fall on both sides of zero, the answer belongs to the training run.
+    Average rows only: the per-seed values behind a best-setting row are one setting's."""
+    if "scope" in table:
+        table = table[table["scope"] == "average"]
     labels = [f"({r.claim}) {r.comparison} · {r.preset}" for r in table.itertuples()]
     seeds = sorted(per_seed["seed"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(labels) + 1.8), sharey=True)

@@ -4,6 +4,7 @@ Regenerating from the same database gives the same files (no timestamps, sorted 
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,14 @@ from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
-from . import claims, figures, population
+from . import claims, claims_text, figures, population
 from ..saliency.names import MethodLabel, canonical
 from .stats import paired_comparison, summarise
 from ..study.keys import RowKind
 from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import chips, of_kind
 from .styles import ordered
+from .verdicts import MAX_COST, ClaimSettings
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
 CORRECTED = ("eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor")  # metrics.gap_bias, absent from older rows
@@ -54,31 +56,42 @@ def arm_reading(cfg: StudyConfig) -> str:
     return canonical(cfg.retrain.method, cfg.saliency.fa_rule)
 
 
-def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1) -> list[str]:
+def claims_section(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1,
+                   base_sd: dict[int, float] | None = None) -> list[str]:
     """The claims table (with its forest plot) from each seed's rows; CSVs of it beside the report."""
-    return claims_parts(frames, cfg, out, study_seeds)[0]
+    return claims_parts(frames, cfg, out, study_seeds, base_sd)[0]
 
 
-def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path,
-                 study_seeds: int = 1) -> tuple[list[str], pd.DataFrame]:
+def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, study_seeds: int = 1,
+                 base_sd: dict[int, float] | None = None) -> tuple[list[str], pd.DataFrame]:
     """``claims_section`` and the setting-by-setting table behind it (empty when no comparison has
-    chips), so a report that shows both computes the chip differences and that table once."""
+    chips), so a report that shows both computes the chip differences and that table once.
+    ``base_sd``: each seed's test-set standard deviation of its pre-trained gap, where known."""
     settings = claim_settings(cfg)
     gap = claims.gap_metric(frames, settings.gap)
-    chips, empty = claims.chip_differences(frames, arm_reading(cfg), gap)
+    chips, empty = claims.chip_differences(frames, arm_reading(cfg), gap, base_sd)
     table, per_seed = claims.claim_table(chips, settings)
-    by_setting = claims.setting_table(chips, settings) if len(chips) else pd.DataFrame()
+    table = claims_text.with_to_decide(table, settings)
+    by_setting = claims_text.with_to_decide(claims.setting_table(chips, settings), settings) if len(chips) \
+        else pd.DataFrame()
     figure = figures.claims_forest(table, per_seed, out) if len(table) else None
     if len(table):
-        write_csv(out / "claims.csv", table.assign(gap=gap), claims.TOOL_TEXT, float_format="%.6g")
-        write_csv(out / "claims_by_setting.csv", by_setting.assign(gap=gap), claims.TOOL_TEXT, float_format="%.6g")
-    return claims.markdown(table, empty, figure, study_seeds, settings, gap), by_setting
+        write_csv(out / "claims.csv", table.assign(gap=gap), claims_text.TOOL_TEXT, float_format="%.6g")
+        write_csv(out / "claims_by_setting.csv", by_setting.assign(gap=gap), claims_text.TOOL_TEXT,
+                  float_format="%.6g")
+    return claims_text.markdown(table, empty, figure, study_seeds, settings, gap), by_setting
 
 
-def claim_settings(cfg: StudyConfig) -> claims.ClaimSettings:
-    """The study's ``claims`` section as the decision layer's settings."""
-    c = cfg.claims
-    return claims.ClaimSettings(gap=c.gap, equivalence_eodds=c.equivalence_eodds, equivalence_f1=c.equivalence_f1)
+def claim_settings(cfg: StudyConfig) -> ClaimSettings:
+    """The study's ``claims`` section as the decision layer's settings (the same field names)."""
+    return ClaimSettings(**{f.name: getattr(cfg.claims, f.name) for f in dataclasses.fields(ClaimSettings)})
+
+
+def base_test_sd(meta: dict[str, Any]) -> float:
+    """The pre-trained gap's test-set standard deviation from its stored stratified bootstrap (the
+    95% percentile interval of the raw EOdds over 3.92, its width under normality); 0 if absent."""
+    bounds = ((meta.get("baseline") or {}).get("test_bootstrap") or {}).get("eodds")
+    return (bounds[1] - bounds[0]) / 3.92 if bounds else 0.0
 
 
 def _results_table(summary: pd.DataFrame, base: pd.Series) -> list[str]:
@@ -149,7 +162,7 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
         far = summary[(summary["method"] == fa) & (summary["targeted_fraction"] > 0)]
         if len(far):
             fair = far[(far["eodds"] + far["eodds_ci"] < base["eodds"]) &
-                       (100 * (base["f1_micro"] - far["f1_micro"]) < 100 * claims.MAX_COST)]
+                       (100 * (base["f1_micro"] - far["f1_micro"]) < 100 * MAX_COST)]
             out.append(f"- **{fa} vs the pre-trained model**: EOdds significantly below the pre-trained value with "
                        f"< 1 point of the paper's pooled F1 lost in {len(fair)} of {len(far)} settings where it "
                        "targets any weight"
@@ -196,7 +209,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     lines = [f"# Study `{cfg.name}`", ""] + incomplete_note(incomplete)
     lines += synthetic_note(bool(ds.get("synthetic")))
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
-    lines += claims_section({cfg.seed: df}, cfg, out, study_seeds)
+    lines += claims_section({cfg.seed: df}, cfg, out, study_seeds, {cfg.seed: base_test_sd(meta)})
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
     lines += [cfg.description.strip(), "",
               "## Setup", "",

@@ -12,25 +12,26 @@ import pandas as pd
 
 
 @functools.lru_cache(maxsize=None)
-def t_crit(df: int) -> float:
-    """Two-sided 95% Student-t critical value (scipy.stats); cached: a report asks for the same few
-    degrees of freedom thousands of times."""
+def t_crit(df: int, alpha: float = 0.05) -> float:
+    """Two-sided (1 − ``alpha``) Student-t critical value (scipy.stats); cached: a report asks for
+    the same few degrees of freedom thousands of times."""
     if df < 1:
         return math.nan
     from scipy import stats
 
-    return float(stats.t.ppf(0.975, df))
+    return float(stats.t.ppf(1 - alpha / 2, df))
 
 
-def mean_ci(values: np.ndarray | pd.Series) -> tuple[float, float]:
-    """(mean, half-width of the 95% CI); half-width 0 for a single value."""
+def mean_ci(values: np.ndarray | pd.Series, alpha: float = 0.05) -> tuple[float, float]:
+    """(mean, half-width of the two-sided (1 − ``alpha``) t-interval, n − 1 degrees of freedom);
+    half-width 0 for a single value."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     if v.size == 0:
         return math.nan, math.nan
     if v.size == 1:
         return float(v[0]), 0.0
-    return float(v.mean()), float(t_crit(v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return float(v.mean()), float(t_crit(v.size - 1, alpha) * v.std(ddof=1) / math.sqrt(v.size))
 
 
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -163,14 +164,14 @@ def tost(values: np.ndarray | pd.Series | list[float], margin: float) -> tuple[b
     return p < ALPHA, p
 
 
-def t_power(effect: float, sd: float, n: int) -> float:
-    """Power of the two-sided one-sample t-test at 5% for a true mean ``effect`` (noncentral t)."""
+def t_power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of the two-sided one-sample t-test at ``alpha`` for a true mean ``effect`` (noncentral t)."""
     if n < 2 or not sd > 0:
         return math.nan
     from scipy import stats
 
     df = n - 1
-    crit = stats.t.ppf(1 - ALPHA / 2, df)
+    crit = stats.t.ppf(1 - alpha / 2, df)
     nc = abs(effect) * math.sqrt(n) / sd
     # scipy's noncentral t returns NaN far in a tail, where that tail's probability is 0 (or 1)
     upper = float(stats.nct.sf(crit, df, nc))
@@ -179,28 +180,40 @@ def t_power(effect: float, sd: float, n: int) -> float:
     return upper + (0.0 if math.isnan(lower) else lower)
 
 
-def min_detectable(sd: float, n: int) -> float:
-    """Smallest |mean| the two-sided 5% t-test over ``n`` replicates detects with 80% power,
-    at between-replicate standard deviation ``sd`` (solved on the noncentral t)."""
+def min_detectable(sd: float, n: int, alpha: float = ALPHA) -> float:
+    """Smallest |mean| the two-sided t-test at ``alpha`` over ``n`` replicates detects with 80%
+    power, at between-replicate standard deviation ``sd`` (solved on the noncentral t)."""
     if n < 2 or not sd > 0:
         return math.nan
     from scipy import optimize
 
     hi = sd
-    while t_power(hi, sd, n) < POWER:
+    while t_power(hi, sd, n, alpha) < POWER:
         hi *= 2
-    return float(optimize.brentq(lambda d: t_power(d, sd, n) - POWER, 0.0, hi, xtol=1e-10 * sd))
+    return float(optimize.brentq(lambda d: t_power(d, sd, n, alpha) - POWER, 0.0, hi, xtol=1e-10 * sd))
 
 
-def tost_power(effect: float, sd: float, n: int, margin: float) -> float:
-    """Power of the 5% TOST with margin ±``margin`` at true mean ``effect`` (noncentral t; the
-    usual approximation P(reject low) + P(reject high) − 1, floored at 0)."""
+def one_sided_power(effect: float, sd: float, n: int, alpha: float = ALPHA / 2) -> float:
+    """Power of the one-sided t-test of mean > 0 at ``alpha`` when the true mean is ``effect``
+    (noncentral t): how often a one-sided bound lands on the right side of zero."""
+    if n < 2 or not sd > 0:
+        return math.nan
+    from scipy import stats
+
+    df = n - 1
+    power = float(stats.nct.sf(stats.t.ppf(1 - alpha, df), df, effect * math.sqrt(n) / sd))
+    return (1.0 if effect > 0 else 0.0) if math.isnan(power) else power
+
+
+def tost_power(effect: float, sd: float, n: int, margin: float, alpha: float = ALPHA) -> float:
+    """Power of the TOST at ``alpha`` with margin ±``margin`` at true mean ``effect`` (noncentral t;
+    the usual approximation P(reject low) + P(reject high) − 1, floored at 0)."""
     if n < 2 or not sd > 0 or abs(effect) >= margin:
         return 0.0 if n >= 2 and sd > 0 else math.nan
     from scipy import stats
 
     df = n - 1
-    crit = stats.t.ppf(1 - ALPHA, df)
+    crit = stats.t.ppf(1 - alpha, df)
     se = sd / math.sqrt(n)
     low = float(stats.nct.sf(crit, df, (effect + margin) / se))
     high = float(stats.nct.cdf(-crit, df, (effect - margin) / se))
@@ -217,3 +230,66 @@ def replicates_needed(power_at: Any) -> float:
         if power_at(n) >= POWER:
             return float(n)
     return math.inf
+
+
+# ---------------------------------------------------------------- a ratio of two means
+def ratio_t(d: np.ndarray, b: np.ndarray, r0: float, base_var: float = 0.0) -> tuple[float, int]:
+    """The t statistic of H0: mean(d) / mean(b) = ``r0`` on the absolute scale, and its degrees of
+    freedom: (mean(d) − r0·mean(b)) / se, where se² is the variance of the mean of the paired
+    values d − r0·b (n − 1 df), plus r0²·``base_var`` when the base is one reading whose own
+    sampling variance is known from elsewhere (a single seed's test-set bootstrap).
+
+    This is the pivot behind Fieller's interval (Fieller, J. R. Statist. Soc. B 1954): the set
+    of r0 whose |t| stays under the critical value."""
+    d = np.asarray(d, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), d.shape)
+    z = d - r0 * b
+    n = z.size
+    var = (z.var(ddof=1) / n if n >= 2 else 0.0) + r0 * r0 * base_var
+    if n < 2 or not var > 0:
+        return math.nan, n - 1
+    return float(z.mean() / math.sqrt(var)), n - 1
+
+
+def ratio_interval(d: np.ndarray, b: np.ndarray, alpha: float = ALPHA,
+                   base_var: float = 0.0) -> tuple[float, float, float]:
+    """(mean(d) / mean(b), lower, upper): Fieller's two-sided (1 − ``alpha``) interval for a ratio
+    of two means from paired replicates (d_i, b_i), or with one fixed base of known variance
+    ``base_var``. Why not a mean of per-replicate ratios d_i / b_i: a replicate whose base is near
+    or below zero would dominate or be dropped, and a noisy base sitting in both numerator and
+    denominator biases the mean of ratios (regression to the mean). The interval is unbounded
+    (±inf) when the base itself is not distinguishable from zero at this level; NaN with fewer
+    than two replicates (unless ``base_var`` carries the base's uncertainty and the chips are many)."""
+    d = np.asarray(d, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), d.shape)
+    n = d.size
+    if n < 2:
+        return math.nan, math.nan, math.nan
+    md, mb = float(d.mean()), float(b.mean())
+    ratio = md / mb if mb != 0 else math.nan
+    t2 = t_crit(n - 1, alpha) ** 2
+    s_dd = d.var(ddof=1) / n
+    s_bb = b.var(ddof=1) / n + base_var
+    s_db = float(np.cov(d, b, ddof=1)[0, 1]) / n if n >= 2 else 0.0
+    # (md − r·mb)² ≤ t² (s_dd − 2 r s_db + r² s_bb)  ⇔  A r² − 2 B r + C ≤ 0
+    a_ = mb * mb - t2 * s_bb
+    b_ = md * mb - t2 * s_db
+    c_ = md * md - t2 * s_dd
+    disc = b_ * b_ - a_ * c_
+    if a_ <= 0:  # the base is not shown to differ from zero: no bounded interval
+        return ratio, -math.inf, math.inf
+    if disc < 0:  # cannot happen with a_ > 0 and a consistent covariance; guard rounding
+        disc = 0.0
+    root = math.sqrt(disc)
+    return ratio, (b_ - root) / a_, (b_ + root) / a_
+
+
+def ratio_p(d: np.ndarray, b: np.ndarray, r0: float, side: str, base_var: float = 0.0) -> float:
+    """One-sided p-value of the ratio against ``r0``: side "below" tests H1 ratio < r0, "above"
+    H1 ratio > r0 (for a positive base), from ``ratio_t``."""
+    from scipy import stats
+
+    t, df = ratio_t(d, b, r0, base_var)
+    if math.isnan(t):
+        return math.nan
+    return float(stats.t.cdf(t, df) if side == "below" else stats.t.sf(t, df))

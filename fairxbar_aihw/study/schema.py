@@ -122,6 +122,12 @@ class ClaimsSection(Section):
                                      "pre-trained gap (two one-sided tests)")
     equivalence_f1: float = Field(0.01, gt=0, lt=1, description="equivalence margin on pooled F1 for 'beats' claims "
                                   "(0.01 = 1 point)")
+    noninferiority_eodds: float = Field(0.10, gt=0, lt=1, description="a 'beats' row carried by F1 holds only when "
+                                        "its gap is shown not to rise by this share of the pre-trained gap")
+    noninferiority_f1: float = Field(0.01, gt=0, lt=1, description="a 'beats' row carried by the gap holds only when "
+                                     "its pooled F1 is shown not to fall by this much (0.01 = 1 point)")
+    paper_fraction: float = Field(0.5, gt=0, le=1, description="'reproduced' needs the relative change's interval to "
+                                  "exclude effects smaller than this share of the paper's magnitude")
 
 
 class YieldSpecSection(Section):
