@@ -287,3 +287,26 @@ def test_error_rates_at_the_demos_shape():
     assert simulate(true_rel=-0.32, f1_cost=0.015, sims=400, seed=2)["reproduced"] <= 0.05
     assert simulate(true_rel=-0.45, f1_cost=0.0, sims=400, seed=3)["reproduced"] >= 0.80
     assert simulate(true_rel=0.0, f1_cost=0.0, sims=400, seed=4, rows=4)["family_holds"] <= 0.05 + 0.02
+
+
+def _family(claim: str, d: np.ndarray, f: np.ndarray, b: np.ndarray) -> pd.DataFrame:
+    per_seed = pd.DataFrame({"seed": range(len(d)), "d_eodds": d, "d_f1": f, "base_eodds": b, "base_sd": 0.0,
+                             "chip_eodds": [np.array([x - 0.01, x + 0.01]) for x in d],
+                             "chip_f1": [np.array([x - 0.001, x + 0.001]) for x in f]})
+    row = {"claim": claim, "reading": "F+A R", "comparison": "x", "preset": "p", "scope": "average",
+           **claims.row_statistics(CLAIMS[claim], per_seed, S)}
+    return claims.decide_families([row], S)
+
+
+def test_replication_power_matches_fresh_runs_at_the_observed_truth():
+    """The estimated chance to replicate is what fresh runs drawn at the observed means and spreads
+    give (Monte Carlo through the table's own code)."""
+    n, mean, sd = 5, -0.10, 0.06
+    d = mean + sd * stats.norm.ppf(np.linspace(0.1, 0.9, n)) / np.std(stats.norm.ppf(np.linspace(0.1, 0.9, n)), ddof=1)
+    row = _family("a", d, np.zeros(n) + np.linspace(-1e-3, 1e-3, n), np.full(n, 0.5)).iloc[0]
+    assert row.verdict == "holds"
+    assert row.replication_power == pytest.approx(t_power(mean, sd, n), rel=1e-6)
+    rng = np.random.default_rng(11)
+    fresh = [_family("a", rng.normal(mean, sd, n), rng.normal(0, 1e-3, n), np.full(n, 0.5)).iloc[0].verdict
+             for _ in range(600)]
+    assert np.mean([v == "holds" for v in fresh]) == pytest.approx(row.replication_power, abs=0.06)

@@ -19,6 +19,11 @@ def seeds_text(n: float) -> str:
     return "n/a" if pd.isna(n) else "> 200" if math.isinf(n) else f"{int(n)}"
 
 
+def about(n: float) -> str:
+    """"about N seeds" in a sentence ("more than 200 seeds" beyond the search)."""
+    return "more than 200 seeds" if not pd.isna(n) and math.isinf(n) else f"about {seeds_text(n)} seeds"
+
+
 def rel_text(r: Any) -> str:
     """The relative change and its Fieller interval, in percent ("unbounded" where the base itself
     is not distinguishable from zero)."""
@@ -40,26 +45,26 @@ def to_decide(r: Any, settings: ClaimSettings) -> str:
                          "training runs")
         elif r.verdict == "suggestive":
             parts.append(f"significant before the adjustment for its {int(r.family_size)}-row family only (p "
-                         f"{r.p:.3f}, family {r.p_family:.3f}); about {seeds_text(r.seeds_needed)} seeds would "
+                         f"{r.p:.3f}, family {r.p_family:.3f}); {about(r.seeds_needed)} would "
                          f"decide it with 80% power")
         elif r.seeds_goal == "equivalence":
             parts.append(f"its change lies inside ±{100 * settings.equivalence_eodds:g}% of the pre-trained gap; "
-                         f"about {seeds_text(r.seeds_needed)} seeds would show equivalence with 80% power"
+                         f"{about(r.seeds_needed)} would show equivalence with 80% power"
                          + (f" (equivalence needs ≥ {MIN_EQUIVALENCE_SEEDS} seeds)" if r.seeds < MIN_EQUIVALENCE_SEEDS
                             else ""))
         elif r.seeds_goal in ("F1 cost < 1 pt", "non-inferiority"):
-            parts.append(f"{r.carried_by}: about {seeds_text(r.seeds_needed)} seeds would show it with 80% power")
+            parts.append(f"{r.carried_by}: {about(r.seeds_needed)} would show it with 80% power")
         elif isinstance(r.seeds_needed, float) and math.isinf(r.seeds_needed):
             parts.append(f"the observed Δ ({r.d_eodds:+.3f}) is tiny against the between-seed spread: more than "
                          f"200 seeds would be needed to detect it; it is negligible or needs less noisy chips")
         else:
             parts.append(f"the observed Δ ({r.d_eodds:+.3f}) would be detected in its family with 80% power at "
-                         f"about {seeds_text(r.seeds_needed)} seeds (now detectable: |Δ| ≥ {r.mde_eodds:.3f})")
+                         f"{about(r.seeds_needed)} (now detectable: |Δ| ≥ {r.mde_eodds:.3f})")
     if getattr(r, "vs_paper", "") == "undetermined" and r.seeds >= 2:
         target = settings.paper_fraction * r.paper_rel
         goal = (f"reproduce it (bound at or beyond {100 * target:+.0f}%, F1 cost bounded under 1 pt)"
                 if r.rel_eodds <= target else f"rule out the paper's {100 * r.paper_rel:+.0f}%")
-        parts.append(f"about {seeds_text(r.paper_seeds)} seeds would {goal} with 80% power at this spread")
+        parts.append(f"{about(r.paper_seeds)} would {goal} with 80% power at this spread")
     return "; ".join(parts)
 
 
@@ -74,6 +79,12 @@ def _verdict_cell(r: Any) -> str:
     shown = r.verdict == "suggestive" or CLAIMS[r.claim].kind == "beats" or r.verdict == "undetermined"
     by = f" ({r.carried_by})" if r.carried_by and shown else ""
     return f"**{r.verdict}**{by}" + (" **(seeds disagree)**" if r.seeds_disagree else "")
+
+
+def _replication_cell(r: Any) -> str:
+    """The estimated chance that fresh seeds repeat the decided verdict / reading against the paper."""
+    parts = [f"{100 * v:.0f}%" if not pd.isna(v) else "—" for v in (r.replication_power, r.paper_replication_power)]
+    return parts[0] if parts[1] == "—" and pd.isna(r.paper_rel) else " / ".join(parts)
 
 
 def _paper_cell(r: Any) -> str:
@@ -114,6 +125,10 @@ def _rules(settings: ClaimSettings, n_seeds: int, present: list[str]) -> list[st
         "otherwise. Where each magnitude comes from: " + "; ".join(
             f"({c.key}) {100 * c.paper_rel:+.0f}%, {c.paper_source}" for c in CLAIMS.values()
             if c.paper_rel is not None and c.key in present) + ".",
+        "- *replicates (est.)*: the chance that a fresh run with as many seeds reaches the same decided verdict "
+        "(and, after the slash, the same reading against the paper) were the observed means and spreads the "
+        "truth (Goodman 1992): the power of each test the verdict needed. Optimistic for a just-significant row; "
+        "a verdict near 50% is as likely to fall back to *undetermined* on fresh seeds as to repeat.",
         "- *MDE (80%)*: the smallest |ΔEOdds| detected with 80% power at the family's Bonferroni level (a "
         "conservative stand-in for Holm) at the observed spread; *seeds to decide*: the seeds at which an open row "
         "would be decided that way.",
@@ -151,15 +166,16 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
     present = list(dict.fromkeys(table["claim"]))
     lines += [f"- **({k})** {CLAIMS[k].text}" for k in present] + [""]
     lines += ["| claim | F+A R reading | A vs B | error type | scope: settings | ΔEOdds | relative to pre-trained | "
-              "ΔF1 pooled (pts) | verdict | vs paper | per seed | p (family) | MDE (80%) | seeds to decide |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "ΔF1 pooled (pts) | verdict | vs paper | per seed | p (family) | replicates (est.) | MDE (80%) | "
+              "seeds to decide |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         decided = r.verdict not in ("undetermined", "suggestive")
         p_cell = "n/a" if pd.isna(r.p) else f"{r.p:.3f} ({r.p_family:.3f})"
         lines.append(f"| ({r.claim}) {CLAIMS[r.claim].short} | {r.reading} | {r.comparison} | {r.preset} | "
                      f"{r.scope}: {r.settings} | {pm(r.d_eodds, r.d_eodds_ci, signed=True)} | {rel_text(r)} | "
                      f"{pm(r.d_f1, r.d_f1_ci, 100, 2, signed=True)} | {_verdict_cell(r)} | {_paper_cell(r)} | "
-                     f"{r.per_seed} | {p_cell} | {'n/a' if pd.isna(r.mde_eodds) else f'{r.mde_eodds:.3f}'} | "
+                     f"{r.per_seed} | {p_cell} | {_replication_cell(r)} | "
+                     f"{'n/a' if pd.isna(r.mde_eodds) else f'{r.mde_eodds:.3f}'} | "
                      f"{'—' if decided else seeds_text(r.seeds_needed)} |")
     lines += [""] + _counts(table) + [""] + _rules(settings, n_seeds, present)
     open_rows = table[table["to_decide"] != ""]

@@ -192,13 +192,16 @@ def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, 
     """mde_eodds, seeds_needed (with what it aims at) and paper_seeds under the table's rules: each
     test at the family's Bonferroni level α / m (Holm's first step, so a conservative count), the
     selection of a best row included; NaN with one seed (the spread between seeds is unknown)."""
-    out = {"mde_eodds": math.nan, "seeds_needed": math.nan, "seeds_goal": "", "paper_seeds": math.nan}
+    out = {"mde_eodds": math.nan, "seeds_needed": math.nan, "seeds_goal": "", "paper_seeds": math.nan,
+           "replication_power": math.nan, "paper_replication_power": math.nan}
     n = len(ev.d)
     if ev.unit != "seeds" or n < 2:
         return out
     alpha = ev.alpha / max(family_size, 1)
     base = float(np.mean(ev.b))
     out["mde_eodds"] = min_detectable(_sd(ev.d), n, alpha)
+    out["replication_power"], out["paper_replication_power"] = replication_power(
+        kind, ev, r, alpha, settings, paper_rel)
     verdict = r["verdict"]
     if verdict in UNDECIDED or (kind == "cheap" and verdict == "undetermined"):
         reason = r.get("carried_by", "")
@@ -209,7 +212,7 @@ def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, 
             other = ev.f + settings.noninferiority_f1 if "F1 non" in reason else settings.noninferiority_eodds * base - ev.d
             need, goal = replicates_needed(lambda k: one_sided_power(float(np.mean(other)), _sd(other), k)), \
                 "non-inferiority"
-        elif base > 0 and abs(mean_eo / base) < settings.equivalence_eodds:
+        elif base > 0 and abs(mean_eo / base) < settings.equivalence_eodds and ev.selection == 1:
             rel = ev.d / base
             need = replicates_needed(lambda k: tost_power(float(np.mean(rel)), _sd(rel), max(k, MIN_EQUIVALENCE_SEEDS),
                                                           settings.equivalence_eodds, alpha))
@@ -230,3 +233,52 @@ def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, 
             need = replicates_needed(lambda k: one_sided_power(float(np.mean(z)), _sd(z), k, ev.alpha / 2))
         out["paper_seeds"] = need
     return out
+
+
+def replication_power(kind: str, ev: Evidence, r: dict[str, Any], alpha: float, settings: ClaimSettings,
+                      paper_rel: float | None) -> tuple[float, float]:
+    """The chance that a fresh run with as many seeds reaches the same decided verdict (and the same
+    reading against the paper), were the observed means and spreads the truth (Goodman, Stat. Med.
+    1992): the power of each test the verdict needed, at the family's Bonferroni level, multiplied
+    where a verdict needs several. Optimistic for a just-significant row (its observed effect is
+    biased away from zero by having been selected), so read it as an upper estimate. NaN when the
+    row is not decided."""
+    n = len(ev.d)
+    d, f = ev.d, ev.f
+    base = float(np.mean(ev.b))
+
+    def lower(z: np.ndarray, a: float = alpha / 2) -> float:  # a one-sided bound lands above 0
+        return one_sided_power(float(np.mean(z)), _sd(z), n, a)
+
+    def two_sided(z: np.ndarray, a: float = alpha) -> float:
+        return t_power(float(np.mean(z)), _sd(z), n, a)
+
+    verdict, by = r["verdict"], r.get("carried_by", "")
+    f1_bound = lower(f + MAX_COST, ev.alpha / 2)
+    power = math.nan
+    if verdict == "equivalent":
+        rel = d / base if base > 0 else d * math.nan
+        power = tost_power(float(np.mean(rel)), _sd(rel), n, settings.equivalence_eodds, alpha)
+    elif by == "F1 cost > 1 pt":
+        power = lower(-(f + MAX_COST), ev.alpha / 2)
+    elif kind in ("lowers", "cheap") and verdict in ("holds", "does not hold"):
+        power = two_sided(d) * (f1_bound if kind == "cheap" and verdict == "holds" else 1.0)
+    elif kind == "beats" and verdict == "holds":
+        by_eo = by.startswith("EOdds")
+        carried = two_sided(d if by_eo else f, alpha / 2)
+        other = lower(f + settings.noninferiority_f1, ev.alpha / 2) if by_eo else \
+            lower(settings.noninferiority_eodds * ev.b - d, ev.alpha / 2)
+        power = carried * other
+    elif kind == "beats" and verdict not in UNDECIDED:  # does not hold, or a trade-off
+        power = two_sided(d if by.startswith("EOdds") else f, alpha / 2)
+    paper = math.nan
+    vs = r.get("vs_paper", "")
+    if paper_rel is not None and base > 0:
+        if vs == "reproduced":
+            paper = (power if not math.isnan(power) else 1.0) * lower(settings.paper_fraction * paper_rel * ev.b - d,
+                                                                    ev.alpha / 2)
+        elif vs == "ruled out":
+            by_cost = lower(-(f + MAX_COST), ev.alpha / 2)
+            by_gain = lower(d - paper_rel * ev.b, ev.alpha / 2)
+            paper = max(by_cost, by_gain)
+    return power, paper
