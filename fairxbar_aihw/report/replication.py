@@ -205,8 +205,8 @@ def markdown_lines(table: pd.DataFrame, run_1: str, run_2: str, notes: Iterable[
         lines.append("| — | — | — | — | — | — | — | — | — | — | — |")
     lines += ["", f"**{summary_line(table)}**", "",
               f"Rate: run 2's matching decisions over run 1's decided labels (verdicts and vs-paper readings "
-              f"counted together; each kind apart in brackets). The bar is issue 31's: ≥ {100 * BAR:.0f}% of the "
-              "decided labels replicate and none is contradicted.", ""]
+              f"counted together; each kind apart in brackets). The acceptance bar (the project's, issue 31): ≥ "
+              f"{100 * BAR:.0f}% of the decided labels replicate and none is contradicted.", ""]
     lines += [f"- **{name}**: {meaning}." for name, meaning in MEANING.items()]
     gone = table[table["missing_in"] != ""]
     if len(gone):
