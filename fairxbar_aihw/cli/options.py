@@ -82,8 +82,9 @@ study_options = with_options(SELECT_OPTIONS + SEED_OPTION + RUN_OPTIONS)
 select_options = with_options(SELECT_OPTIONS + SEED_OPTION)
 
 
-def parse_seeds(text: str | None) -> tuple[int, ...] | None:
-    """``--seeds 0,1,2`` as distinct seeds from 0 to MAX_SEED (None: the study's own)."""
+def parse_seeds(text: str | None, option: str = "--seeds") -> tuple[int, ...] | None:
+    """``--seeds 0,1,2`` (or another ``option``'s seed list) as distinct seeds from 0 to MAX_SEED
+    (None: the study's own)."""
     from ..study.schema import MAX_SEED
 
     if text is None:
@@ -91,9 +92,9 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"--seeds takes comma-separated integers ≥ 0 like 0,1,2, got '{clipped(text)}'") from None
+        raise UserError(f"{option} takes comma-separated integers ≥ 0 like 0,1,2, got '{clipped(text)}'") from None
     if not values or min(values) < 0 or max(values) > MAX_SEED or len(set(values)) != len(values):
-        raise UserError(f"--seeds takes distinct comma-separated integers from 0 to {MAX_SEED} like 0,1,2, got "
+        raise UserError(f"{option} takes distinct comma-separated integers from 0 to {MAX_SEED} like 0,1,2, got "
                         f"'{clipped(text)}'")
     return tuple(values)
 

@@ -2,11 +2,16 @@
 ``inject``, ``retrain``, ``drift``), or read a finished run (``report``, ``export``)."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from .options import RUN_OPTIONS, SELECT_OPTIONS, open_study, select_options, study_options, with_options
+from .options import (RUN_OPTIONS, SELECT_OPTIONS, open_study, parse_seeds, select_options, study_options,
+                      with_options)
+
+SEED_LIST = re.compile(r"[\d,\s]*\d[\d,\s]*")  # --replicate: digits and commas are seeds, anything else a folder
 
 
 @click.command()
@@ -88,12 +93,29 @@ def drift(**kw: Any) -> None:
 
 @click.command()
 @select_options
-def report(**kw: Any) -> None:
+@click.option("--replicate", default=None, metavar="SEEDS|FOLDER",
+              help="Set the claims beside another run's on disjoint seeds: fresh seeds of this study's run folder "
+              "(e.g. 5,6,7,8,9) or another report folder of this study; writes replication.md and .csv beside "
+              "the report.")
+def report(replicate: str | None, **kw: Any) -> None:
     """Rewrite the markdown report from the results database (read-only: computes nothing)."""
-    from ..app import write_study_report
+    from ..app import replicate_study, write_study_report
 
     opened = open_study(**kw, read_only=True)
+    replication = None
+    if replicate is not None:
+        if SEED_LIST.fullmatch(replicate):
+            parse_seeds(replicate, "--replicate")
+            other: Any = open_study(**{**kw, "seeds": replicate}, read_only=True)
+        else:
+            other = Path(replicate)
+        replication = replicate_study(opened, other)
     click.echo(f"report: {write_study_report(opened)}")
+    if replication is not None:
+        click.echo(f"replication: {replication.path}")
+        click.echo(replication.summary)
+        for line in replication.warnings:
+            click.echo(f"warning: {line}", err=True)
     gaps = opened.incomplete()
     if gaps:
         click.echo(f"warning: incomplete run: {gaps}", err=True)

@@ -16,7 +16,7 @@ from ..metrics import improvement
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..study.schema import StudyConfig
-from . import population
+from . import population, replication
 from .markdown import claims_parts, incomplete_note
 from ..study.keys import RowKind
 from .numbers import compute_cost, pm, synthetic_note, target_label
@@ -129,7 +129,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               f"Seeds {seeds}: each a full replicate (data split or generation, weight init, data order, curvature "
               "probes, chips), each with its own report in `seed-N/`.", ""]
     claim_lines, by_setting = claims_parts(frames, cfg, out)
-    lines += claim_lines
+    lines += claim_lines + replication.readme_lines(out, seeds)
     lines += population.section(frames, cfg.yield_spec, out)
     lines += _models(frames, metas)
     if len(by_setting):
