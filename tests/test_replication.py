@@ -201,3 +201,15 @@ def test_replicate_errors_are_one_line(computed, tmp_path):
     (stranger / "claims.csv").unlink()
     _one_line_error(_cli(computed, "report", "tiny", "--replicate", str(stranger), check=False),
                     "holds no claims.csv")
+
+
+def test_expected_rate_is_the_mean_of_run_1s_own_estimates():
+    import math
+
+    import pandas as pd
+
+    from fairxbar_aihw.report.replication import expected_rate
+
+    first = pd.DataFrame({"replication_power": [0.5, float("nan"), 0.9], "paper_replication_power": [0.7, 1.0, None]})
+    assert expected_rate(first) == pytest.approx((0.5 + 0.9 + 0.7 + 1.0) / 4)
+    assert math.isnan(expected_rate(pd.DataFrame({"verdict": ["holds"]})))  # older tables: no estimate

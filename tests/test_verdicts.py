@@ -310,3 +310,22 @@ def test_replication_power_matches_fresh_runs_at_the_observed_truth():
     fresh = [_family("a", rng.normal(mean, sd, n), rng.normal(0, 1e-3, n), np.full(n, 0.5)).iloc[0].verdict
              for _ in range(600)]
     assert np.mean([v == "holds" for v in fresh]) == pytest.approx(row.replication_power, abs=0.06)
+
+
+def test_one_seed_table_widens_its_relative_interval_by_the_bases_bootstrap():
+    from fairxbar_aihw.report.markdown import base_test_sd
+
+    assert base_test_sd({"baseline": {"test_bootstrap": {"eodds": [0.1, 0.492]}}}) == pytest.approx(0.1)
+    assert base_test_sd({"baseline": {}}) == 0.0
+    rows = _chips([-0.1])
+    fixed = claim_table(rows)[0].iloc[0]
+    noisy = claim_table(rows.assign(base_sd=0.1))[0].iloc[0]
+    assert fixed.unit == "chips" and noisy.rel_eodds == fixed.rel_eodds
+    assert noisy.rel_eodds_lo < fixed.rel_eodds_lo and noisy.rel_eodds_hi > fixed.rel_eodds_hi
+    # Fieller with a fixed base of known variance: the scan of |t(r)| = t_crit, by hand
+    d = np.linspace(-0.11, -0.09, 10)
+    t_c = stats.t.ppf(0.975, 9)
+    def excess(r):
+        return abs(d.mean() - r * 0.5) / math.sqrt(d.var(ddof=1) / 10 + r * r * 0.01) - t_c
+    lo, hi = optimize.brentq(excess, -0.9, -0.2), optimize.brentq(excess, -0.2, 0.0)
+    assert (noisy.rel_eodds_lo, noisy.rel_eodds_hi) == (pytest.approx(lo, abs=1e-7), pytest.approx(hi, abs=1e-7))

@@ -162,6 +162,6 @@ def replicate_study(study: Study, other: Study | Path) -> Replication:
     run = _fresh_run(other) if isinstance(other, Study) else _folder_run(other, written, seeds)
     table = rep.replication_table(_as_written(first), _as_written(run.table))
     lines = rep.markdown_lines(table, f"this report, seeds {seeds}", run.described,
-                               run.notes + _gap_note(first, run.table))
+                               run.notes + _gap_note(first, run.table), rep.expected_rate(first))
     path = rep.write_replication(study.report_dir(claim=True), table, lines, seeds, run.seeds)
     return Replication(path, rep.summary_line(table), run.warnings)

@@ -183,7 +183,17 @@ def _outcome_cell(text: str) -> str:
     return f"**{text}**" if text in (CONTRADICTED, NOW_OPEN) else _cell(text)
 
 
-def markdown_lines(table: pd.DataFrame, run_1: str, run_2: str, notes: Iterable[str] = ()) -> list[str]:
+def expected_rate(first: pd.DataFrame) -> float:
+    """The share of run 1's decided labels that should replicate by run 1's own estimates (its
+    ``replication_power`` and ``paper_replication_power`` columns, Goodman 1992): what the observed
+    rate is to be read against. NaN when run 1 has no such estimates (one seed, older tables)."""
+    values = [first[c].dropna() for c in ("replication_power", "paper_replication_power") if c in first]
+    values = pd.concat(values) if values else pd.Series(dtype=float)
+    return float(values.mean()) if len(values) else math.nan
+
+
+def markdown_lines(table: pd.DataFrame, run_1: str, run_2: str, notes: Iterable[str] = (),
+                   expected: float = math.nan) -> list[str]:
     """The replication section: which runs, the side-by-side table, the summary and the bar, what
     each outcome means, and the rows one run lacks. ``run_1`` / ``run_2`` describe the runs (their
     seeds); ``notes`` are lines on how far the two are comparable."""
@@ -206,7 +216,11 @@ def markdown_lines(table: pd.DataFrame, run_1: str, run_2: str, notes: Iterable[
     lines += ["", f"**{summary_line(table)}**", "",
               f"Rate: run 2's matching decisions over run 1's decided labels (verdicts and vs-paper readings "
               f"counted together; each kind apart in brackets). The acceptance bar (the project's, issue 31): ≥ "
-              f"{100 * BAR:.0f}% of the decided labels replicate and none is contradicted.", ""]
+              f"{100 * BAR:.0f}% of the decided labels replicate and none is contradicted." + (
+                  "" if math.isnan(expected) else
+                  f" Expected from run 1's own estimates (its *replicates (est.)* column, the mean over its decided "
+                  f"labels): **{100 * expected:.0f}%** — the rate to read the observed one against; a bar above it "
+                  "asks more of these seeds than their spread allows."), ""]
     lines += [f"- **{name}**: {meaning}." for name, meaning in MEANING.items()]
     gone = table[table["missing_in"] != ""]
     if len(gone):
