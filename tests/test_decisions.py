@@ -13,7 +13,7 @@ from numpy.polynomial import hermite_e
 
 from fairxbar_aihw.cli import cli
 from fairxbar_aihw.metrics import compute
-from fairxbar_aihw.metrics.gap_bias import _COEFFS, SWITCH, debiased_abs
+from fairxbar_aihw.metrics.gap_bias import _COEFFS, SWITCH, _rate_and_sd, debiased_abs
 
 
 def test_hermite_estimate_is_unbiased_for_the_polynomial():
@@ -33,12 +33,64 @@ def test_hermite_estimate_is_unbiased_for_the_polynomial():
 
 
 def test_each_term_is_biased_by_at_most_a_fifth_of_its_noise():
-    """The documented bound: |E[estimate] − |Δ|| ≤ 0.21σ at every Δ, against 0.80σ for |Δ̂| at 0."""
+    """The design model's bound (Δ̂ Gaussian, σ known): |E[estimate] − |Δ|| ≤ 0.21σ at every Δ, against 0.80σ
+    for |Δ̂| at 0 (with binomial counts and σ̂: the test above)."""
     z = np.random.default_rng(0).standard_normal(1_000_000)
     one = np.ones_like(z)
     bias = [debiased_abs(d + z, one).mean() - d for d in np.linspace(0, 6, 25)]
     assert max(abs(b) for b in bias) < 0.21
     assert np.abs(z).mean() == pytest.approx(math.sqrt(2 / math.pi), abs=0.005)
+
+
+def test_term_bias_with_binomial_counts_is_the_measured_one():
+    """The user guide's bounds off the Gaussian model (benchmarks/gap_bias_bounds.py): exact over
+    the binomial counts with the plug-in σ̂, one point of them checked by plain Monte Carlo."""
+    from benchmarks.gap_bias_bounds import binomial_term
+
+    r = binomial_term(450, 0.1)  # an FPR term of the demo's shape: expected count 45
+    assert -0.22 < r["min"] and r["max"] < 0.22 and 0.40 < r["max"] - r["min"] < 0.43
+    assert binomial_term(150, 0.5)["raw_max"] == pytest.approx(math.sqrt(2 / math.pi), abs=0.01)
+    assert -0.30 < binomial_term(150, 0.02)["min"] < -0.27  # expected count 3
+    rare = binomial_term(15, 0.05)  # expected count 0.75: no better than the raw gap
+    assert rare["min"] < -0.8 and rare["raw_max"] < 0.75
+    exact = binomial_term(150, 0.02, steps=np.array([0.0]))["max"]
+    rng = np.random.default_rng(0)
+    x = rng.binomial(150, 0.02, size=(2, 400_000)).astype(np.float64)
+    rate, sd = _rate_and_sd(x, np.full_like(x, 150.0))
+    estimate = debiased_abs(rate[1] - rate[0], np.hypot(sd[0], sd[1]))
+    assert estimate.mean() / math.sqrt(2 * 0.02 * 0.98 / 150) == pytest.approx(exact, abs=0.01)
+
+
+def test_one_vs_rest_fpr_sigma_is_too_large_when_confusions_concentrate():
+    """The binomial σ̂ of a one-vs-rest FPR against its exact σ over a test set with fixed rows per
+    class: right when errors spread, too large when each class's errors go to one other class."""
+    from benchmarks.gap_bias_bounds import confusion_probs, draw, exact_fpr_sd, fpr_parts
+
+    rng = np.random.default_rng(0)
+    # accuracy 0.7, 4 classes, 150 rows each: FPR 0.1 over 450 negatives (binomial variance 450·0.1·0.9) against,
+    # concentrated, one class's 150·0.3·0.7
+    for concentrated, ratio in ((False, 1.0), (True, math.sqrt(450 * 0.1 * 0.9 / (150 * 0.3 * 0.7)))):
+        probs = confusion_probs([0.7] * 4, concentrated)
+        fpr, sd, stratified = fpr_parts(draw(rng, probs[None], 150, 2000)[:, 0])
+        exact = exact_fpr_sd(probs, 150)
+        assert fpr.std(axis=0) == pytest.approx(exact, rel=0.07)  # the exact σ is the Monte-Carlo one
+        assert (sd / exact).mean() == pytest.approx(ratio, abs=0.015)
+        assert (stratified / exact).mean() == pytest.approx(1.0, abs=0.015)
+
+
+def test_a_small_real_gap_reads_low_and_the_raw_one_high():
+    """The documented small gap: 4 classes, 150 rows per class and group, accuracies 0.81 vs 0.85:
+    EOdds_bc about 25% under the large-sample EOdds, raw about 21% over (full run: the benchmark)."""
+    from benchmarks.gap_bias_bounds import confusion_probs, draw, large_sample_eodds, raw_eodds
+    from fairxbar_aihw.metrics.gap_bias import corrected_gaps
+
+    probs = np.stack([confusion_probs([0.81] * 4, False), confusion_probs([0.85] * 4, False)])
+    confs = draw(np.random.default_rng(1), probs, 150, 400)
+    truth = large_sample_eodds(probs)
+    assert truth == pytest.approx(4 * 0.04 + 4 * 0.04 / 3)
+    bc = np.mean([corrected_gaps(c)["eodds_bc"] for c in confs]) / truth - 1
+    raw = np.mean([raw_eodds(c) for c in confs]) / truth - 1
+    assert -0.33 < bc < -0.17 and 0.15 < raw < 0.27
 
 
 def _simulate(acc0: list[float], acc1: list[float], per_class: int, reps: int, seed: int = 0):

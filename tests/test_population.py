@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import yaml
 from scipy.stats import binomtest
+from scipy.stats import t as student_t
 
 from fairxbar_aihw.report import population
 from fairxbar_aihw.study.schema import YieldSpecSection
@@ -28,8 +29,11 @@ def _frame(eodds, f1, base_eodds=0.10, base_f1=0.80, **cell) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _table(frames, spec=YieldSpecSection()):
-    return population.summary(population.judge(frames, spec, spec.gap))
+RAW = YieldSpecSection(gap="eodds")  # the spec on raw EOdds, as set explicitly in a study
+
+
+def _table(frames, spec=RAW):
+    return population.summary(population.judge(frames, spec, population.spec_gap(spec)))
 
 
 # 20 chips: 12 meet the default spec; 3 fail on the gap, 3 on F1, 2 on both
@@ -51,9 +55,10 @@ def test_yield_and_its_interval_match_scipy_binomtest():
 def test_spec_settings_change_the_yield():
     frames = {0: _frame(EODDS, F1)}
     meet = {}
-    for key, spec in {"default": YieldSpecSection(), "strict gap": YieldSpecSection(max_eodds_increase=0.0),
-                      "loose": YieldSpecSection(max_eodds_increase=1.0, max_f1_drop=1.0),
-                      "strict f1": YieldSpecSection(max_f1_drop=0.0),
+    # on raw EOdds (gap set explicitly; the default follows the claims' gap, tested below)
+    for key, spec in {"default": RAW, "strict gap": YieldSpecSection(gap="eodds", max_eodds_increase=0.0),
+                      "loose": YieldSpecSection(gap="eodds", max_eodds_increase=1.0, max_f1_drop=1.0),
+                      "strict f1": YieldSpecSection(gap="eodds", max_f1_drop=0.0),
                       "corrected": YieldSpecSection(gap="eodds_bc", max_eodds_increase=0.01)}.items():
         meet[key] = int(_table(frames, spec).iloc[0]["meet"])
     # strict gap: only eodds == 0.10 chips with F1 ≥ 0.79 (6); loose: all; strict F1: F1 == 0.80 and gap ≤ 0.15 (6)
@@ -77,7 +82,7 @@ def test_percentiles_and_worst_chip_match_numpy():
 
 def test_rows_without_churn_show_n_a(tmp_path):
     df = _frame(EODDS, F1).drop(columns=["churn_g0", "churn_g1", "churn"])
-    lines = population.section({0: df}, YieldSpecSection(), tmp_path)
+    lines = population.section({0: df}, RAW, tmp_path)
     row = next(line for line in lines if line.startswith("| pcm-ibm | 1 | uniform | all |") and "/" in line
                and "%" not in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -95,18 +100,90 @@ def test_seeds_pooled_and_per_seed_and_technologies_ranked(tmp_path):
     frames = {0: seed0, 1: seed1}
     table = _table(frames).set_index("preset")
     assert table.loc["pcm-ibm", "meet"] == 3 + 4 and table.loc["reram-cmo", "meet"] == 0 + 2
-    lines = population.section(frames, YieldSpecSection(), tmp_path)
+    lines = population.section(frames, RAW, tmp_path)
     text = "\n".join(lines)
     ci = binomtest(7, 8).proportion_ci(method="exact")
-    assert (f"| pcm-ibm | 1 | uniform | all | 8 | 7 | 88% [{100 * ci.low:.0f}, {100 * ci.high:.0f}] | 3/4, 4/4 |"
-            in lines)
-    assert "| reram-cmo | 2 | uniform | all | 8 | 2 | 25% [3, 65] | 0/4, 2/4 |" in lines
+    # over seeds: yields 3/4 and 4/4 (mean 88%), 0/4 and 2/4 (25%); two seeds' t-interval (1 df) spans [0, 1]
+    assert (f"| pcm-ibm | 1 | uniform | all | 8 | 7 | 88% [0, 100] | 88% [{100 * ci.low:.0f}, {100 * ci.high:.0f}] "
+            "| 3/4, 4/4 |" in lines)
+    assert "| reram-cmo | 2 | uniform | all | 8 | 2 | 25% [0, 100] | 25% [3, 65] | 0/4, 2/4 |" in lines
     assert "Pooled over seeds" in text and "seed 1: eodds 0.200" in text
+    assert "yield over seeds [95% CI] | pooled yield [95% CI] |" in text and "Trust the over-seeds interval" in text
     ranked = [line for line in lines if line.startswith("| uniform | all |")]
     assert ranked[0].startswith("| uniform | all | 1 | pcm-ibm |") and ranked[1].startswith("| uniform | all | 2 | "
                                                                                               "reram-cmo |")
     by_seed = pd.read_csv(tmp_path / "population_by_seed.csv")
     assert sorted(by_seed["meet"]) == [0, 2, 3, 4]
+
+
+def _seeds(meets: list[int], chips: list[int]) -> dict[int, pd.DataFrame]:
+    """One cell over several seeds: seed s has chips[s] chips, the first meets[s] of them meeting the spec."""
+    return {s: _frame([0.10] * m + [0.30] * (n - m), [0.80] * n) for s, (m, n) in enumerate(zip(meets, chips))}
+
+
+def test_yield_over_seeds_is_the_t_interval_of_the_seeds_yields():
+    # the issue's example: 8 of 25 chips, but per seed 1, 0, 0, 2 and 5 of 5
+    r = _table(_seeds([1, 0, 0, 2, 5], [5] * 5)).iloc[0]
+    assert (r["chips"], r["meet"], r["seeds"]) == (25, 8, 5)
+    assert 0.14 < r["yield_lo"] < 0.15 and 0.535 < r["yield_hi"] < 0.545  # pooled Clopper-Pearson [15%, 54%]
+    props = np.array([0.2, 0.0, 0.0, 0.4, 1.0])
+    half = student_t.ppf(0.975, 4) * props.std(ddof=1) / np.sqrt(5)  # by hand: 2.776 · 0.415 / √5
+    assert r["yield_seeds"] == pytest.approx(0.32)
+    assert r["yield_lo_seeds"] == 0.0 and r["yield_hi_seeds"] == pytest.approx(0.32 + half, abs=1e-12)
+    assert 0.83 < r["yield_hi_seeds"] < 0.84  # clipped below: 0.32 − 0.515 < 0
+    # unclipped, against scipy's own t-interval (not the code's ppf arithmetic)
+    r = _table(_seeds([2, 3, 3, 4], [5] * 4)).iloc[0]
+    props = np.array([0.4, 0.6, 0.6, 0.8])
+    lo, hi = student_t.interval(0.95, 3, loc=props.mean(), scale=props.std(ddof=1) / 2)
+    assert (r["yield_seeds"], r["yield_lo_seeds"], r["yield_hi_seeds"]) == pytest.approx((0.6, lo, hi), abs=1e-12)
+    assert 0 < lo and hi < 1
+
+
+def test_yield_over_seeds_weights_each_trained_model_equally():
+    # seed 0: 1 of 2 chips; seed 1: 8 of 8. Pooled share 9/10; mean of the seeds' yields (0.5 + 1) / 2
+    r = _table(_seeds([1, 8], [2, 8])).iloc[0]
+    assert r["yield"] == pytest.approx(0.9) and r["yield_seeds"] == pytest.approx(0.75)
+
+
+def test_yield_over_seeds_needs_two_seeds(tmp_path):
+    r = _table(_seeds([3], [5])).iloc[0]
+    assert r["seeds"] == 1 and r["yield_seeds"] == pytest.approx(0.6)
+    assert np.isnan(r["yield_lo_seeds"]) and np.isnan(r["yield_hi_seeds"])
+    alike = _table(_seeds([5, 5, 5], [5] * 3)).iloc[0]  # every seed 5/5: an interval of no width, marked as such
+    assert (alike["yield_lo_seeds"], alike["yield_hi_seeds"]) == (1.0, 1.0)
+    assert population._pct(alike, "_seeds") == "100% (seeds alike)"
+    assert population._pct(alike) == "100% [78, 100]"  # pooled: 0.025^(1/15) = 0.78
+    lines = population.section(_seeds([3], [5]), RAW, tmp_path)
+    assert not any("over seeds" in line for line in lines)  # one seed: the pooled interval alone
+    csv = pd.read_csv(tmp_path / "population.csv")
+    assert {"yield_lo_seeds", "yield_hi_seeds"} <= set(csv.columns) and csv["yield_lo_seeds"].isna().all()
+    assert population.seeds_interval([]) == pytest.approx((np.nan,) * 3, nan_ok=True)
+
+
+def test_yield_gap_follows_the_claims_gap_unless_set(tmp_path):
+    # eodds_bc = eodds / 2 in these rows (digital model: raw 0.10, bc 0.05): the chip at eodds 0.16 (bc 0.08) meets
+    # the spec on bc (≤ 0.10) and fails it on raw (> 0.15); 0.10 meets both, 0.30 and 0.40 neither
+    frames = {0: _frame([0.10, 0.16, 0.30, 0.40], [0.80] * 4)}
+    meet = {}
+    for spec, claims_gap in ((YieldSpecSection(), "eodds_bc"), (YieldSpecSection(), "eodds"),
+                             (YieldSpecSection(), None), (RAW, "eodds_bc"),
+                             (YieldSpecSection(gap="eodds_bc"), "eodds")):
+        out = tmp_path / f"{spec.gap}-{claims_gap}"
+        out.mkdir()
+        text = "\n".join(population.section(frames, spec, out, claims_gap))
+        table = pd.read_csv(out / "population.csv")
+        meet[(spec.gap, claims_gap)] = (int(table["meet"].iloc[0]), table["gap"].iloc[0])
+        assert ("the claims' gap" in text) == (spec.gap is None)
+    assert meet == {(None, "eodds_bc"): (2, "eodds_bc"), (None, "eodds"): (1, "eodds"),
+                    (None, None): (2, "eodds_bc"),  # the claims section's default
+                    ("eodds", "eodds_bc"): (1, "eodds"), ("eodds_bc", "eodds"): (2, "eodds_bc")}
+
+
+def test_yield_spec_gap_defaults_to_the_claims_gap_in_a_study():
+    from fairxbar_aihw.study.config import validate
+
+    assert validate({"seeds": [0]}, "x").yield_spec.gap is None
+    assert validate({"seeds": [0], "yield_spec": {"gap": "eodds"}}, "x").yield_spec.gap == "eodds"
 
 
 def test_yield_spec_stays_out_of_the_run_id():
@@ -210,18 +287,27 @@ def test_tiny_study_reports_the_population(tmp_path, monkeypatch):
             in readme and (folder / "fig_yield.png").stat().st_size > 10_000
         assert readme.index("## Fairness across the chip population") > readme.index("## The paper's claims")
     assert "### Technologies ranked by yield" in text and "Pooled over seeds" in text
-    # the pooled yield of each cell is the count of chips meeting the spec against their own seed's model
+    # the pooled yield of each cell is the count of chips meeting the spec against their own seed's model, on the
+    # claims' gap (bias-corrected by default); over seeds, the t-interval of the seeds' shares
     table = pd.read_csv(top / "population.csv")
+    assert (table["gap"] == "eodds_bc").all()
     for _, r in table.iterrows():
         meet = n = 0
+        shares = []
         for df in frames.values():
             base = df[df["kind"] == "baseline"].iloc[0]
             cell = df[(df["kind"] == "sweep") & (df["preset"] == r["preset"]) & (df["intensity"] == r["intensity"])
                       & (df["method"] == r["method"])]
             cell = cell[cell["target"].isna()] if pd.isna(r["target"]) else cell[cell["target"] == r["target"]]
-            meet += int(((cell["eodds"] <= base["eodds"] + 0.05) & (cell["f1_micro"] >= base["f1_micro"] - 0.01)).sum())
-            n += len(cell)
+            ok = int(((cell["eodds_bc"] <= base["eodds_bc"] + 0.05) & (cell["f1_micro"] >= base["f1_micro"] - 0.01))
+                     .sum())
+            meet, n = meet + ok, n + len(cell)
+            shares.append(ok / len(cell))
         assert (r["meet"], r["chips"]) == (meet, n) and n == 8
+        mean = np.mean(shares)
+        half = student_t.ppf(0.975, 1) * np.std(shares, ddof=1) / np.sqrt(2)
+        assert (r["yield_seeds"], r["yield_lo_seeds"], r["yield_hi_seeds"]) == pytest.approx(
+            (mean, max(0, mean - half), min(1, mean + half)), abs=1e-6)  # the CSV keeps 6 significant digits
         assert not np.isnan(r["churn_g0_p50"])
     seed0 = frames[0][frames[0]["kind"] == "sweep"]
     assert seed0[["churn", "churn_g0", "churn_g1"]].notna().all().all() and seed0["churn"].max() > 0

@@ -5,16 +5,42 @@ test set each estimated difference is Δ + noise, and E|Δ + noise| > |Δ| (Jens
 at all the sum is positive (≈ 0.17 for 4 classes and 1,200 test images, ≈ half the published
 EOdds on Fitzpatrick-17k's 114 classes), and chip errors that only add noise raise it further.
 
-The estimator: each term Δ̂ ≈ N(Δ, σ²) with σ from the binomial variances of the two rates. No
+The estimator: each term Δ̂ = r̂¹ − r̂⁰ with σ̂ from the binomial variances of the two rates. No
 unbiased estimator of |Δ| exists, but the best polynomial approximation P of |x| on [−Mσ, Mσ]
-has one, because σᵏ·Heₖ(Δ̂/σ) (probabilists' Hermite polynomials) is unbiased for Δᵏ. Following
-Cai & Low, "Testing composite hypotheses, Hermite polynomials and optimal estimation of a
-nonsmooth functional", Annals of Statistics 39(2), 2011, a term uses that unbiased polynomial
-estimate where |Δ̂| ≤ Tσ (where the absolute value is biased) and |Δ̂| itself beyond (where it is
-not). With degree 4, M = 2 and T = 2 (chosen for the smallest worst-case bias at a standard
-deviation ≤ 1.35σ) the bias of a term is at most 0.21σ at every gap size, against 0.80σ for
-|Δ̂| at Δ = 0 (docs/user-guide.md, "Bias-corrected gaps"). A corrected term can be negative; the
-sum is left unclipped so that it stays nearly unbiased.
+has one when Δ̂ ~ N(Δ, σ²), because σᵏ·Heₖ(Δ̂/σ) (probabilists' Hermite polynomials) is unbiased
+for Δᵏ. After T. T. Cai and M. G. Low, "Testing composite hypotheses, Hermite polynomials and
+optimal estimation of a nonsmooth functional", The Annals of Statistics 39(2):1012–1041, 2011
+(doi:10.1214/10-AOS849), a term uses that unbiased polynomial estimate where |Δ̂| ≤ Tσ̂ (where the
+absolute value is biased) and |Δ̂| itself beyond (where it is not). Degree 4, M = 2 and T = 2 are
+this project's choice for one term's worst-case bias, not the paper's asymptotic one.
+
+What it guarantees, measured (``benchmarks/gap_bias_bounds.py``, docs/user-guide.md,
+"Bias-corrected gaps"), in units of the term's true σ:
+
+- Design model, Δ̂ ~ N(Δ, σ²) with σ known: a term's bias lies in [−0.208σ, +0.204σ] at every Δ,
+  against +0.80σ for |Δ̂| at Δ = 0.
+- Binomial counts with the plug-in σ̂ (what this module computes): within ±0.22σ while each rate's
+  expected count n·min(p, 1 − p) is about 15 or more; 0.23–0.25σ at 7.5–9 (a rate of 0.02 on 450
+  negatives, 0.005 on 1,600, 0.05 on 150, 0.5 on 15); 0.28–0.29σ at 2.5–3 (0.02 on 150, 0.05 on
+  50); 0.75–0.84σ at 1 or less (rare classes: no better than |Δ̂|'s 0.72–0.74σ there). The worst
+  bias is negative, near Δ ≈ 0.9σ; at Δ = 0 it is positive (+0.20σ), and under 0.01σ beyond 4σ.
+- A difference of two gaps (A − B): a term's bias is bias(Δ_A) − bias(Δ_B), up to the bias's
+  range over Δ: 0.41σ (0.41–0.43σ for expected counts ≥ 2.5, 0.81–0.87σ at 1 or less), against
+  0.80σ for |Δ̂|. The correction halves that bias; it does not remove it.
+- A sum adds its terms' biases. A small real gap puts each term near Δ ≈ σ, where all are
+  negative: 4 classes, 150 test rows per class and group, accuracies 0.81 vs 0.85 on every class:
+  EOdds_bc 0.160 against a large-sample 0.213 (−25%; raw +21%). With no gap it reads +0.05 (raw
+  +0.20); large gaps are read without bias.
+- Not guaranteed: unbiasedness, a sign, anything at tiny expected counts, or a spread below |Δ̂|'s
+  (a standard deviation up to 1.32σ against σ in the design model).
+
+A one-vs-rest FPR's σ̂ is binomial over the class's negatives. A test set with fixed rows per class
+samples it as a sum of per-class binomials, which vary less when confusions into the class come
+from one other class: σ̂ is then 4–14% too large with 4 classes (accuracy 0.9–0.7) and 11–27% with
+10 (0.8–0.6), exact when confusions spread. A stratified σ̂ that fixes this moves EOdds_bc by
+0.006 on average at the demo's shape, closer at small gaps but further from 0 with no gap, so it
+is not used. A corrected term can be negative; the sum is left unclipped so that the terms' biases
+do not add a clipping bias.
 
 The noise floor is the expected raw sum when the groups share every rate (pooled per class):
 Σ σ₀·√(2/π), the mean of a folded normal at zero.
@@ -46,7 +72,8 @@ _COEFFS = _abs_hermite_coefficients(APPROX_HALF_WIDTH, APPROX_DEGREE)
 
 
 def debiased_abs(delta: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Nearly unbiased estimates of |Δ| from Δ̂ ≈ N(Δ, σ²), elementwise (Cai & Low 2011)."""
+    """Estimates of |Δ| from Δ̂ ≈ N(Δ, σ²), elementwise (Cai & Low 2011): bias within ±0.21σ when Δ̂
+    is Gaussian and σ known; the module docstring gives the bounds with binomial counts and σ̂."""
     delta = np.asarray(delta, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     out = np.abs(delta)
@@ -66,7 +93,9 @@ def _rate_and_sd(hits: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.nd
     """Per (group, class): the rate and its binomial standard error (NaN where total is 0).
 
     The variance uses the add-one-half rate (x + ½)/(n + 1), so a rate of exactly 0 or 1 on a
-    small class still gets a non-zero spread instead of pretending to be exact.
+    small class still gets a non-zero spread instead of pretending to be exact. For a one-vs-rest
+    FPR this binomial σ̂ is exact when confusions spread over the other classes and too large (by
+    4–27%, module docstring) when they come from one.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, hits / np.where(total > 0, total, 1), np.nan)

@@ -130,7 +130,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               "probes, chips), each with its own report in `seed-N/`.", ""]
     claim_lines, by_setting = claims_parts(frames, cfg, out)
     lines += claim_lines + replication.readme_lines(out, seeds)
-    lines += population.section(frames, cfg.yield_spec, out)
+    lines += population.section(frames, cfg.yield_spec, out, cfg.claims.gap)
     lines += _models(frames, metas)
     if len(by_setting):
         lines += _settings(by_setting)

@@ -125,7 +125,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
                                    if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
     lines += claims_section({cfg.seed: df}, cfg, out, base_sd={cfg.seed: base_test_sd(meta)})
-    lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
     lines += _technologies(df, base, boot)
     values = per_value(predictions, run.splits.num_classes)
     lines += _values(values)

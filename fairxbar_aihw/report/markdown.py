@@ -210,7 +210,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     lines += synthetic_note(bool(ds.get("synthetic")))
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds, {cfg.seed: base_test_sd(meta)})
-    lines += population.section({cfg.seed: df}, cfg.yield_spec, out)
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
     lines += [cfg.description.strip(), "",
               "## Setup", "",
               f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "

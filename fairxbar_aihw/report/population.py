@@ -5,7 +5,8 @@ intensity × method × target) this gives the distribution over chips (5th / 50t
 percentile and the worst chip) of the gap, pooled F1, each group's accuracy and churn, and the
 **fairness yield**: the share of chips whose gap is at most ``max_eodds_increase`` above the
 digital (pre-trained) model's and whose pooled F1 is at most ``max_f1_drop`` below it, with its
-exact binomial (Clopper-Pearson) interval. Pure pandas/scipy on the stored rows.
+exact binomial (Clopper-Pearson) interval, and across seeds an interval over the seeds' yields (each
+seed's chips one cluster: they share one trained model). Pure pandas/scipy on the stored rows.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..csv_files import write_csv
-from ..study.schema import YieldSpecSection
+from ..study.schema import ClaimsSection, YieldSpecSection
 from . import claims, figures
 from .numbers import target_label
 from .rows import CHIP_KINDS, baseline_row, of_kind
@@ -55,6 +56,37 @@ def yield_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float, 
     return k / n, float(ci.low), float(ci.high)
 
 
+def seeds_interval(yields: np.ndarray | list[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, lower, upper): the mean of the seeds' yields (each seed's chips meeting the spec over
+    its chips) with its t-interval over seeds (n_seeds − 1 degrees of freedom), clipped to [0, 1].
+
+    Why over seeds: the chips of one seed share one trained model, so they are a cluster, not
+    independent draws; the spread between seeds' yields carries the variation between trained
+    models that the pooled Clopper-Pearson interval leaves out. The mean of the proportions
+    estimates the per-seed mean yield, each trained model weighted equally whatever its chip count:
+    the yield a designer faces when a new model is trained. Where seeds have different chip counts
+    it differs from the pooled share, which weights seeds by their chips. One seed: the mean with a
+    NaN interval (no spread between trained models is seen). Seeds that all show the same yield
+    give an interval of no width, which is no evidence of precision: the pooled one speaks there.
+    """
+    p = np.asarray(yields, dtype=np.float64)
+    if p.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(p.mean())
+    if p.size < 2:
+        return mean, float("nan"), float("nan")
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + level / 2, p.size - 1)) * float(p.std(ddof=1)) / np.sqrt(p.size)
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def spec_gap(spec: YieldSpecSection, claims_gap: str | None = None) -> str:
+    """The gap the spec asks for: its own ``gap`` when set, else the claims' gap (``claims_gap``,
+    the claims section's default when not given), so chips and claims are judged on one metric."""
+    return spec.gap or claims_gap or ClaimsSection().gap
+
+
 def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> pd.DataFrame:
     """Every chip row of every seed, with ``study_seed`` and ``meets``: whether the chip meets the
     spec against its own seed's digital model (a missing value fails it)."""
@@ -83,15 +115,23 @@ def distribution(values: pd.Series, worst_is_high: bool) -> dict[str, float]:
 
 
 def summary(chips: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
-    """Per cell (or ``by``): chips, chips meeting the spec, the yield with its interval, and each
-    metric's percentiles and worst chip (columns ``<metric>_p5`` … ``<metric>_worst``)."""
+    """Per cell (or ``by``): chips, chips meeting the spec, the pooled yield with its Clopper-Pearson
+    interval (``yield_lo``, ``yield_hi``), and each metric's percentiles and worst chip (columns
+    ``<metric>_p5`` … ``<metric>_worst``). Unless ``by`` splits the seeds: the number of seeds
+    and the mean of their yields with its interval over seeds (``seeds``, ``yield_seeds``,
+    ``yield_lo_seeds``, ``yield_hi_seeds``; see ``seeds_interval``: NaN interval with one seed)."""
     by = by or CELL
+    over_seeds = "study_seed" not in by
     rows = []
     for key, part in chips.groupby(by, dropna=False, sort=False):
         n, k = len(part), int(part["meets"].sum())
         share, lo, hi = yield_interval(k, n)
         row: dict[str, Any] = {**dict(zip(by, key)), "chips": n, "meet": k, "yield": share, "yield_lo": lo,
                                "yield_hi": hi}
+        if over_seeds:
+            per_seed = part.groupby("study_seed")["meets"].mean()
+            mean, s_lo, s_hi = seeds_interval(per_seed.to_numpy())
+            row.update(seeds=len(per_seed), yield_seeds=mean, yield_lo_seeds=s_lo, yield_hi_seeds=s_hi)
         for m in METRICS:
             column = part[m.column] if m.column in part else pd.Series(dtype=float)
             row.update({f"{m.column}_{s}": v for s, v in distribution(column, m.worst_is_high).items()})
@@ -126,10 +166,16 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
             .sort_values(["_m", "target", "rank"], na_position="first", kind="stable").drop(columns="_m"))
 
 
-def _pct(r: pd.Series) -> str:
-    if pd.isna(r["yield"]):
+def _pct(r: pd.Series, suffix: str = "") -> str:
+    """A yield and its interval in percent: pooled, or over seeds (``suffix`` "_seeds")."""
+    share, lo, hi = (r[f"yield{suffix}"], r[f"yield_lo{suffix}"], r[f"yield_hi{suffix}"])
+    if pd.isna(share):
         return "n/a"
-    return f"{100 * r['yield']:.0f}% [{100 * r['yield_lo']:.0f}, {100 * r['yield_hi']:.0f}]"
+    if pd.isna(lo):  # over seeds, a cell only one seed has
+        return f"{100 * share:.0f}% (one seed)"
+    if suffix and lo == hi:  # every seed the same yield: no spread to measure
+        return f"{100 * share:.0f}% (seeds alike)"
+    return f"{100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
 
 
 def _spread(r: pd.Series, column: str) -> str:
@@ -148,22 +194,24 @@ def _key(r: pd.Series) -> str:
     return f"{r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])}"
 
 
-def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> list[str]:
+def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, asked: str) -> list[str]:
     bases = {s: baseline_row(df) for s, df in frames.items()}
     digital = "; ".join(f"{'seed ' + str(s) + ': ' if len(bases) > 1 else ''}{gap} {b[gap]:.3f}, pooled F1 "
                         f"{b['f1_micro']:.3f}" for s, b in sorted(bases.items()))
     points = f"{100 * spec.max_f1_drop:g} point{'' if spec.max_f1_drop == 0.01 else 's'}"
     text = ("A designer ships every chip, not the mean chip. A chip **meets the fairness spec** when its "
             f"{claims.GAPS[gap]} is at most {spec.max_eodds_increase:g} above the digital (pre-trained) model's and "
-            f"its pooled F1 at most {points} below it (`yield_spec` in the study; digital model: {digital}). The "
-            "**yield** is the share of a cell's chips that meet it, with its exact 95% binomial (Clopper-Pearson) "
-            "interval.")
-    if gap != spec.gap:
-        text += f" The study asks for `{spec.gap}`, which rows stored before it existed lack: judged on `{gap}`."
+            f"its pooled F1 at most {points} below it (`yield_spec` in the study, its gap "
+            + ("the claims' gap" if spec.gap is None else "set by `yield_spec.gap`")
+            + f"; digital model: {digital}). The **yield** is the share of a cell's chips that meet it, with its "
+            "exact 95% binomial (Clopper-Pearson) interval.")
+    if gap != asked:
+        text += f" The study asks for `{asked}`, which rows stored before it existed lack: judged on `{gap}`."
     if len(frames) > 1:
         text += (" **Pooled over seeds**: every chip of every seed, each judged against its own seed's digital "
-                 "model; the interval treats the chips as independent, so it leaves out the variation between "
-                 "trained models — the per-seed column shows it.")
+                 "model, with the Clopper-Pearson interval; **over seeds**: the mean of the seeds' yields with a 95% "
+                 "t-interval over seeds (seeds − 1 degrees of freedom), each seed's chips one cluster since they "
+                 "share one trained model.")
     return ["## Fairness across the chip population", "", text, "",
             "Drift rows are left out: a chip read at several times is one chip.", ""]
 
@@ -172,12 +220,20 @@ def _yield_table(table: pd.DataFrame, per_seed: pd.DataFrame | None) -> list[str
     seeds = sorted(per_seed["study_seed"].unique()) if per_seed is not None else []
     counts = {} if per_seed is None else {(*_cell(r), r["study_seed"]): f"{r['meet']}/{r['chips']}"
                                           for _, r in per_seed.iterrows()}
-    lines = ["### Fairness yield per cell", "",
-             "| preset | intensity | method | target | chips | meet spec | yield [95% CI] |"
-             + (f" per seed (seeds {', '.join(map(str, seeds))}): met / chips |" if seeds else ""),
-             "|---|---|---|---|---|---|---|" + ("---|" if seeds else "")]
+    lines = ["### Fairness yield per cell", ""]
+    if seeds:
+        lines += ["Trust the over-seeds interval for a method: a method is judged by what it gives the next trained "
+                  "model, and only the spread between seeds measures how much that varies. The pooled interval "
+                  "treats every chip as independent, so it holds for these trained models only. Where every seed "
+                  "shows the same yield (*seeds alike*) the t-interval has no width, which is no evidence of "
+                  "precision: read the pooled interval there.", ""]
+    lines += ["| preset | intensity | method | target | chips | meet spec | "
+              + ("yield over seeds [95% CI] | pooled yield [95% CI] |" if seeds else "yield [95% CI] |")
+              + (f" per seed (seeds {', '.join(map(str, seeds))}): met / chips |" if seeds else ""),
+              "|---|---|---|---|---|---|---|" + ("---|---|" if seeds else "")]
     for _, r in table.iterrows():
-        line = f"| {_key(r)} | {r['chips']} | {r['meet']} | {_pct(r)} |"
+        line = f"| {_key(r)} | {r['chips']} | {r['meet']} | " + (f"{_pct(r, '_seeds')} | " if seeds else "") \
+            + f"{_pct(r)} |"
         if seeds:
             line += " " + ", ".join(counts.get((*_cell(r), s), "–") for s in seeds) + " |"
         lines.append(line)
@@ -210,11 +266,15 @@ def _ranking_table(ranked: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path) -> list[str]:
-    """The report's population section from each seed's rows (pooled over seeds, with per-seed
-    counts, when there are several); writes ``population.csv`` (and ``population_by_seed.csv``)
-    and the yield figure into ``out``. Nothing when no chip rows exist."""
-    gap = claims.gap_metric(frames, spec.gap)
+def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path,
+            claims_gap: str | None = None) -> list[str]:
+    """The report's population section from each seed's rows (pooled over seeds and over seeds,
+    with per-seed counts, when there are several); writes ``population.csv`` (and
+    ``population_by_seed.csv``) and the yield figure into ``out``. Nothing when no chip rows
+    exist. The chips are judged on ``spec.gap``, or when it is unset on ``claims_gap`` (the
+    study's ``claims.gap``): see ``spec_gap``."""
+    asked = spec_gap(spec, claims_gap)
+    gap = claims.gap_metric(frames, asked)
     chips = judge(frames, spec, gap)
     if chips.empty:
         return []
@@ -224,7 +284,7 @@ def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path) 
     if per_seed is not None:
         write_csv(out / "population_by_seed.csv", per_seed.assign(gap=gap), float_format="%.6g")
     figure = figures.yield_curves(table, out)
-    lines = _intro(frames, spec, gap)
+    lines = _intro(frames, spec, gap, asked)
     lines += _yield_table(table, per_seed)
     lines += [f"![Fairness yield vs intensity]({figure})", ""]
     lines += _distribution_table(table)

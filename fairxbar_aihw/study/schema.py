@@ -135,8 +135,9 @@ class YieldSpecSection(Section):
                                       "most this much above the digital (pre-trained) model's")
     max_f1_drop: float = Field(0.01, ge=0, le=1, description="... and its pooled F1 (eq. 3) at most this much "
                                "below the digital model's (0.01 = 1 point)")
-    gap: Literal["eodds", "eodds_bc"] = Field("eodds", description="gap metric of the spec: eodds (raw, the "
-                                              "paper's printed sum) or eodds_bc (bias-corrected)")
+    gap: Literal["eodds", "eodds_bc"] | None = Field(None, description="gap metric of the spec: eodds (raw, the "
+                                                     "paper's printed sum) or eodds_bc (bias-corrected); unset: the "
+                                                     "claims' gap (`claims.gap`)")
 
 
 class StudyConfig(Section):
