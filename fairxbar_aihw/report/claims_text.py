@@ -158,8 +158,9 @@ def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study
     lines += [f"**Gap metric: {GAPS.get(gap, gap)}** (`{gap}`). " + (
         "Raw EOdds sums absolute rate differences, so test-set sampling alone makes it positive and chip errors "
         "that only add noise raise it further (Jensen); the bias-corrected gap (Cai & Low 2011, see the user "
-        "guide) removes most of that, so a verdict reflects a change in the true gap. The raw EOdds stays in "
-        "the per-seed reports." if gap == "eodds_bc" else
+        "guide) shrinks that bias to about ±0.2σ per rate difference (more at expected counts under ~10), so a "
+        "verdict mostly reflects a change in the true gap; a difference of two corrected gaps can still carry "
+        "up to about 0.4σ per term. The raw EOdds stays in the per-seed reports." if gap == "eodds_bc" else
         "The bias-corrected gap was not used: " + ("these rows were stored before it existed; rerun with "
                                                     "`--fresh` to judge on it." if settings.gap != gap
                                                     else "the study sets `claims.gap: eodds`.")), ""]

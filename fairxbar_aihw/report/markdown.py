@@ -234,9 +234,9 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
             lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
     if "eodds_floor" in base and not pd.isna(base["eodds_floor"]):
         lines += ["", f"`eodds_floor` is the EOdds this test set shows from sampling alone when the groups share every "
-                  f"rate; `*_bc` are the gaps with that finite-sample bias removed (Cai & Low 2011; user guide, "
-                  f"*Bias-corrected gaps*). Raw EOdds {base['eodds']:.3f} = a corrected gap of "
-                  f"{base['eodds_bc']:.3f} plus sampling inflation."]
+                  f"rate; `*_bc` are the gaps with that finite-sample bias reduced to about ±0.2σ per rate "
+                  f"difference (Cai & Low 2011; user guide, *Bias-corrected gaps*, for where it holds). Raw EOdds "
+                  f"{base['eodds']:.3f} against a corrected gap of {base['eodds_bc']:.3f}."]
     if boot:
         lines += ["", f"Intervals: stratified bootstrap over test images ({boot['resamples']} resamples within each "
                   "group × class stratum, percentile): the test set's own uncertainty, before any chip or seed."]
