@@ -329,3 +329,24 @@ def test_one_seed_table_widens_its_relative_interval_by_the_bases_bootstrap():
         return abs(d.mean() - r * 0.5) / math.sqrt(d.var(ddof=1) / 10 + r * r * 0.01) - t_c
     lo, hi = optimize.brentq(excess, -0.9, -0.2), optimize.brentq(excess, -0.2, 0.0)
     assert (noisy.rel_eodds_lo, noisy.rel_eodds_hi) == (pytest.approx(lo, abs=1e-7), pytest.approx(hi, abs=1e-7))
+
+
+def test_beats_holds_by_either_route_and_never_says_worse():
+    # F1 falls a steady 0.3 pt (its p smallest) while EOdds falls significantly: the EOdds route holds
+    row = _r(-0.10, 0.04, -0.003, 0.001, p=2.8e-4, p_eo=1.4e-4, p_f1=1e-6)
+    assert decide("beats", row, S) == ("holds", "EOdds")
+    both_worse = _r(0.10, 0.05, -0.02, 0.01, p_eo=0.001, p_f1=0.002)
+    assert decide("beats", both_worse, S)[0] == "does not hold"
+
+
+def test_best_row_is_chosen_among_settings_under_one_point():
+    cheap = _chips([-0.20, -0.19, -0.21, -0.20, -0.20], intensity=0.1, f1=0.0)  # −40% at no cost
+    costly = _chips([-0.30, -0.29, -0.31, -0.30, -0.30], intensity=0.3, f1=-0.03)  # −60% at 3 points
+    t, _ = claim_table(pd.concat([cheap, costly]))
+    best = t[t.scope == "best"].iloc[0]
+    assert best.settings.startswith("0.1 @") and best.vs_paper == "reproduced"
+
+
+def test_one_seed_never_reproduces():
+    r = claim_table(_chips([-0.25]))[0].iloc[0]
+    assert r.unit == "chips" and r.verdict == "holds" and r.vs_paper == "undetermined"

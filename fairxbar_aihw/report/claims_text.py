@@ -106,7 +106,7 @@ def _rules(settings: ClaimSettings, n_seeds: int, present: list[str]) -> list[st
         f"than its non-inferiority margin ({100 * settings.noninferiority_f1:g} F1 point, or "
         f"{100 * settings.noninferiority_eodds:g}% of the pre-trained gap) by its 95% bound; the cell names the "
         f"carrying metric. Both metrics significantly opposite: a *trade-off*.",
-        f"- *< 1 pt* claims: the gap falls (family-adjusted) **and** the F1 cost's 95% upper bound is < "
+        f"- *< 1 pt* claims: the gap falls (family-adjusted) **and** the F1 cost's bound (the end of its 95% interval, one-sided 97.5%) is < "
         f"{100 * MAX_COST:g} point; a cost above 1 point at 95% is *does not hold*.",
         f"- *equivalent*: two one-sided t-tests (Schuirmann 1987), Holm-adjusted in the family, put the relative "
         f"change inside ±{100 * settings.equivalence_eodds:g}% of the pre-trained gap (and for *beats* rows ΔF1 "

@@ -135,6 +135,15 @@ def decide(kind: str, r: dict[str, Any], settings: ClaimSettings = ClaimSettings
                 return "holds", "EOdds" if kind == "lowers" else "EOdds, F1 cost < 1 pt"
             return "undetermined", "fairer; F1 cost bound not < 1 pt"
     else:
+        # every route to "holds": a metric that improves, passes the family's test on its own
+        # (doubled, at the row's Holm scaling) and leaves the other non-inferior
+        scale = r["p_family"] / r["p"] if r["p"] > 0 else 1.0
+        routes = {"EOdds": (r["p_eodds"], eo < 0, f1 - f1_h > -settings.noninferiority_f1, f1 - f1_h > 0, "F1"),
+                  "F1": (r["p_f1"], f1 > 0, eo + eo_h < settings.noninferiority_eodds * r["base_eodds"],
+                         eo + eo_h < 0, "EOdds")}
+        for name, (p_m, better, other_ok, other_better, other) in sorted(routes.items(), key=lambda kv: kv[1][0]):
+            if min(1.0, 2 * p_m * scale) < ALPHA and better and other_ok:
+                return "holds", name + (f" and {other}" if other_better else "")
         if significant:
             by_eo = r["p_eodds"] <= r["p_f1"]
             improves = eo < 0 if by_eo else f1 > 0
@@ -148,7 +157,8 @@ def decide(kind: str, r: dict[str, Any], settings: ClaimSettings = ClaimSettings
             if improves and other_ok:
                 return "holds", carried + (" and " + ("F1" if by_eo else "EOdds") if other_better else "")
             if other_worse or (not improves and other_better):
-                return paired_verdict((f1, f1_h), (eo, eo_h)), carried
+                mixed = paired_verdict((f1, f1_h), (eo, eo_h))
+                return ("does not hold" if mixed == "worse" else mixed), carried
             if not improves:
                 return "does not hold", carried
             return "undetermined", f"{carried} better; {'F1' if by_eo else 'EOdds'} non-inferiority not shown"
@@ -171,11 +181,14 @@ def vs_paper(r: dict[str, Any], verdict: str, paper_rel: float | None, settings:
     lo, hi, f1, f1_h = r["rel_eodds_lo"], r["rel_eodds_hi"], r["d_f1"], r["d_f1_ci"]
     if any(math.isnan(v) for v in (lo, hi, f1, f1_h)):
         return "undetermined"
-    if f1 + f1_h < -MAX_COST:
+    every = r.get("every_setting_ruled_out", True)  # a best row: the claim is "up to", so all settings must be
+    every = True if every is None or (isinstance(every, float) and math.isnan(every)) else bool(every)
+    if f1 + f1_h < -MAX_COST and every:
         return "ruled out"
-    if verdict == "holds" and hi <= settings.paper_fraction * paper_rel and f1 - f1_h > -MAX_COST:
+    if (verdict == "holds" and hi <= settings.paper_fraction * paper_rel and f1 - f1_h > -MAX_COST
+            and r.get("unit", "seeds") == "seeds"):  # one model's chips never reproduce a method's effect
         return "reproduced"
-    if lo > paper_rel:
+    if lo > paper_rel and every:
         return "ruled out"
     return "undetermined"
 
@@ -207,7 +220,8 @@ def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, 
         reason = r.get("carried_by", "")
         mean_eo, mean_f1 = float(np.mean(ev.d)), float(np.mean(ev.f))
         if "F1 cost bound" in reason:
-            need, goal = replicates_needed(lambda k: one_sided_power(mean_f1 + MAX_COST, _sd(ev.f), k)), "F1 cost < 1 pt"
+            need, goal = replicates_needed(lambda k: one_sided_power(mean_f1 + MAX_COST, _sd(ev.f), k, ev.alpha / 2)), \
+                "F1 cost < 1 pt"
         elif "non-inferiority" in reason:
             other = ev.f + settings.noninferiority_f1 if "F1 non" in reason else settings.noninferiority_eodds * base - ev.d
             need, goal = replicates_needed(lambda k: one_sided_power(float(np.mean(other)), _sd(other), k)), \
