@@ -203,8 +203,8 @@ def _evidence(per_seed: pd.DataFrame, selection: int = 1) -> Evidence:
 def _seed_verdicts(claim: Claim, per_seed: pd.DataFrame, settings: ClaimSettings) -> list[str]:
     """Each seed's own verdict from its chips (unadjusted: context for the row, never its verdict)."""
     out = []
-    for _, r in per_seed.iterrows():
-        stats_ = statistics(claim.kind, _evidence(per_seed.loc[[_]]), settings)
+    for index in per_seed.index:
+        stats_ = statistics(claim.kind, _evidence(per_seed.loc[[index]]), settings)
         out.append(decide(claim.kind, {**stats_, "p_family": stats_["p"]}, settings)[0])
     return out
 

@@ -21,13 +21,13 @@ Why these rules (a referee's reading of the paper's claims):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .stats import (ALPHA, mean_ci, min_detectable, one_sided_power, ratio_interval, ratio_p, replicates_needed,
-                    t_power, t_test_p, tost_power, verdict as paired_verdict)
+                    t_power, t_test_p, tost, tost_power, verdict as paired_verdict)
 
 MAX_COST = 0.01  # "< 1 point of the paper's pooled F1"
 MIN_EQUIVALENCE_SEEDS = 3  # equivalence is a statement about a method: never from one model's chips
@@ -62,7 +62,7 @@ class Evidence:
     unit: str = "seeds"
     base_var: float = 0.0
     selection: int = 1
-    seeds: int = field(default=0)
+    seeds: int = 0
 
     @property
     def alpha(self) -> float:
@@ -84,12 +84,6 @@ def _tost_ratio(ev: Evidence, margin: float) -> float:
     return max(ratio_p(ev.d, ev.b, -margin, "above", ev.base_var), ratio_p(ev.d, ev.b, margin, "below", ev.base_var))
 
 
-def _tost_mean(values: np.ndarray, margin: float) -> float:
-    from .stats import tost
-
-    return tost(values, margin)[1]
-
-
 def statistics(kind: str, ev: Evidence, settings: ClaimSettings) -> dict[str, Any]:
     """Means, intervals (at the row's level: 95%, or 95% simultaneous over the settings a best row
     was chosen among), the row's p-value and its equivalence p-value."""
@@ -106,7 +100,7 @@ def statistics(kind: str, ev: Evidence, settings: ClaimSettings) -> dict[str, An
     if ev.seeds >= MIN_EQUIVALENCE_SEEDS and ev.unit == "seeds" and ev.selection == 1:
         p_eq = _tost_ratio(ev, settings.equivalence_eodds)
         if kind == "beats":
-            p_eq = max(p_eq, _tost_mean(ev.f, settings.equivalence_f1))
+            p_eq = max(p_eq, tost(ev.f, settings.equivalence_f1)[1])
     base = float(np.mean(ev.b))
     return {"d_eodds": eo, "d_eodds_ci": eo_h, "d_f1": f1, "d_f1_ci": f1_h, "p": p, "p_eodds": p_eo, "p_f1": p_f1,
             "rel_eodds": rel, "rel_eodds_lo": rel_lo, "rel_eodds_hi": rel_hi, "base_eodds": base,
