@@ -53,10 +53,19 @@ def layer(module: str) -> int:
                default=0)
 
 
-def _module_graph(root: Path | None = None) -> dict[str, set[str]]:
+def _type_only(tree: ast.AST) -> set[int]:
+    """The ids of the import nodes under ``if TYPE_CHECKING:`` (read by type checkers, never run)."""
+    blocks = [n for n in ast.walk(tree) if isinstance(n, ast.If)
+              and getattr(n.test, "id", getattr(n.test, "attr", "")) == "TYPE_CHECKING"]
+    return {id(n) for b in blocks for stmt in b.body for n in ast.walk(stmt)}
+
+
+def _module_graph(root: Path | None = None, type_only: bool = True) -> dict[str, set[str]]:
     """Every import between the package's modules, wherever it is written (module level or inside
     a function): ``import a.b``, ``from a import b`` and ``from .a import b``. Importing a module
-    also runs its parents' ``__init__``, so a parent package counts as imported too.
+    also runs its parents' ``__init__``, so a parent package counts as imported too. With
+    ``type_only`` False, imports under ``if TYPE_CHECKING:`` are left out: they never run, so they
+    close no cycle (they still count for the layer order: a type names what it depends on).
 
     A package's ``lazy_exports`` table counts too: its relative submodules (``".pipeline"``) are
     what ``from package import Name`` imports. Registry entries naming a plugin as
@@ -74,7 +83,10 @@ def _module_graph(root: Path | None = None) -> dict[str, set[str]]:
         tree = ast.parse(p.read_text())
         lazy = any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "lazy_exports" for n in ast.walk(tree))
         deps = set()
+        skipped = set() if type_only else _type_only(tree)
         for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
             if isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom):
@@ -122,12 +134,16 @@ def test_the_graph_sees_imports_inside_functions_and_lazy_tables():
     assert "fairxbar_aihw.study.chips" in graph["fairxbar_aihw.study.executors"]  # module level, relative
     assert "fairxbar_aihw.study.executors" in graph["fairxbar_aihw.cli.options"]  # inside a function
     assert "fairxbar_aihw.models.user" in graph["fairxbar_aihw.study.pipeline"]  # inside a method
-    assert "fairxbar_aihw.study.replicates" in graph["fairxbar_aihw.study"]  # the lazy table's ".replicates"
+    assert "fairxbar_aihw.study.study" in graph["fairxbar_aihw.study"]  # the lazy table's ".study"
     assert "fairxbar_aihw.study" in graph["fairxbar_aihw.report.markdown"]  # a parent package runs first
+    assert "fairxbar_aihw.study.pipeline" in graph["fairxbar_aihw.study.stages"]  # a type-only import
+    running = _module_graph(type_only=False)  # ... left out where only what runs counts
+    assert "fairxbar_aihw.study.pipeline" not in running["fairxbar_aihw.study.stages"]
+    assert "fairxbar_aihw.study.seed_records" in running["fairxbar_aihw.study.stages"]  # inside a function
 
 
 def test_no_import_cycles():
-    cycle = _cycle(_module_graph())
+    cycle = _cycle(_module_graph(type_only=False))
     assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
 
 

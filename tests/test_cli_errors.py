@@ -453,7 +453,7 @@ def test_preset_quick_seeds_and_trials_select_the_same_runs_as_before(monkeypatc
 
     import fairxbar_aihw.study as study_package
     from fairxbar_aihw.store import config_hash
-    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.stored import run_config_for_hash
     from fairxbar_aihw.study.plan import StudyPlan
 
     monkeypatch.delenv("FAIRXBAR_STUDIES", raising=False)

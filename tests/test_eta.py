@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from fairxbar_aihw.study.eta import StudyClock, predicted_work
+from fairxbar_aihw.study.eta import StudyClock
+from fairxbar_aihw.study.stages import predicted_work
 
 
 def test_time_left_uses_each_measured_stage_and_scales_the_unmeasured_ones():

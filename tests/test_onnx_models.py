@@ -234,7 +234,7 @@ def test_the_old_torchscript_key_is_read_as_file_and_keeps_run_ids(tmp_path):
     from fairxbar_aihw.errors import ConfigError
     from fairxbar_aihw.store import config_hash
     from fairxbar_aihw.study.config import validate
-    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.stored import run_config_for_hash
 
     def run_id(model: dict) -> str:
         raw = {"seeds": [0], "dataset": {"name": "csv", "root": "/data", "size": 32, "privileged": "light"},

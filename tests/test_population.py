@@ -188,7 +188,7 @@ def test_yield_spec_gap_defaults_to_the_claims_gap_in_a_study():
 
 def test_yield_spec_stays_out_of_the_run_id():
     from fairxbar_aihw.study.config import validate
-    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.stored import run_config_for_hash
 
     a = validate({"seeds": [0]}, "x")
     b = validate({"seeds": [0], "yield_spec": {"max_eodds_increase": 0.2, "max_f1_drop": 0.05, "gap": "eodds_bc"}},

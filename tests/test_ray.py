@@ -11,6 +11,7 @@ import yaml
 ray = pytest.importorskip("ray")
 
 from fairxbar_aihw.study import StudyRun, load_study  # noqa: E402
+from fairxbar_aihw.study.stages import run_stage  # noqa: E402
 from fairxbar_aihw.study.executors import RayExecutor, chip_task  # noqa: E402
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
@@ -44,8 +45,8 @@ def _run(tmp_path, monkeypatch, runs, executor=None):
     monkeypatch.setenv("FAIRXBAR_RUNS", str(tmp_path / runs))
     run = StudyRun(load_study("tiny"), progress=False, executor=executor)
     run.compute_saliency()
-    run.inject()
-    run.drift()
+    run_stage(run, "sweep")
+    run_stage(run, "drift")
     return _table(run.store.path)
 
 

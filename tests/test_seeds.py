@@ -155,7 +155,7 @@ def test_run_ids_of_the_demo_stay_put():
     change it, or every existing run would be recomputed (these are the committed demo's run ids)."""
     from fairxbar_aihw.store import config_hash
     from fairxbar_aihw.study import load_study
-    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.stored import run_config_for_hash
 
     ids = [config_hash(run_config_for_hash(load_study("demo").for_seed(s))) for s in (0, 1, 2)]
     assert ids == ["8131751f900cd262", "a3e781a2f6f52218", "fc8d5dff2242518e"]

@@ -175,7 +175,7 @@ def test_data_check_shows_ita_per_labelled_fitzpatrick_type(tmp_path, monkeypatc
 def test_study_keys_for_groups_from_pixels(tmp_path, monkeypatch):
     from fairxbar_aihw.store import config_hash
     from fairxbar_aihw.study import load_study
-    from fairxbar_aihw.study.pipeline import run_config_for_hash
+    from fairxbar_aihw.study.stored import run_config_for_hash
 
     monkeypatch.setenv("FAIRXBAR_STUDIES", str(tmp_path))
     base = {"dataset": {"name": "csv", "root": str(tmp_path), "group_from": "ita"}}

@@ -274,18 +274,19 @@ def test_every_method_sees_the_same_chips(study_dir):
     assert (seeds.nunique(axis=1) == 1).all() and seeds.iloc[:, 0].nunique() == len(seeds)
 
 
-@pytest.mark.parametrize("stage", ["drift", "retrain"])
+@pytest.mark.parametrize("stage", ["drift", "arms"])
 def test_drift_and_retrain_stages_resume_to_the_unbroken_result(tmp_path, monkeypatch, stage):
     from fairxbar_aihw.store import ResultsStore
+    from fairxbar_aihw.study.stages import prepare, run_stage
 
     cfg = {**TINY, "sweep": {**TINY["sweep"], "methods": ["F+A R"], "trials": 2}, "prune": {"kinds": []}}
     clean = _in_process_run(tmp_path / "clean", monkeypatch, cfg)
-    clean.prepare()
-    getattr(clean, stage)()
+    prepare(clean)
+    run_stage(clean, stage)
     expected = clean.store.to_frame(clean.run_id)
     clean.close()
     broken = _in_process_run(tmp_path / "broken", monkeypatch, cfg)
-    broken.prepare()
+    prepare(broken)
     real_write = ResultsStore.write_trials
     calls = {"n": 0}
 
@@ -297,12 +298,12 @@ def test_drift_and_retrain_stages_resume_to_the_unbroken_result(tmp_path, monkey
 
     monkeypatch.setattr(ResultsStore, "write_trials", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        getattr(broken, stage)()
+        run_stage(broken, stage)
     monkeypatch.setattr(ResultsStore, "write_trials", real_write)
     broken.close()
     resumed = _in_process_run(tmp_path / "broken", monkeypatch, cfg)
-    resumed.prepare()
-    getattr(resumed, stage)()
+    prepare(resumed)
+    run_stage(resumed, stage)
     got = resumed.store.to_frame(resumed.run_id)
     resumed.close()
     assert len(got) == len(expected) > 1

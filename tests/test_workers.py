@@ -143,22 +143,22 @@ def test_a_killed_worker_ends_the_study_in_one_line_and_a_rerun_finishes_it(tmp_
 def test_a_workers_bars_reach_the_parent_as_counts_and_its_other_lines_as_text():
     from tqdm import tqdm
 
-    from fairxbar_aihw.study.workers import _StderrRelay
+    from fairxbar_aihw.study.worker_messages import BarUpdate, StderrRelay, TextLine
 
     class Queue(list):
         put = list.append
 
     messages = Queue()
-    relay = _StderrRelay(messages, 3)
+    relay = StderrRelay(messages, 3)
     for _ in tqdm(range(5), desc="demo: Monte-Carlo chips", file=relay, mininterval=0):
         pass
     relay.write("a warning, ")
     relay.write("in two writes\n")
-    bars = [m for m in messages if m[0] == "bar"]
-    assert bars[0] == ("bar", 3, "demo: Monte-Carlo chips", 0, 5)
-    assert bars[-1] == ("bar", 3, "demo: Monte-Carlo chips", 5, 5)  # the end always reaches the parent
+    bars = [m for m in messages if isinstance(m, BarUpdate)]
+    assert bars[0] == BarUpdate(3, "demo: Monte-Carlo chips", 0, 5)
+    assert bars[-1] == BarUpdate(3, "demo: Monte-Carlo chips", 5, 5)  # the end always reaches the parent
     assert len(bars) <= 3  # the updates in between: at most one a second
-    assert [m for m in messages if m[0] == "text"] == [("text", 3, "a warning, in two writes")]
+    assert [m for m in messages if isinstance(m, TextLine)] == [TextLine(3, "a warning, in two writes")]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc and PR_SET_PDEATHSIG")

@@ -17,7 +17,7 @@ from ..csv_files import neutralise
 from ..errors import UserError, listing, quote_value
 from ..report import replication as rep
 from ..report.markdown import base_test_sd
-from ..study.replicates import Study
+from ..study.study import Study
 from ..study.runfolder import REPORT_MARKER
 
 CLAIMS_CSV = "claims.csv"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from ..report import write_report
 from ..report.across_seeds import write_across_seeds
-from ..study.pipeline import StudyRun
-from ..study.replicates import Study
+from ..study.stored import StoredRun
+from ..study.study import Study
 
 ACROSS_SEED_META = ("dataset", "environment", "baseline", "groups", "timings", "eval_seconds")
 
 
-def write_run_report(run: StudyRun, out: Path | None = None, study_seeds: int = 1, command: str | None = None
+def write_run_report(run: StoredRun, out: Path | None = None, study_seeds: int = 1, command: str | None = None
                      ) -> Path:
     """One seed's report (default: the run's report folder); ``study_seeds`` > 1 when it is one
     seed of a study with an across-seed report one folder up. An unfinished run's report says
@@ -21,7 +21,7 @@ def write_run_report(run: StudyRun, out: Path | None = None, study_seeds: int = 
                         study_seeds, run.incomplete(command))
 
 
-def write_seed_report(run: StudyRun, out: Path, study_seeds: int, command: str) -> Path:
+def write_seed_report(run: StoredRun, out: Path, study_seeds: int, command: str) -> Path:
     """Seed ``run``'s report in ``out/seed-N/`` of a study with ``study_seeds`` seeds (module level:
     a seed's worker process writes it as soon as the seed is computed)."""
     return write_run_report(run, out / f"seed-{run.cfg.seed}", study_seeds=study_seeds, command=command)

@@ -109,7 +109,6 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
     a seed's numbers do not depend on whether ``study`` or a one-stage command computed it."""
     from ..study import Study, load_study
     from ..study.config import StudyOverrides
-    from ..study.executors import make_executor
 
     overrides = StudyOverrides(quick=quick, preset=preset, seeds=parse_seeds(seeds), trials=trials, device=device)
     tag = overrides.tag()
@@ -122,5 +121,10 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
             click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
     command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),
                           *(["--quick"] if quick else []), *(["--seeds", seeds] if seeds else [])])
+    executor = None
+    if not read_only:  # a read-only command computes nothing: no executor (and no torch) to load
+        from ..study.executors import make_executor
+
+        executor = make_executor(backend, address)
     return Study(cfg, data_root=data_root, progress=not no_progress, fresh=fresh, tag=tag,
-                 executor=make_executor(backend, address), read_only=read_only, command=command, workers=plan)
+                 executor=executor, read_only=read_only, command=command, workers=plan)

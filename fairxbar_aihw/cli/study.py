@@ -1,13 +1,15 @@
-"""The study commands: run every stage (``study``, ``seeds``), one stage (``train``, ``saliency``,
-``inject``, ``retrain``, ``drift``), or read a finished run (``report``, ``export``)."""
+"""The study commands: run every stage (``study``, ``seeds``), one stage (one command per entry of
+the stage registry, ``study/stages.py``: ``train``, ``saliency``, ``inject``, ``retrain``, ``prune``,
+``drift``), or read a finished run (``report``, ``export``)."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
+from ..study.stages import STAGES, Stage, prepare, run_stage
 from .options import (RUN_OPTIONS, SELECT_OPTIONS, open_study, parse_seeds, select_options, study_options,
                       with_options)
 
@@ -35,60 +37,28 @@ def study(**kw: Any) -> None:
     click.echo(f"report: {path}")
 
 
-@click.command()
-@study_options
-def train(**kw: Any) -> None:
-    """Train (or load) the baseline model of each seed."""
-    for run in open_study(**kw).runs():
-        _, ckpt = run.train_baseline()
-        t = ckpt["test"]
-        click.echo(f"seed {run.cfg.seed} baseline: test macro-F1 {t['f1_macro']:.4f}, EOdds {t['eodds']:.4f}, "
-                   f"accuracy by group 0={t['per_group'][0]['accuracy']:.4f} 1={t['per_group'][1]['accuracy']:.4f}")
+def _stage_command(stage: Stage) -> click.Command:
+    """The command that runs one stage of the registry on every seed (after preparing each seed
+    when the stage reads the preparation) and says what it added."""
+
+    def command(**kw: Any) -> None:
+        opened = open_study(**kw)
+        n = 0
+        for run in opened.runs():
+            if not stage.prepares:
+                prepare(run)
+            added = run_stage(run, stage.name)
+            n += added
+            if stage.describe is not None:
+                click.echo(stage.describe(run, added))
+        if stage.describe is None:
+            click.echo(f"{n} {stage.unit} run; results in {opened.store.path}")
+
+    command.__doc__ = stage.help
+    return click.command(name=stage.verb, help=stage.help)(study_options(command))
 
 
-@click.command()
-@study_options
-def saliency(**kw: Any) -> None:
-    """Compute (or load) per-group curvature and the saliency ranks of each seed."""
-    for run in open_study(**kw).runs():
-        run.compute_saliency()
-        for target in run.cfg.sweep.targets:
-            for label in run.plan.fa_labels():
-                m = run.masks(label, target)
-                total = sum(v.numel() for v in m.values())
-                click.echo(f"seed {run.cfg.seed}: {label} at {100 * target:g}%: "
-                           f"{sum(int(v.sum()) for v in m.values())} of {total} weights targeted")
-
-
-def _stage(kw: dict[str, Any], what: str, work: Callable[[Any], int]) -> None:
-    """Run one stage on every seed (after preparing it) and say how much was new."""
-    opened = open_study(**kw)
-    n = 0
-    for run in opened.runs():
-        run.prepare()
-        n += work(run)
-    click.echo(f"{n} {what} run; results in {opened.store.path}")
-
-
-@click.command()
-@study_options
-def inject(**kw: Any) -> None:
-    """Run the Monte-Carlo error-injection sweep of each seed (resumable)."""
-    _stage(kw, "chips", lambda run: run.inject())
-
-
-@click.command()
-@study_options
-def retrain(**kw: Any) -> None:
-    """Run the study's mitigation arms (VA/VFA retraining, HWA, boundary, pruning) and their chips."""
-    _stage(kw, "arm chips/rows", lambda run: run.retrain() + run.prune())
-
-
-@click.command()
-@study_options
-def drift(**kw: Any) -> None:
-    """Evaluate fairness over time after programming (the study's drift section)."""
-    _stage(kw, "drift chips", lambda run: run.drift())
+STAGE_COMMANDS = [_stage_command(stage) for stage in STAGES]
 
 
 @click.command()
@@ -130,4 +100,4 @@ def export(out: str, force: bool, **kw: Any) -> None:
     click.echo(f"wrote {open_study(**kw, read_only=True).export(out, force=force)}")
 
 
-COMMANDS = [study, seeds, train, saliency, inject, retrain, drift, report, export]
+COMMANDS = [study, seeds, *STAGE_COMMANDS, report, export]

@@ -4,7 +4,7 @@ from .config import available, load_study
 
 __all__ = ["load_study", "available", "Study", "StudyRun"]
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "Study": ".replicates", "replicates": ".replicates", "StudyRun": ".pipeline", "pipeline": ".pipeline",
+    "Study": ".study", "study": ".study", "StoredRun": ".stored", "stages": ".stages", "StudyRun": ".pipeline", "pipeline": ".pipeline",
     "StudyPlan": ".plan", "Cell": ".plan", "plan": ".plan",
     "ChipEvaluator": ".chips", "chip_seed": ".chips", "chips": ".chips", "run_cells": ".montecarlo",
     "montecarlo": ".montecarlo", "LocalExecutor": ".executors", "RayExecutor": ".executors",

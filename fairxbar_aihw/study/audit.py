@@ -28,8 +28,9 @@ from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells
 from .pipeline import StudyRun
 from .plan import Cell, knob, preset_tag
-from .replicates import Study
+from .study import Study
 from .schema import StudyConfig
+from .stages import prepare, run_stage
 
 AUDIT_METHODS = ["uniform", "random", "FR-matched", "F+A R"]
 
@@ -137,9 +138,9 @@ class Audit(Study):
         hint = self.class_order_hint()  # before the slow stages, so it is seen at once
         if hint:
             warnings.warn(hint, DataWarning, stacklevel=2)
-        run.prepare()
-        run.inject()  # records the pre-trained row first
-        run.drift()
+        prepare(run)
+        run_stage(run, "sweep")  # records the pre-trained row first
+        run_stage(run, "drift")
         self.layer_sensitivity()
 
 

@@ -12,24 +12,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable
 
-from .keys import RowKey, RowKind
-
-if TYPE_CHECKING:
-    from .plan import StudyPlan
-
-# The stages of one seed, in the order the pipeline runs them.
-STAGES = ("train", "saliency", "sweep", "arms", "prune", "drift")
-PREPARE = STAGES[:2]  # what the later stages of a seed read; they need nothing of each other
-
-
-class StageListener(Protocol):
-    """What hears that a seed began or finished a stage: the study's clock, or a worker's relay to it."""
-
-    def begin(self, seed: int, stage: str) -> None: ...
-
-    def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None: ...
+from . import stages
+from .stages import NAMES, PREPARE
 
 
 def _clock(seconds: float) -> str:
@@ -60,7 +46,7 @@ class StudyClock:
     running: dict[tuple[int, str], float] = field(default_factory=dict)  # (seed, stage) → when it began
 
     def stages(self) -> list[str]:
-        return [s for s in STAGES if self.predicted.get(s, 0) > 0]
+        return [s for s in NAMES if self.predicted.get(s, 0) > 0]
 
     def _scale(self) -> float:
         """Seconds per predicted eval-equivalent: the measured stages' actual over predicted cost,
@@ -99,7 +85,7 @@ class StudyClock:
         return sum(self.left_of(seed) for seed in self.seeds)
 
     def time_left(self) -> float:
-        """Wall seconds left as the workers take the work (``workers.Schedule``): what is running
+        """Wall seconds left as the workers take the work (``schedule.Schedule``): what is running
         keeps its worker; then a free worker takes a later stage (sweep, arms, ...) of a prepared
         seed, else the next seed's preparation (training and saliency), else waits for a stage
         to become ready; the last worker to finish gives the time left (one worker: all the work
@@ -151,8 +137,7 @@ class StudyClock:
 
     def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None:
         """Record one stage of one seed; print the overall line."""
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        stages.stage(stage)  # a ValueError for a stage the registry does not have
         self.done.add((seed, stage))
         self.running.pop((seed, stage), None)
         if computed and seconds > 0:
@@ -163,46 +148,13 @@ class StudyClock:
     def line(self, seed: int, stage: str) -> str:
         """``study demo: 40% · seed 2 of 5: sweep done · 3 min 10 s elapsed, about 4 min 45 s left``."""
         k = self.seeds.index(seed) + 1 if seed in self.seeds else 0
-        stages = self.stages()
-        n_done = sum((s, st) in self.done for s in self.seeds for st in stages)
+        names = self.stages()
+        n_done = sum((s, st) in self.done for s in self.seeds for st in names)
         left = self.time_left()
-        if n_done >= len(self.seeds) * len(stages):
+        if n_done >= len(self.seeds) * len(names):
             tail = "done"
         else:
             tail = "time left known after the first computed stage" if math.isnan(left) else f"about {_clock(left)} left"
         share = "" if math.isnan(left) else f"{100 * self.fraction():.0f}% · "
         return (f"study {self.name}: {share}seed {seed} ({k} of {len(self.seeds)}): "
                 f"{stage} done · {_clock(time.monotonic() - self.started)} elapsed, {tail}")
-
-
-# Cost factors in forward passes of one image (a digital evaluation of n_test images costs
-# n_test of them). A training step is a forward and a backward (~3 forwards); exact per-group
-# curvature costs ~30 forwards per sample on the small models (benchmarks/bench_curvature.py).
-TRAIN_STEP_FORWARDS = 3.0
-CURVATURE_FORWARDS = 30.0
-
-
-def predicted_work(plan: "StudyPlan", n_train: int, n_val: int, n_test: int, trains: bool = True) -> dict[str, float]:
-    """One seed's predicted cost of each stage in eval-equivalents, from the plan's counts and the
-    split sizes (``trains`` False: the study was given its model)."""
-    cfg = plan.cfg
-    rows = plan.planned_rows()
-    chips = {kind: 0 for kind in (RowKind.SWEEP, RowKind.DRIFT, RowKind.RETRAIN)}
-    for key, n in rows.items():
-        kind = RowKey.parse(key).kind
-        if kind in chips:
-            chips[kind] += n
-    per_image = 1.0 / max(1, n_test)
-    sal, tr, rt, pr = cfg.saliency, cfg.train, cfg.retrain, cfg.prune
-    train = tr.epochs * (TRAIN_STEP_FORWARDS * n_train + n_val) * per_image if trains else 0.0
-    curvature = 2 * sal.samples_per_group * CURVATURE_FORWARDS * per_image
-    arms = 0.0
-    for _ in rt.arms:
-        checks = (rt.steps // rt.eval_every + 1) if rt.eval_every else 0
-        refreshes = rt.steps // rt.refresh_every + 1
-        arms += (rt.steps * TRAIN_STEP_FORWARDS * 2 * rt.batch_size + checks * rt.val_chips * n_val
-                 + refreshes * 2 * rt.samples_per_group * CURVATURE_FORWARDS) * per_image + 1
-    arms += chips[RowKind.RETRAIN]
-    prune = len(pr.kinds) * len(pr.sparsities) * (pr.finetune_steps * TRAIN_STEP_FORWARDS * rt.batch_size * per_image + 1)
-    return {"train": train, "saliency": curvature, "sweep": float(chips[RowKind.SWEEP]), "arms": arms, "prune": prune,
-            "drift": float(chips[RowKind.DRIFT])}

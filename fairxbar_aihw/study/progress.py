@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-from .keys import RowKey, RowKind
+from .keys import RowKey
 from .plan import StudyPlan
-
-# Row kind → what the report calls those rows.
-STAGES = {RowKind.BASELINE: "pre-trained model", RowKind.SWEEP: "sweep chips", RowKind.DRIFT: "drift chips",
-          RowKind.RETRAIN_IDEAL: "retrained arms", RowKind.RETRAIN: "arm chips", RowKind.PRUNE: "pruning rows"}
+from .stages import ROW_PHRASES
 
 
 def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mapping[str, Any] | None) -> list[str]:
@@ -24,15 +21,15 @@ def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mappi
     ``done`` is the stored (row key, trial) pairs, ``diagnostics`` the stored diagnostics."""
     planned = plan.planned_rows()
     have = Counter(key for key, trial in done if trial < planned.get(key, 0))
-    stages: dict[str, list[str]] = {}
+    by_kind: dict[str, list[str]] = {}
     for key in planned:
-        stages.setdefault(RowKey.parse(key).kind, []).append(key)
+        by_kind.setdefault(RowKey.parse(key).kind, []).append(key)
     out = []
-    for stage, keys in stages.items():
+    for kind, keys in by_kind.items():
         rows, wanted = sum(have[k] for k in keys), sum(planned[k] for k in keys)
         if rows >= wanted:
             continue
-        phrase = f"{STAGES.get(stage, stage)} {rows} of {wanted}"
+        phrase = f"{ROW_PHRASES[kind]} {rows} of {wanted}"
         if wanted == len(keys):  # one row each: name the missing ones
             names = [RowKey.parse(k).name() for k in keys if not have[k]]
             phrase += f" (missing {', '.join(n for n in names if n)})" if any(names) else ""

@@ -5,21 +5,19 @@ run in the shared results database, which SQLite's write-ahead log lets several 
 (one short transaction per chip). One-thread processes use small-tensor CPUs far better than one
 process with several threads (``threads.plan_workers``).
 
-The work is handed out as tasks: a seed's preparation (``StudyRun.PREPARE``: training and
-saliency), then each of its later stages on its own (they only read what preparation cached),
-then its report. So the last seed's stages spread over the workers instead of leaving all but
-one idle. The parent holds the run folder's lock, hands each idle worker the next task, and
-hears finished stages (for the study's progress line), data warnings and errors through one
-queue; the workers write the database themselves, so a worker that is killed loses only its
-chip in flight, and rerunning resumes every seed where it stopped.
+The work is handed out as tasks (``schedule.py``): a seed's preparation (the registry's
+preparing stages, ``stages.PREPARE``: training and saliency), then each of its later stages on
+its own (they only read what preparation cached), then its report. The parent holds the run
+folder's lock, hands each idle worker the next task, and hears finished stages (for the study's
+progress line), data warnings and errors through one queue of typed messages
+(``worker_messages.py``); the workers write the database themselves, so a worker that is killed
+loses only its chip in flight, and rerunning resumes every seed where it stopped.
 """
 from __future__ import annotations
 
-import io
 import multiprocessing as mp
 import os
 import queue
-import re
 import signal
 import sqlite3
 import sys
@@ -28,12 +26,17 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass
+from functools import singledispatchmethod
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DataWarning, UserError, environment_error
-from .eta import PREPARE, STAGES, StageListener
+from ..errors import UserError, environment_error
+
+from .schedule import Schedule, Task
 from .schema import StudyConfig
+from .stages import LATER, PREPARE, StageListener, compute_stages
+from .worker_messages import (BarUpdate, DataWarningSeen, Relay, StageBegan, StageFinished, StderrRelay, TaskDone,
+                              TextLine, WorkerExited, WorkerStopped)
 
 POLL_SECONDS = 0.5
 SILENT_DEATH_GRACE = 3.0  # seconds a dead worker's last words may take to arrive
@@ -50,71 +53,6 @@ class SeedJob:
     tag: str = ""
     then: Callable[[Any], Any] | None = None  # called with the seed's StudyRun once every stage is done (a report)
     progress: bool = False  # the stages' progress bars, relayed to the parent's status line
-
-
-@dataclass(frozen=True)
-class Task:
-    """One piece of a seed: stages to compute, in order, or (``stages`` empty) the seed's ``then``."""
-
-    seed: int
-    stages: tuple[str, ...]
-
-
-class _Relay:
-    """A worker's stand-in for the parent's clock and warning display: both go on the queue."""
-
-    def __init__(self, messages: Any):
-        self.messages = messages
-        self.python_show_warning = warnings.showwarning
-
-    def begin(self, seed: int, stage: str) -> None:
-        self.messages.put(("begin", seed, stage))
-
-    def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None:
-        self.messages.put(("stage", seed, stage, float(seconds), computed))
-
-    def show_warning(self, message: Any, category: type[Warning], *args: Any, **kw: Any) -> None:
-        if issubclass(category, DataWarning):
-            self.messages.put(("warning", None, str(message)))
-        else:
-            self.python_show_warning(message, category, *args, **kw)
-
-
-BAR = re.compile(r"^\s*(?P<desc>.*?):\s+\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)")
-BAR_INTERVAL = 1.0  # seconds between a worker's relayed bar updates
-
-
-class _StderrRelay(io.TextIOBase):
-    """A worker's stderr: a progress bar's updates go to the parent as (what, done, total), at most
-    one a second, and other complete lines as text, so several workers never draw over each other."""
-
-    def __init__(self, messages: Any, worker: int):
-        self.messages, self.worker = messages, worker
-        self.line = ""
-        self.sent = 0.0
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        bar = BAR.match(text.strip("\r\n"))
-        if bar is not None:  # tqdm writes each update of a bar in one call
-            n, total = int(bar["n"]), int(bar["total"])
-            now = time.monotonic()
-            if now - self.sent >= BAR_INTERVAL or n == total:
-                self.sent = now
-                self.messages.put(("bar", self.worker, bar["desc"], n, total))
-            return len(text)
-        self.line += text
-        *lines, self.line = self.line.split("\n")
-        for line in lines:
-            if line.strip("\r ").strip():
-                self.messages.put(("text", self.worker, line.strip("\r")))
-        return len(text)
 
 
 def _end_with_parent() -> None:
@@ -154,7 +92,7 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], pare
     """A worker process of the study process ``parent``: computes the tasks the parent puts in its
     ``inbox`` until it gets None (or the parent is gone); a last word for each (done, or the error)."""
     _bars_without_semaphores()
-    relay = _Relay(messages)
+    relay = Relay(messages)
     warnings.showwarning = relay.show_warning
     _end_with_parent()
     if os.getppid() != parent:  # the parent died before the request above took effect
@@ -167,7 +105,7 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], pare
 
         any_job = next(iter(jobs.values()))
         if any_job.progress:
-            sys.stderr = _StderrRelay(messages, worker)
+            sys.stderr = StderrRelay(messages, worker)
         use_threads(any_job.threads)
         folder = attach_shared_folder(any_job.folder)
         runs: dict[int, StudyRun] = {}
@@ -178,58 +116,20 @@ def serve(worker: int, inbox: Any, messages: Any, jobs: dict[int, SeedJob], pare
                     runs[seed] = StudyRun(job.cfg, data_root=job.data_root, progress=job.progress, tag=job.tag,
                                           folder=folder)
                 if task.stages:
-                    runs[seed].compute_stages(list(task.stages), relay)
+                    compute_stages(runs[seed], task.stages, relay)
                 elif job.then is not None:
                     job.then(runs[seed])
-                messages.put(("done", worker, task))
+                messages.put(TaskDone(worker, task))
                 seed = None
         finally:
             folder.close()
-        messages.put(("exit", worker, None))
+        messages.put(WorkerExited(worker))
     except (UserError, OSError, sqlite3.OperationalError) as exc:  # a full disk: the line one process prints
-        messages.put(("user-error", worker, seed, str(environment_error(exc) or exc)))
+        messages.put(WorkerStopped(worker, seed, "user-error", str(environment_error(exc) or exc)))
     except KeyboardInterrupt:
-        messages.put(("interrupted", worker, seed, ""))
+        messages.put(WorkerStopped(worker, seed, "interrupted"))
     except BaseException as exc:  # a bug: the parent reports it in one line, the traceback on --debug
-        messages.put(("error", worker, seed, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-
-
-class WorkerFailed(RuntimeError):
-    """A seed's worker failed with an unexpected error (its traceback follows the first line)."""
-
-
-class Schedule:
-    """Which tasks are ready: a seed's later stages once it is prepared (longest first, earliest
-    seed first), its report once they are all done; the next seed's preparation when no later
-    stage is waiting."""
-
-    def __init__(self, seeds: list[int], prepare: tuple[str, ...], later: list[str], reports: bool):
-        self.prepare, self.later, self.reports = prepare, later, reports
-        self.waiting = list(seeds)  # not yet prepared
-        self.ready: list[Task] = []
-        self.open: dict[int, int] = {}  # seed → its later-stage tasks not done yet
-
-    def next(self) -> Task | None:
-        if self.ready:
-            return self.ready.pop(0)
-        if self.waiting:
-            return Task(self.waiting.pop(0), self.prepare)
-        return None
-
-    def done(self, task: Task) -> None:
-        if task.stages == self.prepare:
-            self.ready += [Task(task.seed, (stage,)) for stage in self.later]
-            self.open[task.seed] = len(self.later)
-            if not self.later:
-                self._finished(task.seed)
-        elif task.stages:
-            self.open[task.seed] -= 1
-            if not self.open[task.seed]:
-                self._finished(task.seed)
-
-    def _finished(self, seed: int) -> None:
-        if self.reports:
-            self.ready.insert(0, Task(seed, ()))  # a report first: it frees the seed's memory sooner
+        messages.put(WorkerStopped(worker, seed, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
 class StatusLine:
@@ -261,92 +161,127 @@ class StatusLine:
             self.bar.close()
 
 
+@dataclass
+class _Listeners:
+    """Where the parent sends what the workers tell it."""
+
+    clock: StageListener | None = None
+    warning: Callable[[str], None] | None = None
+    text: Callable[[str], None] | None = None
+
+
+class _Pool:
+    """The study process's side: worker processes, what each is doing, and what each message means."""
+
+    def __init__(self, jobs: list[SeedJob], workers: int, schedule: Schedule, listeners: _Listeners):
+        by_seed = {job.cfg.seed: job for job in jobs}
+        self.schedule, self.listeners = schedule, listeners
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no forked OpenMP or torch state
+        self.messages = ctx.Queue()
+        self.inboxes = {w: ctx.Queue() for w in range(workers)}
+        self.procs = {w: ctx.Process(target=serve, args=(w, self.inboxes[w], self.messages, by_seed, os.getpid()),
+                                     name=f"fairxbar worker {w}", daemon=True) for w in range(workers)}
+        self.busy: dict[int, Task | None] = {w: None for w in self.procs}  # worker → task (None: idle); gone once exited
+        self.status = StatusLine(any(job.progress for job in jobs))
+        self.exiting: set[int] = set()
+        self.dead_since: dict[int, float] = {}
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        """Hand out tasks and hear the workers until every worker has exited or one failed."""
+        for proc in self.procs.values():
+            proc.start()
+        try:
+            while self.busy and self.failure is None:
+                self._hand_out()
+                try:
+                    message = self.messages.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    self.failure = _silent_death(self.procs, self.busy, self.dead_since)
+                    continue
+                self.handle(message)
+        finally:
+            self.status.close()
+            _stop(self.procs)
+            for q in (self.messages, *self.inboxes.values()):
+                q.close()
+        if self.failure is not None:
+            raise self.failure
+
+    def _hand_out(self) -> None:
+        """Each idle worker gets the next ready task; once nothing is ready or running, a stop."""
+        for w in [w for w, task in self.busy.items() if task is None and w not in self.exiting]:
+            task = self.schedule.next()
+            if task is not None:
+                self.busy[w] = task
+                self.inboxes[w].put(task)
+            elif all(t is None for t in self.busy.values()):  # nothing ready and nothing in flight: all done
+                self.inboxes[w].put(None)
+                self.exiting.add(w)
+
+    @singledispatchmethod
+    def handle(self, message: Any) -> None:
+        raise TypeError(f"a worker sent {message!r}, which is no message of worker_messages.py")
+
+    @handle.register
+    def _(self, message: StageBegan) -> None:
+        if self.listeners.clock is not None:
+            self.listeners.clock.begin(message.seed, message.stage)
+
+    @handle.register
+    def _(self, message: StageFinished) -> None:
+        if self.listeners.clock is not None:
+            self.listeners.clock.finished(message.seed, message.stage, message.seconds, message.computed)
+
+    @handle.register
+    def _(self, message: DataWarningSeen) -> None:
+        if self.listeners.warning is not None:
+            self.listeners.warning(message.text)
+
+    @handle.register
+    def _(self, message: BarUpdate) -> None:
+        task = self.busy.get(message.worker)
+        if task is not None:
+            self.status.update(message.worker, task.seed, message.what, message.done, message.total)
+
+    @handle.register
+    def _(self, message: TextLine) -> None:
+        if self.listeners.text is not None:
+            self.listeners.text(message.line)
+
+    @handle.register
+    def _(self, message: TaskDone) -> None:
+        self.schedule.done(message.task)
+        self.busy[message.worker] = None
+        self.status.clear(message.worker)
+
+    @handle.register
+    def _(self, message: WorkerExited) -> None:
+        self.procs[message.worker].join()
+        self.busy.pop(message.worker)
+
+    @handle.register
+    def _(self, message: WorkerStopped) -> None:
+        self.failure = message.exception()
+
+
 def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | None = None,
                   echo_warning: Callable[[str], None] | None = None, prepare: tuple[str, ...] = PREPARE,
                   later: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
     """Compute ``jobs`` in ``workers`` processes (each started once): every seed's ``prepare``
-    stages, then each of its ``later`` stages as its own task (give them longest first), then
-    the seed's ``then``. Data warnings go to ``echo_warning``, other lines a worker prints to
-    ``echo``, and with the jobs' ``progress`` the workers' bars to one status line.
+    stages, then each of its ``later`` stages as its own task (give them longest first; default:
+    the registry's), then the seed's ``then``. Data warnings go to ``echo_warning``, other lines a
+    worker prints to ``echo``, and with the jobs' ``progress`` the workers' bars to one status line.
 
     The first failure stops the rest (their finished chips stay committed) and is raised here:
     a ``UserError`` as the worker raised it, anything else as ``WorkerFailed``; Ctrl-C stops every
     worker and raises ``KeyboardInterrupt``.
     """
-    later = [s for s in STAGES if s not in prepare] if later is None else later
-    by_seed = {job.cfg.seed: job for job in jobs}
-    schedule = Schedule(list(by_seed), prepare, later, reports=any(job.then is not None for job in jobs))
-    ctx = mp.get_context("spawn")  # a fresh interpreter: no forked OpenMP or torch state
-    messages = ctx.Queue()
+    later = list(LATER) if later is None else later
+    seeds = [job.cfg.seed for job in jobs]
+    schedule = Schedule(seeds, prepare, later, reports=any(job.then is not None for job in jobs))
     width = max(1, min(workers, len(jobs) * (1 + len(later))))
-    inboxes = {w: ctx.Queue() for w in range(width)}
-    procs = {w: ctx.Process(target=serve, args=(w, inboxes[w], messages, by_seed, os.getpid()),
-                            name=f"fairxbar worker {w}", daemon=True) for w in range(width)}
-    for proc in procs.values():
-        proc.start()
-    busy: dict[int, Task | None] = {w: None for w in procs}  # worker → its task (None: idle); gone once exited
-    status = StatusLine(any(job.progress for job in jobs))
-    exiting: set[int] = set()
-    dead_since: dict[int, float] = {}
-    failure: BaseException | None = None
-    try:
-        while busy and failure is None:
-            for w in [w for w, task in busy.items() if task is None and w not in exiting]:
-                task = schedule.next()
-                if task is not None:
-                    busy[w] = task
-                    inboxes[w].put(task)
-                elif all(t is None for t in busy.values()):  # nothing ready and nothing in flight: all done
-                    inboxes[w].put(None)
-                    exiting.add(w)
-            try:
-                kind, *rest = messages.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                failure = _silent_death(procs, busy, dead_since)
-                continue
-            if kind == "stage":
-                if listener is not None:
-                    listener.finished(*rest)
-            elif kind == "begin":
-                if listener is not None:
-                    listener.begin(*rest)
-            elif kind == "warning":
-                if echo_warning is not None:
-                    echo_warning(rest[1])
-            elif kind == "bar":
-                task = busy.get(rest[0])
-                if task is not None:
-                    status.update(rest[0], task.seed, *rest[1:])
-            elif kind == "text":
-                if echo is not None:
-                    echo(rest[1])
-            elif kind == "done":
-                schedule.done(rest[1])
-                busy[rest[0]] = None
-                status.clear(rest[0])
-            elif kind == "exit":
-                procs[rest[0]].join()
-                busy.pop(rest[0])
-            else:
-                failure = _failure(kind, *rest)
-    finally:
-        status.close()
-        _stop(procs)
-        for q in (messages, *inboxes.values()):
-            q.close()
-    if failure is not None:
-        raise failure
-
-
-def _failure(kind: str, worker: int, seed: int | None, text: str) -> BaseException:
-    if kind == "user-error":
-        return UserError(text)
-    if kind == "interrupted":
-        return KeyboardInterrupt()
-    first, _, worker_traceback = text.partition("\n")
-    failed = WorkerFailed(f"seed {seed}: {first}")  # one line; the worker's traceback shows under --debug
-    failed.add_note(worker_traceback)
-    return failed
+    _Pool(jobs, width, schedule, _Listeners(listener, echo_warning, echo)).run()
 
 
 def _silent_death(procs: dict[int, Any], busy: dict[int, Task | None],
