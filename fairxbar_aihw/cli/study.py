@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..study.stages import STAGES, Stage, prepare, run_stage
+from ..study.stages import REGISTRY, Stage, prepare, run_stage
 from .options import (RUN_OPTIONS, SELECT_OPTIONS, open_study, parse_seeds, select_options, study_options,
                       with_options)
 
@@ -58,7 +58,7 @@ def _stage_command(stage: Stage) -> click.Command:
     return click.command(name=stage.verb, help=stage.help)(study_options(command))
 
 
-STAGE_COMMANDS = [_stage_command(stage) for stage in STAGES]
+STAGE_COMMANDS = [_stage_command(REGISTRY.stage(name)) for name in REGISTRY.names]
 
 
 @click.command()

@@ -15,22 +15,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..data import dataset_info
 from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
-from ..models.registry import crossbar_layers
 from ..saliency.names import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
-from .montecarlo import run_cells
 from .pipeline import StudyRun
-from .plan import Cell, knob, preset_tag
 from .study import Study
 from .schema import StudyConfig
-from .stages import prepare, run_stage
+from . import stages
+from .stages import compute_stages
 
 AUDIT_METHODS = ["uniform", "random", "FR-matched", "F+A R"]
 
@@ -68,29 +65,6 @@ class Audit(Study):
     @property
     def only(self) -> StudyRun:
         return self.run(self.seeds[0])
-
-    def layer_cells(self) -> list[tuple[Cell, Any, dict[str, torch.Tensor]]]:
-        """Errors on one crossbar layer at a time, under the first technology at its intensity."""
-        run = self.only
-        preset, intensities = run.plan.hardware()[0]
-        model = run.train_baseline()[0]
-        layers = {n: m for n, m in crossbar_layers(model).items() if n not in run.cfg.model.digital_layers}
-        shapes = {n: m.weight.reshape(m.weight.shape[0], -1).shape for n, m in layers.items()}
-        jobs = []
-        x = intensities[0]
-        p = preset if x is None else preset.with_intensity(x)
-        for name in layers:
-            masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
-                     for n, s in shapes.items()}
-            jobs.append((Cell("layer", preset.name, knob(x), f"layer {name}", None, preset_tag(p)), p, masks))
-        return jobs
-
-    def layer_sensitivity(self) -> int:
-        """Chips with errors on one crossbar layer at a time (resumable)."""
-        run = self.only
-        run.code_groups()
-        return run_cells(run.evaluator, self.layer_cells(), run.store, run.run_id, run.cfg.sweep.trials,
-                         run.cfg.seed, run.executor, progress=run.progress, desc=f"{self.name}: one layer at a time")
 
     def predictions(self) -> pd.DataFrame:
         """Per-chip test predictions under uniform errors on each technology (the same chips as the
@@ -138,10 +112,7 @@ class Audit(Study):
         hint = self.class_order_hint()  # before the slow stages, so it is seen at once
         if hint:
             warnings.warn(hint, DataWarning, stacklevel=2)
-        prepare(run)
-        run_stage(run, "sweep")  # records the pre-trained row first
-        run_stage(run, "drift")
-        self.layer_sensitivity()
+        compute_stages(run, stages.REGISTRY.audit)
 
 
 def per_value(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:

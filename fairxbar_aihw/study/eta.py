@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import stages
-from .stages import NAMES, PREPARE
 
 
 def _clock(seconds: float) -> str:
@@ -46,7 +45,7 @@ class StudyClock:
     running: dict[tuple[int, str], float] = field(default_factory=dict)  # (seed, stage) → when it began
 
     def stages(self) -> list[str]:
-        return [s for s in NAMES if self.predicted.get(s, 0) > 0]
+        return [s for s in stages.REGISTRY.names if self.predicted.get(s, 0) > 0]
 
     def _scale(self) -> float:
         """Seconds per predicted eval-equivalent: the measured stages' actual over predicted cost,
@@ -103,8 +102,9 @@ class StudyClock:
         unprepared: list[tuple[float, list[float]]] = []  # (preparation seconds, its later stages' seconds)
         for seed in self.seeds:
             todo = [s for s in self.stages() if (seed, s) not in self.done]
-            prep = [s for s in todo if s in PREPARE]
-            later = sorted((s for s in todo if s not in PREPARE), key=lambda s: self.left_on(seed, s), reverse=True)
+            preparation = stages.REGISTRY.prepare
+            prep = [s for s in todo if s in preparation]
+            later = sorted((s for s in todo if s not in preparation), key=lambda s: self.left_on(seed, s), reverse=True)
             for stage in [s for s in later if (seed, s) in self.running]:
                 take(self.left_on(seed, stage))
                 later.remove(stage)
@@ -137,7 +137,7 @@ class StudyClock:
 
     def finished(self, seed: int, stage: str, seconds: float, computed: bool = True) -> None:
         """Record one stage of one seed; print the overall line."""
-        stages.stage(stage)  # a ValueError for a stage the registry does not have
+        stages.REGISTRY.stage(stage)  # a ValueError for a stage the registry does not have
         self.done.add((seed, stage))
         self.running.pop((seed, stage), None)
         if computed and seconds > 0:

@@ -64,7 +64,7 @@ def step(method: Callable[["StudyRun"], T]) -> Callable[["StudyRun"], T]:
 
 
 class StudyRun(StoredRun):
-    """One resolved study seed, ready to compute: the context the stages (``stages.STAGES``) run
+    """One resolved study seed, ready to compute: the context the stages (``stages.REGISTRY``) run
     in. The steps they share (``load_data``, ``train_baseline``, ``code_groups``,
     ``compute_curvature``, ``compute_saliency``) run once per run object and are cached on disk
     where slow; properties (``baseline``, ``splits``, ...) read what a step computed and never write."""

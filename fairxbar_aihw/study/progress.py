@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from .keys import RowKey
 from .plan import StudyPlan
-from .stages import ROW_PHRASES
+from . import stages
 
 
 def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mapping[str, Any] | None) -> list[str]:
@@ -29,7 +29,7 @@ def missing(plan: StudyPlan, done: Iterable[tuple[str, int]], diagnostics: Mappi
         rows, wanted = sum(have[k] for k in keys), sum(planned[k] for k in keys)
         if rows >= wanted:
             continue
-        phrase = f"{ROW_PHRASES[kind]} {rows} of {wanted}"
+        phrase = f"{stages.REGISTRY.row_phrases[kind]} {rows} of {wanted}"
         if wanted == len(keys):  # one row each: name the missing ones
             names = [RowKey.parse(k).name() for k in keys if not have[k]]
             phrase += f" (missing {', '.join(n for n in names if n)})" if any(names) else ""

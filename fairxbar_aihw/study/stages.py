@@ -2,7 +2,7 @@
 
 Why one registry: the pipeline runs the stages, the worker scheduler hands them out, the study's
 clock prices them, the progress check names their missing rows, and the command line offers each
-as a command. Each of them reads ``STAGES``, so adding a stage is one entry here (its ``compute``
+as a command. Each of them reads ``REGISTRY``, so adding a stage is one entry here (its ``compute``
 and its ``work``) plus its test, and no stage runs that the others do not know of
 (``tests/test_stages.py`` fails on one).
 
@@ -71,6 +71,7 @@ class Stage:
     writes: Mapping[RowKind, str] = field(default_factory=dict)
     unit: str = "rows"
     describe: Callable[["StudyRun", int], str] | None = None
+    audit_only: bool = False  # run by ``audit`` alone: no command of its own, not in a study's stages
 
 
 # ---- train ---------------------------------------------------------------------------------
@@ -237,7 +238,61 @@ def _prune_work(shape: SeedShape) -> float:
         pr.finetune_steps * TRAIN_STEP_FORWARDS * rt.batch_size * shape.per_image + 1)
 
 
-STAGES: tuple[Stage, ...] = (
+# ---- the audit's per-layer chips -----------------------------------------------------------
+def _layers(run: "StudyRun") -> int:
+    from .layers import layer_sensitivity
+
+    return layer_sensitivity(run)
+
+
+class StageRegistry:
+    """The stages in the order they run, and what each reader needs of them, derived when read:
+    a study's stages (``names``), its preparation and the stages after it, the audit's stages, and
+    what the progress check calls each row kind."""
+
+    def __init__(self, entries: tuple[Stage, ...]):
+        self.entries = entries
+        self.by_name = {s.name: s for s in entries}
+        if len(self.by_name) != len(entries):
+            raise ValueError("two stages share a name")
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name`` (a ValueError naming the stages for any other)."""
+        if name not in self.by_name:
+            raise ValueError(f"unknown stage {name!r}; stages are {', '.join(self.by_name)}")
+        return self.by_name[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """A study's stages, in the order they run."""
+        return tuple(s.name for s in self.entries if not s.audit_only)
+
+    @property
+    def prepare(self) -> tuple[str, ...]:
+        """A seed's preparation: what the later stages read (they need nothing of each other)."""
+        return tuple(s.name for s in self.entries if s.prepares)
+
+    @property
+    def later(self) -> tuple[str, ...]:
+        """A study's stages after the preparation."""
+        return tuple(n for n in self.names if n not in self.prepare)
+
+    @property
+    def audit(self) -> tuple[str, ...]:
+        """An audit's stages: the preparation, the sweep, drift and its own (it trains and prunes nothing)."""
+        return (*self.prepare, "sweep", "drift", *(s.name for s in self.entries if s.audit_only))
+
+    @property
+    def row_phrases(self) -> dict[RowKind, str]:
+        """Every row kind a stage writes, and what the progress check calls those rows."""
+        return {kind: phrase for s in self.entries for kind, phrase in s.writes.items()}
+
+    def with_stage(self, entry: Stage) -> "StageRegistry":
+        """This registry with one more stage at the end (a plugin's, or a test's)."""
+        return StageRegistry((*self.entries, entry))
+
+
+REGISTRY = StageRegistry((
     Stage("train", "train", "Train (or load) the baseline model of each seed.", prepares=True, compute=_train,
           work=_train_work, unit="baselines ready", describe=_describe_train),
     Stage("saliency", "saliency", "Compute (or load) per-group curvature and the saliency ranks of each seed.",
@@ -254,26 +309,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("drift", "drift", "Evaluate fairness over time after programming (the study's drift section).",
           prepares=False, compute=_drift, work=lambda shape: float(shape.chips(RowKind.DRIFT)), unit="drift chips",
           writes={RowKind.DRIFT: "drift chips"}),
-)
-BY_NAME: dict[str, Stage] = {stage.name: stage for stage in STAGES}
-NAMES: tuple[str, ...] = tuple(BY_NAME)
-PREPARE: tuple[str, ...] = tuple(stage.name for stage in STAGES if stage.prepares)
-LATER: tuple[str, ...] = tuple(stage.name for stage in STAGES if not stage.prepares)
-ROW_PHRASES: dict[RowKind, str] = {kind: phrase for stage in STAGES for kind, phrase in stage.writes.items()}
-
-
-def stage(name: str) -> Stage:
-    """The stage called ``name`` (a ValueError naming the stages for any other)."""
-    if name not in BY_NAME:
-        raise ValueError(f"unknown stage {name!r}; stages are {', '.join(NAMES)}")
-    return BY_NAME[name]
+    Stage("layers", "layers", "Errors on one crossbar layer at a time (the audit's).", prepares=False,
+          compute=_layers, work=lambda shape: 0.0, unit="layer chips", writes={RowKind.LAYER: "per-layer chips"},
+          audit_only=True),
+))
 
 
 def predicted_work(plan: "StudyPlan", n_train: int, n_val: int, n_test: int, trains: bool = True) -> dict[str, float]:
     """One seed's predicted cost of each stage in eval-equivalents, from the plan's counts and the
     split sizes (``trains`` False: the study was given its model)."""
     shape = SeedShape(plan, n_train, n_val, n_test, trains)
-    return {s.name: float(s.work(shape)) for s in STAGES}
+    return {name: float(REGISTRY.stage(name).work(shape)) for name in REGISTRY.names}
 
 
 class StageListener(Protocol):
@@ -286,15 +332,15 @@ class StageListener(Protocol):
 
 def run_stage(run: "StudyRun", name: str) -> int:
     """Stage ``name`` of one seed; returns the rows (or models) it added."""
-    return stage(name).compute(run)
+    return REGISTRY.stage(name).compute(run)
 
 
-def compute_stages(run: "StudyRun", names: list[str] | tuple[str, ...] = NAMES,
+def compute_stages(run: "StudyRun", names: list[str] | tuple[str, ...] | None = None,
                    clock: StageListener | None = None) -> None:
-    """The stages ``names`` of one seed, in that order (default: all, in the registry's order; those
+    """The stages ``names`` of one seed, in that order (default: a study's, in the registry's order; those
     after the preparation need it done, and need nothing of each other: workers run them side by
     side); ``clock`` hears when each begins and ends."""
-    for name in names:
+    for name in REGISTRY.names if names is None else names:
         t0 = time.monotonic()
         if clock is not None:
             clock.begin(run.cfg.seed, name)
@@ -306,7 +352,7 @@ def compute_stages(run: "StudyRun", names: list[str] | tuple[str, ...] = NAMES,
 def prepare(run: "StudyRun") -> None:
     """What every later stage of a seed reads: the preparing stages (trained baseline, group coding,
     saliency, recorded environment)."""
-    compute_stages(run, PREPARE)
+    compute_stages(run, REGISTRY.prepare)
 
 
 def seed_work(run: "StudyRun") -> dict[str, float]:

@@ -106,15 +106,15 @@ class Study:
             if self._settings["progress"] else None
         if workers == 1:
             for run in self.runs():
-                stages.compute_stages(run, stages.NAMES, clock)
+                stages.compute_stages(run, clock=clock)
                 if then is not None:
                     then(run)
             return
         jobs = [SeedJob(self.cfg.for_seed(seed), self.folder.path, self.workers.threads,
                         self._settings["data_root"], self._settings["tag"], then, bool(self._settings["progress"]))
                 for seed in self.seeds]
-        later = sorted(stages.LATER, key=lambda s: -predicted.get(s, 0.0))
-        compute_seeds(jobs, workers, clock, echo_warning=self._warn_once, prepare=stages.PREPARE, later=later,
+        later = sorted(stages.REGISTRY.later, key=lambda s: -predicted.get(s, 0.0))
+        compute_seeds(jobs, workers, clock, echo_warning=self._warn_once, prepare=stages.REGISTRY.prepare, later=later,
                       echo=_echo)
         self._runs.clear()  # the workers wrote the database: reopen each seed's run from it
 

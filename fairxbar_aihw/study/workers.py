@@ -6,7 +6,7 @@ run in the shared results database, which SQLite's write-ahead log lets several 
 process with several threads (``threads.plan_workers``).
 
 The work is handed out as tasks (``schedule.py``): a seed's preparation (the registry's
-preparing stages, ``stages.PREPARE``: training and saliency), then each of its later stages on
+preparing stages, ``stages.REGISTRY.prepare``: training and saliency), then each of its later stages on
 its own (they only read what preparation cached), then its report. The parent holds the run
 folder's lock, hands each idle worker the next task, and hears finished stages (for the study's
 progress line), data warnings and errors through one queue of typed messages
@@ -34,7 +34,8 @@ from ..errors import UserError, environment_error
 
 from .schedule import Schedule, Task
 from .schema import StudyConfig
-from .stages import LATER, PREPARE, StageListener, compute_stages
+from . import stages
+from .stages import StageListener, compute_stages
 from .worker_messages import (BarUpdate, DataWarningSeen, Relay, StageBegan, StageFinished, StderrRelay, TaskDone,
                               TextLine, WorkerExited, WorkerStopped)
 
@@ -181,7 +182,7 @@ class _Pool:
         self.inboxes = {w: ctx.Queue() for w in range(workers)}
         self.procs = {w: ctx.Process(target=serve, args=(w, self.inboxes[w], self.messages, by_seed, os.getpid()),
                                      name=f"fairxbar worker {w}", daemon=True) for w in range(workers)}
-        self.busy: dict[int, Task | None] = {w: None for w in self.procs}  # worker → task (None: idle); gone once exited
+        self.busy: dict[int, Task | None] = {w: None for w in self.procs}  # worker → task (None: idle); gone at exit
         self.status = StatusLine(any(job.progress for job in jobs))
         self.exiting: set[int] = set()
         self.dead_since: dict[int, float] = {}
@@ -266,7 +267,7 @@ class _Pool:
 
 
 def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | None = None,
-                  echo_warning: Callable[[str], None] | None = None, prepare: tuple[str, ...] = PREPARE,
+                  echo_warning: Callable[[str], None] | None = None, prepare: tuple[str, ...] | None = None,
                   later: list[str] | None = None, echo: Callable[[str], None] | None = None) -> None:
     """Compute ``jobs`` in ``workers`` processes (each started once): every seed's ``prepare``
     stages, then each of its ``later`` stages as its own task (give them longest first; default:
@@ -277,7 +278,8 @@ def compute_seeds(jobs: list[SeedJob], workers: int, listener: StageListener | N
     a ``UserError`` as the worker raised it, anything else as ``WorkerFailed``; Ctrl-C stops every
     worker and raises ``KeyboardInterrupt``.
     """
-    later = list(LATER) if later is None else later
+    prepare = stages.REGISTRY.prepare if prepare is None else prepare
+    later = list(stages.REGISTRY.later) if later is None else later
     seeds = [job.cfg.seed for job in jobs]
     schedule = Schedule(seeds, prepare, later, reports=any(job.then is not None for job in jobs))
     width = max(1, min(workers, len(jobs) * (1 + len(later))))
