@@ -150,3 +150,19 @@ def test_no_import_cycles():
 def test_no_module_imports_a_higher_layer():
     """Compute, then render: floors < engine < report < application < command line."""
     assert _upward_imports(_module_graph()) == []
+
+
+def test_the_upper_layers_have_no_class_over_300_and_no_function_over_80_lines():
+    """What a reviewer can hold in mind at once: in the engine, the report, the application and the
+    command line, a class stays under 300 lines and a function (or method) under 80."""
+    root = Path(fx.__file__).parent
+    too_long = []
+    for folder in ("study", "report", "app", "cli"):
+        for p in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(p.read_text())):
+                limit = 300 if isinstance(node, ast.ClassDef) else 80 if isinstance(
+                    node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+                if limit is not None and node.end_lineno - node.lineno + 1 > limit:
+                    too_long.append(f"{p.relative_to(root)}:{node.lineno} {node.name} "
+                                    f"({node.end_lineno - node.lineno + 1} lines, limit {limit})")
+    assert too_long == []

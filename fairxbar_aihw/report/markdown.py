@@ -184,6 +184,80 @@ def incomplete_note(line: str) -> list[str]:
     return [f"> **INCOMPLETE RUN:** {line}", ""] if line else []
 
 
+def _setup_lines(cfg: StudyConfig, meta: dict[str, Any], sweep: pd.DataFrame) -> list[str]:
+    """The study's description and its setup: data, groups, layers, model, saliency, chips."""
+    ds, groups = meta["dataset"], meta["groups"]
+    names = {int(k): v for k, v in (groups.get("names") or {}).items()}
+    return [cfg.description.strip(), "",
+            "## Setup", "",
+            f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
+            f"{ds.get('sizes', {}).get('train')}/{ds.get('sizes', {}).get('val')}/{ds.get('sizes', {}).get('test')}; "
+            f"{len(ds.get('class_names', []))} classes.", *skipped_lines(ds),
+            f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
+            f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
+            f"- Layers kept digital (exact): {', '.join(cfg.model.digital_layers) or 'none'}; "
+            "every other conv/linear layer is on crossbars.",
+            _model_line(cfg, meta["baseline"]),
+            f"- Saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} "
+            f"training samples per group, β = {cfg.saliency.beta}.",
+            f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "
+            "are shared across methods, so method differences are paired.", ""]
+
+
+def _pretrained_lines(base: pd.Series, boot: dict[str, Any]) -> list[str]:
+    """The pre-trained model on ideal hardware: each metric with its test-set bootstrap interval."""
+    lines = ["## Pre-trained model (ideal hardware), test split", "",
+             "| metric | value | 95% interval over test images |", "|---|---|---|"]
+    for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
+                "acc_g0", "acc_g1", "f1_g0", "f1_g1", *CORRECTED):
+        if key in base and not pd.isna(base[key]):  # rows stored before the corrected gaps have none
+            lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
+    if "eodds_floor" in base and not pd.isna(base["eodds_floor"]):
+        lines += ["", f"`eodds_floor` is the EOdds this test set shows from sampling alone when the groups share every "
+                  f"rate; `*_bc` are the gaps with that finite-sample bias reduced to about ±0.2σ per rate "
+                  f"difference (Cai & Low 2011; user guide, *Bias-corrected gaps*, for where it holds). Raw EOdds "
+                  f"{base['eodds']:.3f} against a corrected gap of {base['eodds_bc']:.3f}."]
+    if boot:
+        lines += ["", f"Intervals: stratified bootstrap over test images ({boot['resamples']} resamples within each "
+                  "group × class stratum, percentile): the test set's own uncertainty, before any chip or seed."]
+    return lines + [""]
+
+
+def _sweep_section(sweep: pd.DataFrame, base: pd.Series, cfg: StudyConfig, out: Path
+                   ) -> tuple[list[str], list[tuple[str, str]]]:
+    """Does steering errors make the model fairer: every sweep cell, the paired comparisons, and
+    the sweep's figures (titles and files)."""
+    corrected = ["eodds_bc"] if "eodds_bc" in sweep and sweep["eodds_bc"].notna().all() else []
+    summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS + corrected)
+    summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
+    comp_lines, tally = _comparisons(sweep, arm_reading(cfg))
+    lines = ["## Does steering errors make the model fairer?", ""]
+    lines += _statement(tally, summary, base)
+    lines += ["", "Improvement = (EOdds_pre − EOdds)/EOdds_pre; cost = F1_pre − F1 in points; "
+              "± = 95% t-interval over chips.", "", "### Every sweep cell", ""]
+    lines += _results_table(summary, base)
+    lines += ["", "### Paired comparisons (same chips)", ""] + comp_lines + [""]
+    main_target = max(cfg.sweep.targets)
+    figs = [("F1 vs EOdds of every chip (cf. Fig. 6)", figures.clouds(sweep, base, main_target, out)),
+            ("Sensitivity to error intensity (cf. Fig. 7)", figures.intensity_sensitivity(sweep, base, main_target, out)),
+            ("Accuracy-fairness trade-off summary (cf. Fig. 8)", figures.tradeoff(summary, base, out))]
+    return lines, figs
+
+
+def _reproduce_lines(cfg: StudyConfig, meta: dict[str, Any]) -> list[str]:
+    """How to reproduce the run: the command, the software, the stage timings and the resolved config."""
+    return ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes; `--fresh` starts over).", "",
+            "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
+            "Stage timings (s, first computation): " + ", ".join(
+                f"{k} {v}" for k, v in sorted(meta["timings"].items()))
+            + (f"; all stages {compute_cost(sum(meta['timings'].values()), meta['eval_seconds'])} "
+               f"(one digital test-set evaluation: {float(meta['eval_seconds']):.3f} s)" if meta["eval_seconds"] else ""),
+            "",
+            "<details><summary>Resolved config</summary>", "", "```yaml",
+            yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k != "quick"}, sort_keys=True).strip(), "```", "",
+            "</details>", ""]
+
+
 def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
                  cells: set[str] | None = None, study_seeds: int = 1, incomplete: str = "") -> Path:
     """Write README.md and figures for one run (only rows of ``cells`` if given); returns its path.
@@ -203,81 +277,29 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     drift = of_kind(df, RowKind.DRIFT).copy()
     meta = {k: store.get_meta(run_id, k, {}) for k in ("dataset", "groups", "baseline", "saliency", "environment",
                                                       "timings", "diagnostics", "arm_training", "eval_seconds")}
-    ds = meta["dataset"]
-    groups = meta["groups"]
-    names = {int(k): v for k, v in (groups.get("names") or {}).items()}
     lines = [f"# Study `{cfg.name}`", ""] + incomplete_note(incomplete)
-    lines += synthetic_note(bool(ds.get("synthetic")))
+    lines += synthetic_note(bool(meta["dataset"].get("synthetic")))
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds, {cfg.seed: base_test_sd(meta)})
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
-    lines += [cfg.description.strip(), "",
-              "## Setup", "",
-              f"- Dataset: `{ds.get('name')}` at {ds.get('image_size')} px; splits train/val/test = "
-              f"{ds.get('sizes', {}).get('train')}/{ds.get('sizes', {}).get('val')}/{ds.get('sizes', {}).get('test')}; "
-              f"{len(ds.get('class_names', []))} classes.", *skipped_lines(ds),
-              f"- Groups: unprivileged (0) = {names.get(0)}, privileged (1) = {names.get(1)} "
-              f"(setting `{groups.get('unprivileged_setting')}`; dataset coding swapped: {groups.get('swapped')}).",
-              f"- Layers kept digital (exact): {', '.join(cfg.model.digital_layers) or 'none'}; "
-              "every other conv/linear layer is on crossbars.",
-              _model_line(cfg, meta["baseline"]),
-              f"- Saliency: `{cfg.saliency.estimator}` curvature on {cfg.saliency.samples_per_group} "
-              f"training samples per group, β = {cfg.saliency.beta}.",
-              f"- Monte-Carlo: {int(sweep.groupby('cell').size().max()) if len(sweep) else 0} chips per cell; chip seeds "
-              "are shared across methods, so method differences are paired.", "",
-              "## Pre-trained model (ideal hardware), test split", "",
-              "| metric | value | 95% interval over test images |", "|---|---|---|"]
-    boot = (meta["baseline"] or {}).get("test_bootstrap") or {}
-    for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
-                "acc_g0", "acc_g1", "f1_g0", "f1_g1", *CORRECTED):
-        if key in base and not pd.isna(base[key]):  # rows stored before the corrected gaps have none
-            lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
-    if "eodds_floor" in base and not pd.isna(base["eodds_floor"]):
-        lines += ["", f"`eodds_floor` is the EOdds this test set shows from sampling alone when the groups share every "
-                  f"rate; `*_bc` are the gaps with that finite-sample bias reduced to about ±0.2σ per rate "
-                  f"difference (Cai & Low 2011; user guide, *Bias-corrected gaps*, for where it holds). Raw EOdds "
-                  f"{base['eodds']:.3f} against a corrected gap of {base['eodds_bc']:.3f}."]
-    if boot:
-        lines += ["", f"Intervals: stratified bootstrap over test images ({boot['resamples']} resamples within each "
-                  "group × class stratum, percentile): the test set's own uncertainty, before any chip or seed."]
-    lines.append("")
+    lines += _setup_lines(cfg, meta, sweep)
+    lines += _pretrained_lines(base, (meta["baseline"] or {}).get("test_bootstrap") or {})
     figs: list[tuple[str, str]] = []
     if meta["saliency"]:
         figs.append(("Fairness rank vs accuracy rank (cf. paper Fig. 4)", figures.rank_scatter(meta["saliency"], out)))
         figs.append(("Targeted fraction per layer, FR only vs each F+A R reading (cf. Fig. 5)",
                      figures.layer_fractions(meta["saliency"], cfg.sweep.targets, out)))
     if len(sweep):
-        corrected = ["eodds_bc"] if "eodds_bc" in sweep and sweep["eodds_bc"].notna().all() else []
-        summary = summarise(sweep, ["preset", "intensity", "method", "target"], METRICS + corrected)
-        summary = summary.sort_values(["preset", "intensity", "target", "method"], na_position="first")
-        comp_lines, tally = _comparisons(sweep, arm_reading(cfg))
-        lines += ["## Does steering errors make the model fairer?", ""]
-        lines += _statement(tally, summary, base)
-        lines += ["", "Improvement = (EOdds_pre − EOdds)/EOdds_pre; cost = F1_pre − F1 in points; "
-                  "± = 95% t-interval over chips.", "", "### Every sweep cell", ""]
-        lines += _results_table(summary, base)
-        lines += ["", "### Paired comparisons (same chips)", ""] + comp_lines + [""]
-        main_target = max(cfg.sweep.targets)
-        figs.append(("F1 vs EOdds of every chip (cf. Fig. 6)", figures.clouds(sweep, base, main_target, out)))
-        figs.append(("Sensitivity to error intensity (cf. Fig. 7)",
-                     figures.intensity_sensitivity(sweep, base, main_target, out)))
-        figs.append(("Accuracy-fairness trade-off summary (cf. Fig. 8)", figures.tradeoff(summary, base, out)))
+        sweep_lines, sweep_figs = _sweep_section(sweep, base, cfg, out)
+        lines += sweep_lines
+        figs += sweep_figs
     lines += _arms_section(df, base, meta["diagnostics"], meta["arm_training"], cfg)
     lines += ["## Figures", ""]
     for title, name in figs:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
     if len(drift):
         lines += drift_section(drift, base, out)
-    lines += ["## Reproduce", "", f"`fairxbar-aihw study {cfg.name}` (resumes; `--fresh` starts over).", "",
-              "Software: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["environment"].items())), "",
-              "Stage timings (s, first computation): " + ", ".join(
-                  f"{k} {v}" for k, v in sorted(meta["timings"].items()))
-              + (f"; all stages {compute_cost(sum(meta['timings'].values()), meta['eval_seconds'])} "
-                 f"(one digital test-set evaluation: {float(meta['eval_seconds']):.3f} s)" if meta["eval_seconds"] else ""),
-              "",
-              "<details><summary>Resolved config</summary>", "", "```yaml",
-              yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k != "quick"}, sort_keys=True).strip(), "```", "",
-              "</details>", ""]
+    lines += _reproduce_lines(cfg, meta)
     return write_atomic(out / "README.md", "\n".join(lines).encode("utf-8"))
 
 
