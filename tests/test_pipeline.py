@@ -29,3 +29,26 @@ def test_steps_compute_once_and_properties_only_read(tmp_path, monkeypatch):
             run.masks("FR", None)  # no silent default fraction
     finally:
         run.close()
+
+
+def test_a_resume_keeps_the_first_computations_timings(tmp_path, monkeypatch):
+    """The report's compute line divides the stages' first-computation seconds by one evaluation's;
+    a resume (on any machine) must not re-time either, or re-rendering a kept run changes it."""
+    from fairxbar_aihw.study.stages import run_stage
+
+    run = _in_process_run(tmp_path, monkeypatch, SMALL)
+    try:
+        run_stage(run, "train")
+        first = run.meta("eval_seconds")
+        data_seconds = run.meta("timings")["data"]
+        assert first > 0 and data_seconds >= 0
+        run.store.set_meta(run.run_id, "eval_seconds", 123.0)  # as a slower machine would have timed it
+        run.store.update_meta(run.run_id, "timings", {"data": 45.0})
+    finally:
+        run.close()
+    resumed = _in_process_run(tmp_path, monkeypatch, SMALL)
+    try:
+        run_stage(resumed, "train")
+        assert resumed.meta("eval_seconds") == 123.0 and resumed.meta("timings")["data"] == 45.0
+    finally:
+        resumed.close()

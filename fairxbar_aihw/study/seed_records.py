@@ -71,7 +71,12 @@ def record_environment(run: "StudyRun") -> dict[str, Any]:
 def time_test_evaluation(run: "StudyRun") -> float:
     """Seconds of one digital evaluation of the model on the test split, timed in this process
     (the second of two: the first warms up): the unit "eval-equivalent" of the study's cost
-    (docs/benchmarks.md); recorded for the report's compute line."""
+    (docs/benchmarks.md); recorded for the report's compute line. Timed once per run, beside the
+    stages' first computation: a resume (on this or another machine) keeps the unit they were
+    measured in."""
+    recorded = run.meta("eval_seconds")
+    if recorded is not None:
+        return float(recorded)
     model, _ = run.train_baseline()
     test = run.data.test
     predict_logits(model, test, run.device)
