@@ -227,6 +227,13 @@ def test_report_and_export_are_read_only(home):
     db = home / "runs" / "tiny" / "results.sqlite"
     before = db.read_bytes()
     _cli(home, "export", "tiny", "--out", str(home / "x.csv"))
+    # the report renders from the database alone: neither torch nor aihwkit is loaded (seconds of start-up)
+    code = ("import sys; from fairxbar_aihw.cli.main import main; sys.argv = ['fairxbar-aihw', 'report', 'tiny']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('loaded:', sorted(m for m in ('torch', 'aihwkit') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(home), capture_output=True, text=True, timeout=600)
+    assert proc.stdout.strip().endswith("loaded: []") and (home / "reports" / "tiny" / "README.md").is_file(), \
+        proc.stdout + proc.stderr
     for option in ("--trials", "--backend", "--device", "--data-root"):
         _one_line_error(_cli(home, "report", "tiny", option, "1", check=False), f"No such option '{option}'")
     assert db.read_bytes() == before and (home / "x.csv").stat().st_size > 0

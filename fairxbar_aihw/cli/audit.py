@@ -64,7 +64,7 @@ def audit(name: str, model_file: str | None, trust_code: bool, weights: str | No
     click.echo(f"report: {run_audit(audited)}")
     skipped = audited.only.splits.info.get("skipped")
     if skipped:
-        from ..data.loading import describe_skips
+        from ..data.skips import describe_skips
 
         click.echo(describe_skips(skipped))
 

@@ -75,7 +75,7 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw:
     for p in r["problems"]:
         click.echo(f"warning: {p}")
     if "skipped" in r:
-        from ..data.loading import describe_skips
+        from ..data.skips import describe_skips
 
         click.echo(describe_skips(r["skipped"]))
 
