@@ -398,7 +398,7 @@ def test_every_planned_row_key_parses_back_to_itself():
 
 
 def test_a_method_knows_whether_it_targets_and_needs_masks():
-    from fairxbar_aihw.saliency.names import METHODS, MethodLabel, canonical
+    from fairxbar_aihw.saliency.methods import METHODS, MethodLabel, canonical
     from fairxbar_aihw.errors import UserError
 
     targeted = [m for m in METHODS if MethodLabel.parse(m).targeted]

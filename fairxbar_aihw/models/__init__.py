@@ -1,6 +1,6 @@
 """Model registry (public: ``fx.models.build``)."""
 from ..lazy import lazy_exports
-from .names import MIN_IMAGE_SIZE, MODEL_NAMES
+from .architectures import MIN_IMAGE_SIZE, MODEL_NAMES
 
 _REGISTRY = ["MODELS", "analog_layer_names", "build", "crossbar_layers", "device_of", "load_local_weights"]
 __all__ = ["build", "MODELS", "MODEL_NAMES"]  # the stable API; helpers stay importable

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torchvision
 
 from ..errors import UserError
-from .names import MIN_IMAGE_SIZE
+from .architectures import MIN_IMAGE_SIZE
 
 
 def _small_cnn(num_classes: int, image_size: int) -> nn.Module:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..rng import curvature_seed, seeded_rng
 from ..models import crossbar_layers, device_of
-from .names import ESTIMATORS
+from .methods import ESTIMATORS
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]

@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from ..errors import UserError
 from ..models import crossbar_layers
-from .names import FA_RULES, METHOD_INFO, MethodLabel
+from .methods import FA_RULES, METHOD_INFO, MethodLabel
 
 Masks = dict[str, torch.Tensor]
 
@@ -55,7 +55,7 @@ def _lowest(values: torch.Tensor, fraction: float) -> torch.Tensor:
 
 
 def fa_mask(s: torch.Tensor, a: torch.Tensor, target: float, rule: str = "exclude") -> torch.Tensor:
-    """One layer's F+A R weights under ``rule`` (see ``names.FA_RULES``)."""
+    """One layer's F+A R weights under ``rule`` (see ``methods.FA_RULES``)."""
     fairness = _lowest(s, target)  # the top x% of the fairness rank: most negative s
     if rule == "exclude":
         return fairness & ~_lowest(-a, target)  # minus the top x% of the accuracy rank: largest a
@@ -81,7 +81,7 @@ def _random(s: torch.Tensor, a: torch.Tensor, target: float, rule: str, rng: np.
 
 
 # Each method's mask rule for one layer: (s, a, target, F+A R rule, rng) → targeted weights. A new
-# method is one entry here and one in ``names.METHOD_INFO``.
+# method is one entry here and one in ``methods.METHOD_INFO``.
 MaskRule = Callable[[torch.Tensor, torch.Tensor, float, str, np.random.Generator], torch.Tensor]
 MASK_RULES: dict[str, MaskRule] = {
     "none": lambda s, a, target, rule, rng: torch.zeros(s.shape, dtype=torch.bool),

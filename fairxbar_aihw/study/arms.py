@@ -16,7 +16,7 @@ import torch.nn as nn
 from ..data import Splits
 from ..hardware.presets import Preset
 from ..retrain import MASK_BUILDERS, group_diagnostics, prune_and_finetune, refresh_masks, train_arm
-from ..retrain.names import ARM_LABELS
+from ..retrain.arm_registry import ARM_LABELS
 from ..store import ResultsStore
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import predict_logits

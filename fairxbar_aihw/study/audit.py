@@ -22,7 +22,7 @@ from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
 from ..models.registry import crossbar_layers
-from ..saliency.names import MethodLabel
+from ..saliency.methods import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells

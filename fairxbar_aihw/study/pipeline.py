@@ -19,11 +19,11 @@ from ..errors import UserError
 from ..models import build
 from ..paths import check_name
 from ..provenance import environment_info
-from ..retrain.names import ARM_LABELS
+from ..retrain.arm_registry import ARM_LABELS
 from ..rng import saliency_batches_seed
 from ..safe_files import safe_mkdir
 from ..saliency import curvature, group_batches, layer_fractions, masks_from_saliency, rank_pairs, saliencies
-from ..saliency.names import MethodLabel
+from ..saliency.methods import MethodLabel
 from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..metrics.bootstrap import stratified_bootstrap

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from ..hardware.presets import Preset, load_preset
 from ..hardware.technologies import TECHNOLOGIES
 from ..retrain.config import ArmSettings
-from ..retrain.names import ARM_LABELS
-from ..saliency.names import MethodLabel, canonical
+from ..retrain.arm_registry import ARM_LABELS
+from ..saliency.methods import MethodLabel, canonical
 from ..store import config_hash
 from .keys import BASELINE_KEY, RowKey, RowKind
 from .schema import StudyConfig

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from ..data.names import DATASET_NAMES
+from ..data.catalog import DATASET_NAMES
 from ..errors import listing
 from ..retrain.config import PruneSection, RetrainSection
 from ..saliency.config import Method, SaliencySection
