@@ -369,7 +369,7 @@ def test_training_checkpoint_keys_are_those_stored_before():
     from fairxbar_aihw.study import load_study
     from fairxbar_aihw.study.config import StudyOverrides
     from fairxbar_aihw.training import TrainConfig
-    from fairxbar_aihw.training.train import checkpoint_key
+    from fairxbar_aihw.training.loop import checkpoint_key
 
     demo, quick = load_study("demo"), load_study("demo", StudyOverrides(quick=True))
     assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=3), "fp") == "2626c0b40bc9af99"

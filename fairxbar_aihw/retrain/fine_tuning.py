@@ -25,7 +25,7 @@ from ..hardware import Preset
 from ..rng import arm_batch_seed, arm_refresh_seed, validation_chip_seed
 from ..saliency import CurvatureFallback, curvature, group_batches, masks_from_saliency, saliencies
 from ..saliency.methods import MethodLabel
-from ..training.evaluate import metrics_from_logits, predict_logits
+from ..training.evaluation import metrics_from_logits, predict_logits
 from ..training.steps import optimise
 from .config import ArmSettings
 from .emulation import ChipEmulator

@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..metrics import churn, flat_row
 from ..models.user import crossbar_proxy, is_compiled
 from ..rng import chip_seed, read_seed
-from ..training.evaluate import metrics_from_logits, predict_logits
+from ..training.evaluation import metrics_from_logits, predict_logits
 from .plan import Cell, cell_key
 
 

@@ -28,7 +28,7 @@ from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..metrics.bootstrap import stratified_bootstrap
 from ..training import TrainConfig, evaluate, predict_logits, train
-from ..training.train import file_digest
+from ..training.loop import file_digest
 from . import arms
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
