@@ -19,12 +19,10 @@ from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError, listing
 from ..rng import drift_seed, seeded_rng
-from ..models import crossbar_layers, device_of
+from ..models import Masks, crossbar_layers, device_of
 from .noise import IdealNoiseModel, MaskedNoiseModel
 from .presets import MANAGEMENT_ENUMS, Preset, forward_enum, supported_drift_times
 from .technologies import TECHNOLOGIES
-
-Masks = dict[str, torch.Tensor]
 
 
 def make_noise_model(preset: Preset, scale: float = 1.0) -> BaseNoiseModel | None:

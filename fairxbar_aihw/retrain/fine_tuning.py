@@ -22,6 +22,7 @@ import torch.nn as nn
 from ..data.splits import Splits, TensorSplit, to_float
 from ..errors import UserError
 from ..hardware import Preset
+from ..models import Masks
 from ..rng import arm_batch_seed, arm_refresh_seed, validation_chip_seed
 from ..saliency import CurvatureFallback, curvature, group_batches, masks_from_saliency, saliencies
 from ..saliency.methods import MethodLabel
@@ -31,8 +32,6 @@ from .config import ArmSettings
 from .emulation import ChipEmulator
 from .arm_registry import ARM_LABELS, ARMS, FINETUNE_ARMS
 from .objectives import ARM_LOSSES
-
-Masks = dict[str, torch.Tensor]
 
 
 class Refreshed(NamedTuple):

@@ -18,10 +18,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from ..models import crossbar_layers
+from ..models import Masks, crossbar_layers
 from .methods import FA_RULES, METHOD_INFO, MethodLabel
-
-Masks = dict[str, torch.Tensor]
 
 
 def saliencies(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], beta: float = 1.0
