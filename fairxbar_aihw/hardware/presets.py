@@ -18,6 +18,7 @@ from ..yaml_files import load_named, named_yaml_files
 from .technologies import TECHNOLOGIES
 
 NOISE_MODELS = tuple(TECHNOLOGIES)
+DRIFT_COMPENSATIONS = ("none", "global", "per-column")  # aihwkit's classes for them: analog.DRIFT_COMPENSATION
 
 # key: (type, check, default, help)
 _num = (int, float)
@@ -48,8 +49,7 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
                     "ν in g(t) = g·((t + 20 s)/20 s)^−ν, t in seconds after programming), in [0, 100]"),
     "residual": (_num, lambda v: 0 <= v <= 1, 0.0, "untargeted weights' error level as a fraction of the "
                  "intensity knob (0: exact, 1: as targeted), [0, 1]"),
-    "drift_compensation": (str, lambda v: v in ("none", "global", "per-column"), "none",
-                           "none, global or per-column"),
+    "drift_compensation": (str, lambda v: v in DRIFT_COMPENSATIONS, "none", "none, global or per-column"),
     "tile_rows": (int, lambda v: v >= 0, 512, "max outputs per tile (0 = one tile), ≥ 0; a larger layer is "
                   "split over tiles, each mapped to its own largest weight"),
     "tile_cols": (int, lambda v: v >= 0, 512, "max inputs per tile (0 = one tile), ≥ 0"),
