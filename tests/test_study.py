@@ -227,7 +227,7 @@ def test_preset_keys_belong_to_its_technology(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="noise_rate do\\(es\\) not apply to noise_model pcm"):
         load_preset("pcm-ibm", noise_rate=0.1)
     assert "noise_rate" not in load_preset("pcm-ibm").values
-    assert load_preset("paper-variation", noise_rate=0.2).noise_rate == 0.2
+    assert load_preset("paper-variation", noise_rate=0.2).values["noise_rate"] == 0.2
 
 
 def _in_process_run(tmp_path, monkeypatch, cfg, name="tiny"):

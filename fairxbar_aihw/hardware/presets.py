@@ -56,7 +56,8 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
     "forward": (dict, lambda v: True, None, "aihwkit IOParameters fields; {is_perfect: true} = ideal MVM"),
 }
 MODEL_KEYS = {name: set(t.keys) for name, t in TECHNOLOGIES.items()}
-# Keys every preset takes; a technology takes its MODEL_KEYS besides, and no other's.
+# Keys every preset takes (each a typed ``Preset`` attribute); a technology takes its MODEL_KEYS besides,
+# and no other's.
 COMMON_KEYS = {"description", "noise_model", "intensity_key", "residual", "drift_compensation", "tile_rows",
                "tile_cols", "forward"}
 # aihwkit IOParameters fields a preset's ``forward`` may set: key: (type, check, help), checked like SCHEMA.
@@ -96,16 +97,43 @@ FORWARD_KEYS = set(FORWARD)
 
 @dataclass(frozen=True)
 class Preset:
-    """A resolved, validated preset."""
+    """A resolved, validated preset: ``values`` holds every key; the keys every preset takes
+    (``COMMON_KEYS``) read as typed attributes too, a technology's own keys through ``values``."""
 
     name: str
     values: dict[str, Any] = field(default_factory=dict)
 
-    def __getattr__(self, key: str) -> Any:
-        values = object.__getattribute__(self, "values")
-        if key in values:
-            return values[key]
-        raise AttributeError(key)
+    @property
+    def description(self) -> str:
+        return self.values["description"]
+
+    @property
+    def noise_model(self) -> str:
+        return self.values["noise_model"]
+
+    @property
+    def intensity_key(self) -> str | None:
+        return self.values["intensity_key"]
+
+    @property
+    def residual(self) -> float:
+        return self.values["residual"]
+
+    @property
+    def drift_compensation(self) -> str:
+        return self.values["drift_compensation"]
+
+    @property
+    def tile_rows(self) -> int:
+        return self.values["tile_rows"]
+
+    @property
+    def tile_cols(self) -> int:
+        return self.values["tile_cols"]
+
+    @property
+    def forward(self) -> dict[str, Any]:
+        return self.values["forward"]
 
     @property
     def intensity(self) -> float | None:
@@ -132,6 +160,9 @@ class Preset:
         knob = f", {key}={self.values[key]}" if key else ""
         fwd = "ideal MVM" if self.ideal_forward else "non-ideal MVM"
         return f"{self.values['noise_model']}{knob}, residual={self.values['residual']}, {fwd}"
+
+
+assert all(isinstance(getattr(Preset, k, None), property) for k in COMMON_KEYS), "a common key lacks its attribute"
 
 
 def validate(name: str, raw: dict[str, Any]) -> Preset:

@@ -27,7 +27,7 @@ from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .montecarlo import run_cells
 from .pipeline import StudyRun
-from .plan import Cell, knob, preset_tag
+from .plan import Cell, cell_intensity, preset_tag
 from .replicates import Study
 from .schema import StudyConfig
 
@@ -81,7 +81,7 @@ class Audit(Study):
         for name in layers:
             masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
                      for n, s in shapes.items()}
-            jobs.append((Cell("layer", preset.name, knob(x), f"layer {name}", None, preset_tag(p)), p, masks))
+            jobs.append((Cell("layer", preset.name, cell_intensity(x), f"layer {name}", None, preset_tag(p)), p, masks))
         return jobs
 
     def layer_sensitivity(self) -> int:

@@ -178,6 +178,10 @@ class StudyConfig(Section):
             raise ValueError(f"seeds must be distinct; repeated: {listing(repeated)}")
         return seeds
 
+    def chips_per_cell(self, stage: Literal["sweep", "drift", "retrain"]) -> int:
+        """Monte-Carlo chips per cell of a stage: its own ``trials``, else the sweep's (one default, one place)."""
+        return getattr(self, stage).trials or self.sweep.trials
+
     def for_seed(self, seed: int) -> "StudyConfig":
         """This study as the single replicate ``seed`` (what one StudyRun computes)."""
         return self.model_copy(update={"seed": seed, "seeds": [seed]}, deep=True)
