@@ -122,7 +122,6 @@ class ResultsStore:
             )
         return run_id
 
-
     def has_run(self, run_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
 
