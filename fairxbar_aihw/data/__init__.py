@@ -1,5 +1,5 @@
-"""Datasets (public: ``fx.data.load``): synthderm (embedded, synthetic), Fitzpatrick-17k, ISIC-2019;
-skin tone from pixels (``fx.data.ita``).
+"""Datasets (public: ``fx.data.load``): synthderm (embedded, synthetic), Fitzpatrick-17k, ISIC-2019,
+your own images (csv, folder); skin tone from pixels (``fx.data.ita``).
 
 The registry of names is light (``catalog.py``); loaders and their libraries load on first use.
 """

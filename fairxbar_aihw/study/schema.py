@@ -30,7 +30,9 @@ DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 
 
 class DatasetSection(Section):
-    name: DatasetName = Field("synthderm", description="synthderm (embedded, SYNTHETIC), fitzpatrick17k or isic2019")
+    name: DatasetName = Field("synthderm", description="a registered dataset (the type lists them): "
+                             "synthderm is embedded and SYNTHETIC; csv and folder read your own images "
+                             "(docs/bring-your-own.md)")
     size: int = Field(32, ge=8, le=512, description="image side in pixels (the paper: 128)")
     params: dict[str, Any] = Field(default_factory=dict, description="dataset parameters: synthderm n, num_classes, "
                                    "light_fraction, difficulty; fitzpatrick17k num_labels (114/9/3)")
