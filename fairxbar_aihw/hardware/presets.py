@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from ..errors import ConfigError, clipped, listing
 from ..paths import presets_dir
@@ -18,6 +18,7 @@ from ..yaml_files import load_named, named_yaml_files
 from .technologies import TECHNOLOGIES
 
 NOISE_MODELS = tuple(TECHNOLOGIES)
+T = TypeVar("T")
 DRIFT_COMPENSATIONS = ("none", "global", "per-column")  # aihwkit's classes for them: analog.DRIFT_COMPENSATION
 
 # key: (type, check, default, help)
@@ -95,6 +96,16 @@ FORWARD: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
 FORWARD_KEYS = set(FORWARD)
 
 
+class _CommonKey(Generic[T]):
+    """A key every preset takes, read as a typed attribute (``preset.tile_rows``) from its ``values``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, preset: "Preset", owner: type | None = None) -> T:
+        return preset.values[self.key]
+
+
 @dataclass(frozen=True)
 class Preset:
     """A resolved, validated preset: ``values`` holds every key; the keys every preset takes
@@ -103,37 +114,14 @@ class Preset:
     name: str
     values: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def description(self) -> str:
-        return self.values["description"]
-
-    @property
-    def noise_model(self) -> str:
-        return self.values["noise_model"]
-
-    @property
-    def intensity_key(self) -> str | None:
-        return self.values["intensity_key"]
-
-    @property
-    def residual(self) -> float:
-        return self.values["residual"]
-
-    @property
-    def drift_compensation(self) -> str:
-        return self.values["drift_compensation"]
-
-    @property
-    def tile_rows(self) -> int:
-        return self.values["tile_rows"]
-
-    @property
-    def tile_cols(self) -> int:
-        return self.values["tile_cols"]
-
-    @property
-    def forward(self) -> dict[str, Any]:
-        return self.values["forward"]
+    description = _CommonKey[str]()
+    noise_model = _CommonKey[str]()
+    intensity_key = _CommonKey[str | None]()
+    residual = _CommonKey[float]()
+    drift_compensation = _CommonKey[str]()
+    tile_rows = _CommonKey[int]()
+    tile_cols = _CommonKey[int]()
+    forward = _CommonKey[dict[str, Any]]()
 
     @property
     def intensity(self) -> float | None:
@@ -162,7 +150,7 @@ class Preset:
         return f"{self.values['noise_model']}{knob}, residual={self.values['residual']}, {fwd}"
 
 
-assert all(isinstance(getattr(Preset, k, None), property) for k in COMMON_KEYS), "a common key lacks its attribute"
+assert all(isinstance(Preset.__dict__.get(k), _CommonKey) for k in COMMON_KEYS), "a common key lacks its attribute"
 
 
 def validate(name: str, raw: dict[str, Any]) -> Preset:
