@@ -20,7 +20,7 @@ from _timing import interleaved, print_ratios  # noqa: E402
 from fairxbar_aihw.data.splits import TensorSplit  # noqa: E402
 from fairxbar_aihw.hardware import program_chip  # noqa: E402
 from fairxbar_aihw.study.chips import ChipEvaluator  # noqa: E402
-from fairxbar_aihw.training.evaluate import predict_logits  # noqa: E402
+from fairxbar_aihw.training.evaluation import predict_logits  # noqa: E402
 
 
 def main() -> None:

@@ -376,14 +376,15 @@ def test_the_report_names_each_arm_whose_curvature_fell_back():
 
 def test_every_arm_asks_its_runner_only_for_what_it_does(monkeypatch):
     from fairxbar_aihw.errors import UserError
-    from fairxbar_aihw.retrain import names, runners
+    from fairxbar_aihw.retrain import runners
+    from fairxbar_aihw.retrain.arm_registry import ARMS, ArmInfo
 
-    for arm in names.ARMS:
+    for arm in ARMS:
         runners.check_arm(arm)
-    monkeypatch.setitem(names.ARMS, "hwa-fair", names.ArmInfo("hwa-fair", "HWA fair", "hwa", "vfa", False, "#000000",
-                                                              "HWA with the VFA loss"))
+    monkeypatch.setitem(ARMS, "hwa-fair", ArmInfo("hwa-fair", "HWA fair", "hwa", "vfa", False, "#000000",
+                                                  "HWA with the VFA loss"))
     with pytest.raises(UserError, match="trains with loss ce only, not vfa"):
         runners.check_arm("hwa-fair")
-    monkeypatch.setitem(names.ARMS, "hwa-chip", names.ArmInfo("hwa-chip", "HWA chip", "hwa", "ce", True, "#000000", ""))
+    monkeypatch.setitem(ARMS, "hwa-chip", ArmInfo("hwa-chip", "HWA chip", "hwa", "ce", True, "#000000", ""))
     with pytest.raises(UserError, match="cannot train under the chip's errors"):
         runners.check_arm("hwa-chip")

@@ -227,7 +227,7 @@ def test_preset_keys_belong_to_its_technology(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="noise_rate do\\(es\\) not apply to noise_model pcm"):
         load_preset("pcm-ibm", noise_rate=0.1)
     assert "noise_rate" not in load_preset("pcm-ibm").values
-    assert load_preset("paper-variation", noise_rate=0.2).noise_rate == 0.2
+    assert load_preset("paper-variation", noise_rate=0.2).values["noise_rate"] == 0.2
 
 
 def _in_process_run(tmp_path, monkeypatch, cfg, name="tiny"):
@@ -370,7 +370,7 @@ def test_training_checkpoint_keys_are_those_stored_before():
     from fairxbar_aihw.study import load_study
     from fairxbar_aihw.study.config import StudyOverrides
     from fairxbar_aihw.training import TrainConfig
-    from fairxbar_aihw.training.train import checkpoint_key
+    from fairxbar_aihw.training.loop import checkpoint_key
 
     demo, quick = load_study("demo"), load_study("demo", StudyOverrides(quick=True))
     assert checkpoint_key("small-cnn", TrainConfig(**demo.train.model_dump(), seed=3), "fp") == "2626c0b40bc9af99"
@@ -399,7 +399,7 @@ def test_every_planned_row_key_parses_back_to_itself():
 
 
 def test_a_method_knows_whether_it_targets_and_needs_masks():
-    from fairxbar_aihw.saliency.names import METHODS, MethodLabel, canonical
+    from fairxbar_aihw.saliency.methods import METHODS, MethodLabel, canonical
     from fairxbar_aihw.errors import UserError
 
     targeted = [m for m in METHODS if MethodLabel.parse(m).targeted]

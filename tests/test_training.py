@@ -9,7 +9,7 @@ from fairxbar_aihw.errors import UserError
 from fairxbar_aihw.training import TrainConfig, train
 import importlib
 
-train_module = importlib.import_module("fairxbar_aihw.training.train")
+train_module = importlib.import_module("fairxbar_aihw.training.loop")
 
 
 @pytest.mark.parametrize("name,size", [("small-cnn", 16), ("resnet18", 16), ("vgg11", 32), ("vgg11_bn", 32),
@@ -95,7 +95,7 @@ def test_checkpoint_is_reused_when_config_matches(tmp_path):
 
 
 def test_every_setting_that_changes_the_model_changes_its_checkpoint_key(tmp_path):
-    from fairxbar_aihw.training.train import checkpoint_key, file_digest
+    from fairxbar_aihw.training.loop import checkpoint_key, file_digest
 
     base = TrainConfig(epochs=2, lr=1e-3, batch_size=64, weight_decay=0.0, augment="flip", seed=0)
     ref = checkpoint_key("small-cnn", base, "data-a")
@@ -115,7 +115,7 @@ def test_every_setting_that_changes_the_model_changes_its_checkpoint_key(tmp_pat
 def test_changing_the_pretrained_file_retrains(tmp_path):
     splits = _splits()
     cfg = TrainConfig(epochs=1, batch_size=64)
-    from fairxbar_aihw.training.train import file_digest
+    from fairxbar_aihw.training.loop import file_digest
 
     weights = tmp_path / "w.pt"
     torch.save(fx.models.build("small-cnn", 3, 16).state_dict(), weights)
@@ -131,13 +131,14 @@ def test_changing_the_pretrained_file_retrains(tmp_path):
 
 def test_the_train_section_loads_without_torch_and_the_package_names_stay_functions():
     """``training/config.py`` validates a study's train section without torch; the package's lazy
-    names ``train`` and ``evaluate`` are the functions even after their submodules were imported."""
+    names ``train`` and ``evaluate`` are the functions even after the submodules defining them
+    (``loop``, ``evaluation``) were imported."""
     import subprocess
     import sys
 
     code = ("import sys; from fairxbar_aihw.training import TrainSection; TrainSection(epochs=2); "
             "print('torch' in sys.modules); "
-            "import fairxbar_aihw.training.evaluate, fairxbar_aihw.training.train; "
+            "import fairxbar_aihw.training.evaluation, fairxbar_aihw.training.loop; "
             "from fairxbar_aihw.training import evaluate, train; import inspect; "
             "print(inspect.isfunction(train), inspect.isfunction(evaluate))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -60,7 +60,7 @@ def data_check(dataset: str, root: str | None, size: int, no_decode: bool, **kw:
 
     r = check(dataset, root, size=size, decode=not no_decode, **table_params(kw))
     if r["synthetic"]:
-        click.echo("synthderm: SYNTHETIC images generated on the fly (no files needed)")
+        click.echo(f"{dataset}: SYNTHETIC images generated on the fly (no files needed)")
     click.echo(f"{dataset}: {r['usable']} usable images of {r['rows']} rows")
     click.echo(f"{'class':28s} {r['group_names'][0][:22]:>24s} {r['group_names'][1][:22]:>24s}")
     for name, (g0, g1) in zip(r["class_names"], r["counts"]):

@@ -18,17 +18,15 @@ from ..leftovers import forget, remove_created
 from ..threads import set_wait_policy
 from . import audit, data, listings, study
 
-STATE = {"debug": False}
 MAX_ERROR_CHARS = 500  # an error stays one readable line even if a message lists too much
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fairxbar-aihw")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
-def cli(debug: bool) -> None:
+def cli(debug: bool) -> None:  # ``main`` reads --debug from argv itself: it must know before click parses
     """Fairness of skin-lesion classifiers on non-ideal analog in-memory-computing chips
     (FairXbar on IBM aihwkit)."""
-    STATE["debug"] = debug
 
 
 for _module in (listings, data, study, audit):

@@ -107,6 +107,7 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
 
     Every computing command gives each seed the same thread count (``threads.plan_workers``), so
     a seed's numbers do not depend on whether ``study`` or a one-stage command computed it."""
+    from ..data.catalog import DATASETS
     from ..study import Study, load_study
     from ..study.config import StudyOverrides
 
@@ -117,8 +118,8 @@ def open_study(name: str, preset: str | None = None, quick: bool = False, seeds:
                         parallel=backend == "local" and cfg.device == "cpu")
     if not read_only:
         use_threads(plan.threads)
-        if cfg.dataset.name == "synthderm":
-            click.echo("note: dataset synthderm is SYNTHETIC (generated images, no real patients)", err=True)
+        if DATASETS[cfg.dataset.name].synthetic:
+            click.echo(f"note: dataset {cfg.dataset.name} is SYNTHETIC (generated images, no real patients)", err=True)
     command = shlex.join(["fairxbar-aihw", "study", str(name), *(["--preset", preset] if preset else []),
                           *(["--quick"] if quick else []), *(["--seeds", seeds] if seeds else [])])
     executor = None

@@ -1,10 +1,10 @@
-"""Datasets (public: ``fx.data.load``): synthderm (embedded, synthetic), Fitzpatrick-17k, ISIC-2019;
-skin tone from pixels (``fx.data.ita``).
+"""Datasets (public: ``fx.data.load``): synthderm (embedded, synthetic), Fitzpatrick-17k, ISIC-2019,
+your own images (csv, folder); skin tone from pixels (``fx.data.ita``).
 
-The registry of names is light (``names.py``); loaders and their libraries load on first use.
+The registry of names is light (``catalog.py``); loaders and their libraries load on first use.
 """
 from ..lazy import lazy_exports
-from .names import DATASET_NAMES, DATASETS
+from .catalog import DATASET_NAMES, DATASETS
 
 __all__ = ["load", "check", "ita", "Splits", "TensorSplit", "DATASETS"]  # the stable API; helpers stay importable
 __getattr__, __dir__ = lazy_exports(__name__, {

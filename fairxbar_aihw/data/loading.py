@@ -1,4 +1,4 @@
-"""Loading and checking datasets by name: the registry (``names.py``) says where each comes from."""
+"""Loading and checking datasets by name: the registry (``catalog.py``) says where each comes from."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ import torch
 
 from ..errors import PATH_LIMIT, DataError, DataWarning, UserError, quote_value, quoted_listing
 from . import real
-from .names import DATASETS, DatasetInfo
+from .catalog import DATASETS, DatasetInfo
 from .skips import SKIP_LABELS
 from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
 from .splits import Splits, make_splits

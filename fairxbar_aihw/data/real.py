@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..errors import PATH_LIMIT, DataError, quote_value, quoted_listing
 from ..leftovers import made_file, make_folder
 from ..paths import cache_dir
-from .names import DATASETS
+from .catalog import DATASETS
 from ..torchfiles import atomic_torch_save, load_torch_file
 
 FITZ_CSV = "fitzpatrick17k.csv"

@@ -7,10 +7,11 @@ layer mask, then aihwkit's ``program_analog_weights()`` / ``drift_analog_weights
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
+from aihwkit.inference.compensation.base import BaseDriftCompensation
 from aihwkit.inference.compensation.drift import GlobalDriftCompensation, PerColumnDriftCompensation
 from aihwkit.inference.noise.base import BaseNoiseModel
 from aihwkit.nn.conversion import convert_to_analog
@@ -19,13 +20,18 @@ from aihwkit.simulator.parameters import IOParameters
 
 from ..errors import UserError, listing
 from ..rng import drift_seed, seeded_rng
-from ..models import crossbar_layers, device_of
+from ..models import Masks, crossbar_layers, device_of
 from .noise import IdealNoiseModel, MaskedNoiseModel
-from .presets import MANAGEMENT_ENUMS, Preset, forward_enum, supported_drift_times
+from .presets import DRIFT_COMPENSATIONS, MANAGEMENT_ENUMS, Preset, forward_enum, supported_drift_times
 from .technologies import TECHNOLOGIES
 
-Masks = dict[str, torch.Tensor]
-
+# aihwkit's drift compensation for each ``drift_compensation`` value of a preset (none: the raw drifted outputs).
+DRIFT_COMPENSATION: dict[str, Callable[[], BaseDriftCompensation | None]] = {
+    "none": lambda: None,
+    "global": GlobalDriftCompensation,
+    "per-column": PerColumnDriftCompensation,
+}
+assert set(DRIFT_COMPENSATION) == set(DRIFT_COMPENSATIONS), "every drift_compensation value needs its aihwkit class"
 
 def make_noise_model(preset: Preset, scale: float = 1.0) -> BaseNoiseModel | None:
     """The preset's noise model with its intensity knob multiplied by ``scale``.
@@ -53,9 +59,7 @@ def rpu_config(preset: Preset) -> TorchInferenceRPUConfig:
     cfg.forward = IOParameters(**{k: forward_enum(k)(v) if k in MANAGEMENT_ENUMS else v  # names → aihwkit enums
                                   for k, v in preset.forward.items()})
     cfg.noise_model = make_noise_model(preset) or IdealNoiseModel()
-    comp = preset.drift_compensation
-    cfg.drift_compensation = (GlobalDriftCompensation() if comp == "global"
-                              else PerColumnDriftCompensation() if comp == "per-column" else None)
+    cfg.drift_compensation = DRIFT_COMPENSATION[preset.drift_compensation]()
     return cfg
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from ..errors import ConfigError, clipped, listing
 from ..paths import presets_dir
@@ -18,6 +18,8 @@ from ..yaml_files import load_named, named_yaml_files
 from .technologies import TECHNOLOGIES
 
 NOISE_MODELS = tuple(TECHNOLOGIES)
+T = TypeVar("T")
+DRIFT_COMPENSATIONS = ("none", "global", "per-column")  # aihwkit's classes for them: analog.DRIFT_COMPENSATION
 
 # key: (type, check, default, help)
 _num = (int, float)
@@ -48,15 +50,15 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], bool], Any, str]] = {
                     "ν in g(t) = g·((t + 20 s)/20 s)^−ν, t in seconds after programming), in [0, 100]"),
     "residual": (_num, lambda v: 0 <= v <= 1, 0.0, "untargeted weights' error level as a fraction of the "
                  "intensity knob (0: exact, 1: as targeted), [0, 1]"),
-    "drift_compensation": (str, lambda v: v in ("none", "global", "per-column"), "none",
-                           "none, global or per-column"),
+    "drift_compensation": (str, lambda v: v in DRIFT_COMPENSATIONS, "none", "none, global or per-column"),
     "tile_rows": (int, lambda v: v >= 0, 512, "max outputs per tile (0 = one tile), ≥ 0; a larger layer is "
                   "split over tiles, each mapped to its own largest weight"),
     "tile_cols": (int, lambda v: v >= 0, 512, "max inputs per tile (0 = one tile), ≥ 0"),
     "forward": (dict, lambda v: True, None, "aihwkit IOParameters fields; {is_perfect: true} = ideal MVM"),
 }
 MODEL_KEYS = {name: set(t.keys) for name, t in TECHNOLOGIES.items()}
-# Keys every preset takes; a technology takes its MODEL_KEYS besides, and no other's.
+# Keys every preset takes (each a typed ``Preset`` attribute); a technology takes its MODEL_KEYS besides,
+# and no other's.
 COMMON_KEYS = {"description", "noise_model", "intensity_key", "residual", "drift_compensation", "tile_rows",
                "tile_cols", "forward"}
 # aihwkit IOParameters fields a preset's ``forward`` may set: key: (type, check, help), checked like SCHEMA.
@@ -94,18 +96,32 @@ FORWARD: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
 FORWARD_KEYS = set(FORWARD)
 
 
+class _CommonKey(Generic[T]):
+    """A key every preset takes, read as a typed attribute (``preset.tile_rows``) from its ``values``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, preset: "Preset", owner: type | None = None) -> T:
+        return preset.values[self.key]
+
+
 @dataclass(frozen=True)
 class Preset:
-    """A resolved, validated preset."""
+    """A resolved, validated preset: ``values`` holds every key; the keys every preset takes
+    (``COMMON_KEYS``) read as typed attributes too, a technology's own keys through ``values``."""
 
     name: str
     values: dict[str, Any] = field(default_factory=dict)
 
-    def __getattr__(self, key: str) -> Any:
-        values = object.__getattribute__(self, "values")
-        if key in values:
-            return values[key]
-        raise AttributeError(key)
+    description = _CommonKey[str]()
+    noise_model = _CommonKey[str]()
+    intensity_key = _CommonKey[str | None]()
+    residual = _CommonKey[float]()
+    drift_compensation = _CommonKey[str]()
+    tile_rows = _CommonKey[int]()
+    tile_cols = _CommonKey[int]()
+    forward = _CommonKey[dict[str, Any]]()
 
     @property
     def intensity(self) -> float | None:
@@ -132,6 +148,9 @@ class Preset:
         knob = f", {key}={self.values[key]}" if key else ""
         fwd = "ideal MVM" if self.ideal_forward else "non-ideal MVM"
         return f"{self.values['noise_model']}{knob}, residual={self.values['residual']}, {fwd}"
+
+
+assert all(isinstance(Preset.__dict__.get(k), _CommonKey) for k in COMMON_KEYS), "a common key lacks its attribute"
 
 
 def validate(name: str, raw: dict[str, Any]) -> Preset:

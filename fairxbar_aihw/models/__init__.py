@@ -1,7 +1,7 @@
 """Model registry (public: ``fx.models.build``)."""
 from ..lazy import lazy_exports
-from .names import MIN_IMAGE_SIZE, MODEL_NAMES
+from .architectures import MIN_IMAGE_SIZE, MODEL_NAMES
 
-_REGISTRY = ["MODELS", "analog_layer_names", "build", "crossbar_layers", "device_of", "load_local_weights"]
+_REGISTRY = ["MODELS", "Masks", "analog_layer_names", "build", "crossbar_layers", "device_of", "load_local_weights"]
 __all__ = ["build", "MODELS", "MODEL_NAMES"]  # the stable API; helpers stay importable
 __getattr__, __dir__ = lazy_exports(__name__, {**{n: ".registry" for n in _REGISTRY}, "registry": ".registry"})

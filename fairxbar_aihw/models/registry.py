@@ -16,7 +16,11 @@ import torch.nn as nn
 import torchvision
 
 from ..errors import UserError
-from .names import MIN_IMAGE_SIZE
+from .architectures import MIN_IMAGE_SIZE
+
+# Which weights of each crossbar layer a chip's errors target: boolean, keyed by module name, each in
+# aihwkit's ``get_weights()`` layout (out, in·kh·kw). Saliency makes them; hardware and retraining apply them.
+Masks = dict[str, torch.Tensor]
 
 
 def _small_cnn(num_classes: int, image_size: int) -> nn.Module:

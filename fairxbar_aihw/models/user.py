@@ -51,7 +51,7 @@ def _file(path: str, what: str) -> Path:
 def load_state_dict_model(name: str, path: str, num_classes: int, image_size: int) -> nn.Module:
     """``name`` (a built-in or torchvision architecture) with ``num_classes`` outputs, weights from ``path``."""
     from . import build
-    from .names import MODEL_NAMES
+    from .architectures import MODEL_NAMES
 
     if name in MODEL_NAMES:
         model = build(name, num_classes, image_size)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..saliency.names import MethodLabel
+from ..saliency.methods import MethodLabel
 from ..study.keys import RowKind
 from .numbers import pm, target_label
 from .rows import CHIP_KINDS, baseline_row, chips, of_kind

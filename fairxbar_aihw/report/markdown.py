@@ -19,7 +19,7 @@ from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
 from . import claims, claims_text, figures, population
-from ..saliency.names import MethodLabel, canonical
+from ..saliency.methods import MethodLabel, canonical
 from .stats import paired_comparison, summarise
 from ..study.keys import RowKind
 from .numbers import compute_cost, pm, synthetic_note, target_label

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..retrain.names import ARMS
-from ..saliency.names import METHOD_INFO, MethodLabel
+from ..retrain.arm_registry import ARMS
+from ..saliency.methods import METHOD_INFO, MethodLabel
 
 _REGISTERED = {m.name: m.color for m in METHOD_INFO.values()} | {a.label: a.color for a in ARMS.values()}
 _FALLBACK = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94"]  # light: never a registered colour

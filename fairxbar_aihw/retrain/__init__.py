@@ -1,10 +1,10 @@
 """Mitigation arms: VA/VFA retraining, fairness-loss and boundary fine-tuning, aihwkit HWA training,
 magnitude and FairPrune pruning, and the per-group gradient/curvature diagnostics.
 
-The arm registry (``names.py``) is light; the torch code loads on first use.
+The arm registry (``arm_registry.py``) is light; the torch code loads on first use.
 """
 from ..lazy import lazy_exports
-from .names import ARM_LABELS, ARMS, FINETUNE_ARMS, PRUNE_KINDS
+from .arm_registry import ARM_LABELS, ARMS, FINETUNE_ARMS, PRUNE_KINDS
 
 _FROM = {
     ".diagnostics": ("gradient_norm", "group_diagnostics", "top_hessian_eigenvalue"),

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from ..saliency.config import Method, SaliencySection
 from ..sections import Section
-from .names import PRUNE_KINDS, RETRAIN_ARMS
+from .arm_registry import PRUNE_KINDS, RETRAIN_ARMS
 
 Arm = Literal[RETRAIN_ARMS]  # type: ignore[valid-type]
 PruneKind = Literal[PRUNE_KINDS]  # type: ignore[valid-type]

@@ -14,10 +14,8 @@ import torch
 import torch.nn as nn
 
 from ..hardware import Preset, analog_layers, effective_weights, install_overrides, program_chip, tile_slices, to_analog
-from ..models import crossbar_layers
+from ..models import Masks, crossbar_layers
 from ..rng import chip_seed
-
-Masks = dict[str, torch.Tensor]
 
 
 class ChipEmulator:

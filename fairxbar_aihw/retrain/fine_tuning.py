@@ -1,6 +1,6 @@
 """Fine-tuning arms: VA-Retrain, VFA-Retrain (FairXbar §IV-D, Mugdho et al.), fairness-loss-only, the
 boundary regulariser (Nelaturu et al., ICML 2024) and the plain control; what tells them apart is their
-registry entry (``names.ARMS``: the loss, and whether they train under the chip's errors).
+registry entry (``arm_registry.ARMS``: the loss, and whether they train under the chip's errors).
 
 Each step (paper steps 1–5): draw group-separated mini-batches (half from each group); every
 R steps refresh curvature, saliency ranks and masks on the current weights; forward/backward
@@ -22,17 +22,16 @@ import torch.nn as nn
 from ..data.splits import Splits, TensorSplit, to_float
 from ..errors import UserError
 from ..hardware import Preset
+from ..models import Masks
 from ..rng import arm_batch_seed, arm_refresh_seed, validation_chip_seed
 from ..saliency import CurvatureFallback, curvature, group_batches, masks_from_saliency, saliencies
-from ..saliency.names import MethodLabel
-from ..training.evaluate import metrics_from_logits, predict_logits
+from ..saliency.methods import MethodLabel
+from ..training.evaluation import metrics_from_logits, predict_logits
 from ..training.steps import optimise
 from .config import ArmSettings
 from .emulation import ChipEmulator
-from .names import ARM_LABELS, ARMS, FINETUNE_ARMS
+from .arm_registry import ARM_LABELS, ARMS, FINETUNE_ARMS
 from .objectives import ARM_LOSSES
-
-Masks = dict[str, torch.Tensor]
 
 
 class Refreshed(NamedTuple):

@@ -48,7 +48,7 @@ def boundary_loss(logits: torch.Tensor, y: torch.Tensor, g: torch.Tensor, lam: f
 
 ArmLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, RetrainSection], torch.Tensor]
 
-# Each arm's training objective, by the name its registry entry gives (``names.ArmInfo.loss``):
+# Each arm's training objective, by the name its registry entry gives (``arm_registry.ArmInfo.loss``):
 # (logits, labels, groups, the retrain section) → loss.
 ARM_LOSSES: dict[str, ArmLoss] = {
     "ce": lambda logits, y, g, rt: F.cross_entropy(logits, y),

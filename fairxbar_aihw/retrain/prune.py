@@ -24,7 +24,7 @@ from ..models import crossbar_layers
 from ..saliency import saliencies
 from ..training.steps import optimise
 
-from .names import PRUNE_KINDS
+from .arm_registry import PRUNE_KINDS
 
 Curvature = dict[int, dict[str, torch.Tensor]]
 

@@ -1,4 +1,4 @@
-"""How each arm's model is made, by the runner its registry entry names (``names.ArmInfo.runner``).
+"""How each arm's model is made, by the runner its registry entry names (``arm_registry.ArmInfo.runner``).
 
 Every runner takes the same arguments and returns the model and what its training recorded, so a
 study trains any arm the same way: ``train_arm``.
@@ -15,7 +15,7 @@ from ..hardware import Preset
 from .config import ArmSettings
 from .fine_tuning import finetune
 from .hwa import hwa_train
-from .names import ARMS
+from .arm_registry import ARMS
 
 Runner = Callable[[nn.Module, Splits, str, ArmSettings, "Preset | None", str, int, bool],
                   tuple[nn.Module, dict[str, Any]]]

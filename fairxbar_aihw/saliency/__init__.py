@@ -1,6 +1,6 @@
 """Per-group curvature, saliency ranks and weight masks (public: curvature, masks)."""
 from ..lazy import lazy_exports
-from .names import ESTIMATORS, METHODS
+from .methods import ESTIMATORS, METHODS
 
 _ESTIMATORS = ["CurvatureFallback", "curvature", "weight_param_names"]
 _TARGETING = ["layer_fractions", "masks", "masks_from_saliency", "rank_pairs", "saliencies"]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from ..sections import Section
-from .names import ESTIMATORS, FA_RULES, MethodLabel
+from .methods import ESTIMATORS, FA_RULES, MethodLabel
 
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
 FaRule = Literal[FA_RULES]  # type: ignore[valid-type]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..rng import curvature_seed, seeded_rng
 from ..models import crossbar_layers, device_of
-from .names import ESTIMATORS
+from .methods import ESTIMATORS
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]
@@ -131,9 +132,46 @@ def _backpack(model: nn.Module, names: list[str], estimator: str) -> Callable[[t
     return per_batch
 
 
+GroupBatches = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class CurvatureEstimator:
+    """How an estimator computes one group's curvature: ``group(model, names, batches, probes, seed)``."""
+
+    group: Callable[[nn.Module, list[str], GroupBatches, int, int], Curvature]
+    may_fail: bool = False  # BackPACK's: a model it cannot handle raises, and ``curvature`` falls back to Hutchinson
+
+
+def _hutchinson_group(model: nn.Module, names: list[str], batches: GroupBatches, probes: int, seed: int) -> Curvature:
+    return _weighted_sum(_hutchinson(model, names, probes, seed), batches, names)
+
+
+def _fisher_group(model: nn.Module, names: list[str], batches: GroupBatches, probes: int, seed: int) -> Curvature:
+    return _weighted_sum(_fisher(model, names), batches, names)
+
+
+def _backpack_group(estimator: str) -> CurvatureEstimator:
+    def group(model: nn.Module, names: list[str], batches: GroupBatches, probes: int, seed: int) -> Curvature:
+        fn = _backpack(model, names, estimator)
+        with seeded_rng(seed, device_of(model)):  # ggn-mc samples labels
+            return _weighted_sum(fn, batches, names)
+
+    return CurvatureEstimator(group, may_fail=True)
+
+
+# Each estimator by the name ``saliency.estimator`` gives (``methods.ESTIMATORS``).
+CURVATURE_ESTIMATORS: dict[str, CurvatureEstimator] = {
+    "hutchinson": CurvatureEstimator(_hutchinson_group),
+    "fisher": CurvatureEstimator(_fisher_group),
+    **{name: _backpack_group(name) for name in _BACKPACK_ATTR},
+}
+assert set(CURVATURE_ESTIMATORS) == set(ESTIMATORS), "every curvature estimator needs its entry"
+
+
 def curvature(
     model: nn.Module,
-    batches_by_group: dict[int, list[tuple[torch.Tensor, torch.Tensor]]],
+    batches_by_group: dict[int, GroupBatches],
     estimator: str = "hessian-exact",
     probes: int = 8,
     seed: int = 0,
@@ -149,25 +187,19 @@ def curvature(
     out: dict[int, Curvature] = {}
     try:
         for c, batches in sorted(batches_by_group.items()):
-            if estimator == "hutchinson":
-                fn = _hutchinson(model, names, probes, curvature_seed(seed, c))
-            elif estimator == "fisher":
-                fn = _fisher(model, names)
-            else:
-                try:
-                    fn = _backpack(model, names, estimator)
-                    with seeded_rng(curvature_seed(seed, c), device_of(model)):  # ggn-mc samples labels
-                        out[c] = _weighted_sum(fn, batches, names)
-                    continue
-                except Exception as exc:  # BackPACK raises many types for unsupported layers
-                    warnings.warn(
-                        f"BackPACK cannot compute {estimator} for this model ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:120]}); falling back to hutchinson with {probes} probes",
-                        CurvatureFallback, stacklevel=2,
-                    )
-                    estimator = "hutchinson"
-                    fn = _hutchinson(model, names, probes, curvature_seed(seed, c))
-            out[c] = _weighted_sum(fn, batches, names)
+            group_seed = curvature_seed(seed, c)
+            try:
+                out[c] = CURVATURE_ESTIMATORS[estimator].group(model, names, batches, probes, group_seed)
+            except Exception as exc:  # BackPACK raises many types for unsupported layers
+                if not CURVATURE_ESTIMATORS[estimator].may_fail:
+                    raise
+                warnings.warn(
+                    f"BackPACK cannot compute {estimator} for this model ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:120]}); falling back to hutchinson with {probes} probes",
+                    CurvatureFallback, stacklevel=2,
+                )
+                estimator = "hutchinson"  # for the remaining groups too
+                out[c] = CURVATURE_ESTIMATORS[estimator].group(model, names, batches, probes, group_seed)
     finally:
         model.train(was_training)
     return out

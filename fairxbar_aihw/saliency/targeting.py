@@ -18,10 +18,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from ..models import crossbar_layers
-from .names import FA_RULES, METHOD_INFO, MethodLabel
-
-Masks = dict[str, torch.Tensor]
+from ..models import Masks, crossbar_layers
+from .methods import FA_RULES, METHOD_INFO, MethodLabel
 
 
 def saliencies(model: nn.Module, curv: dict[int, dict[str, torch.Tensor]], beta: float = 1.0
@@ -54,14 +52,22 @@ def _lowest(values: torch.Tensor, fraction: float) -> torch.Tensor:
     return mask.reshape(values.shape)
 
 
+# Each F+A R reading (``methods.FA_RULES``): (fairness set, a, target) → the layer's F+A R weights, where the
+# fairness set is the top x% of the fairness rank (most negative s).
+FA_RULE_MASKS: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
+    # minus the top x% of the accuracy rank: largest a
+    "exclude": lambda fairness, a, target: fairness & ~_lowest(-a, target),
+    # ∩ the bottom x% of the accuracy rank: smallest a
+    "intersect": lambda fairness, a, target: fairness & _lowest(a, target),
+}
+assert set(FA_RULE_MASKS) == set(FA_RULES), "every F+A R rule needs its mask"
+
+
 def fa_mask(s: torch.Tensor, a: torch.Tensor, target: float, rule: str = "exclude") -> torch.Tensor:
-    """One layer's F+A R weights under ``rule`` (see ``names.FA_RULES``)."""
-    fairness = _lowest(s, target)  # the top x% of the fairness rank: most negative s
-    if rule == "exclude":
-        return fairness & ~_lowest(-a, target)  # minus the top x% of the accuracy rank: largest a
-    if rule == "intersect":
-        return fairness & _lowest(a, target)  # ∩ the bottom x% of the accuracy rank: smallest a
-    raise UserError(f"unknown F+A R rule '{rule}'; choose one of {', '.join(FA_RULES)}")
+    """One layer's F+A R weights under ``rule`` (see ``methods.FA_RULES``)."""
+    if rule not in FA_RULE_MASKS:
+        raise UserError(f"unknown F+A R rule '{rule}'; choose one of {', '.join(FA_RULES)}")
+    return FA_RULE_MASKS[rule](_lowest(s, target), a, target)
 
 
 def _top_k(values: torch.Tensor, k: int) -> torch.Tensor:
@@ -81,7 +87,7 @@ def _random(s: torch.Tensor, a: torch.Tensor, target: float, rule: str, rng: np.
 
 
 # Each method's mask rule for one layer: (s, a, target, F+A R rule, rng) → targeted weights. A new
-# method is one entry here and one in ``names.METHOD_INFO``.
+# method is one entry here and one in ``methods.METHOD_INFO``.
 MaskRule = Callable[[torch.Tensor, torch.Tensor, float, str, np.random.Generator], torch.Tensor]
 MASK_RULES: dict[str, MaskRule] = {
     "none": lambda s, a, target, rule, rng: torch.zeros(s.shape, dtype=torch.bool),

@@ -122,12 +122,6 @@ class ResultsStore:
             )
         return run_id
 
-    def run_config(self, run_id: str) -> dict[str, Any]:
-        row = self.conn.execute("SELECT config_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
-            raise UserError(f"no run {run_id} in {self.path}")
-        return json.loads(row[0])
-
     def has_run(self, run_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
 

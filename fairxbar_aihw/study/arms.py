@@ -16,7 +16,7 @@ import torch.nn as nn
 from ..data import Splits
 from ..hardware.presets import Preset
 from ..retrain import MASK_BUILDERS, group_diagnostics, prune_and_finetune, refresh_masks, train_arm
-from ..retrain.names import ARM_LABELS
+from ..retrain.arm_registry import ARM_LABELS
 from ..store import ResultsStore
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import predict_logits
@@ -63,8 +63,8 @@ def evaluate_arm(arm: str, model: nn.Module, splits: Splits, plan: StudyPlan, st
                     kind=RowKind.RETRAIN_IDEAL, method=label, target=None)
     masks = refresh_masks(model, splits.train, plan.arm_settings(), seed, device).masks
     jobs: list[tuple[Any, Preset, Any]] = [(cell, p, masks) for cell, p in plan.retrain_cells(arm)]
-    trials = plan.cfg.retrain.trials or plan.cfg.sweep.trials
-    return run_cells(evaluator, jobs, store, run_id, trials, seed, executor, progress=progress, desc=desc)
+    return run_cells(evaluator, jobs, store, run_id, plan.cfg.chips_per_cell("retrain"), seed, executor,
+                     progress=progress, desc=desc)
 
 
 def diagnostics(models: dict[str, nn.Module], batches: Any, iters: int) -> dict[str, dict[str, float]]:

@@ -20,7 +20,7 @@ from ..data import dataset_info
 from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
 from ..metrics import compute
-from ..saliency.names import MethodLabel
+from ..saliency.methods import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
 from .pipeline import StudyRun

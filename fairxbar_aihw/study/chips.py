@@ -22,12 +22,12 @@ import torch.nn as nn
 from ..data.splits import TensorSplit
 from ..hardware import (Preset, analog_layers, drift, effective_weights, install_overrides, load_into_digital,
                         program_chip, seeded_rng, to_analog)
-from ..hardware.analog import Masks
+from ..models import Masks
 from ..errors import UserError
 from ..metrics import churn, flat_row
 from ..models.user import crossbar_proxy, is_compiled
 from ..rng import chip_seed, read_seed
-from ..training.evaluate import metrics_from_logits, predict_logits
+from ..training.evaluation import metrics_from_logits, predict_logits
 from .plan import Cell, cell_key
 
 

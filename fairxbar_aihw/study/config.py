@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError, clipped, listing
 from ..hardware.presets import load_preset, supported_drift_times
-from ..models.names import MIN_IMAGE_SIZE
+from ..models.architectures import MIN_IMAGE_SIZE
 from ..paths import BUNDLED_STUDIES, studies_dir
 from ..yaml_files import load_named, named_yaml_files
 from .schema import TABLE_OPTIONS, StudyConfig

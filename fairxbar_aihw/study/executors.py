@@ -127,10 +127,15 @@ class RayExecutor:
             yield ray.get(ready[0])
 
 
+# Each ``--backend`` choice, built from the Ray cluster address the command line gives (local ignores it).
+BACKENDS: dict[str, Callable[[str | None], Executor]] = {
+    "local": lambda address: LocalExecutor(),
+    "ray": lambda address: RayExecutor(address),
+}
+
+
 def make_executor(backend: str, address: str | None = None) -> Executor:
     """The executor a command line names (``local`` or ``ray``)."""
-    if backend == "local":
-        return LocalExecutor()
-    if backend == "ray":
-        return RayExecutor(address)
-    raise UserError(f"unknown backend '{backend}'; use local or ray")
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend '{backend}'; use {' or '.join(BACKENDS)}")
+    return BACKENDS[backend](address)

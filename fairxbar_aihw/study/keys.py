@@ -1,8 +1,10 @@
 """Row kinds and row keys as typed values, with one way to write a key and one way to read it back.
 
 Why: a stored row key ("sweep|paper-variation|0.1|F+A R|0.4|d3a5fd1c") names what a row means;
-resuming, progress and reports must read it the way the plan wrote it. Writing and parsing live
-here together, so nothing else splits strings, and the stored text never changes.
+resuming rebuilds it to find a row, progress and the ETA parse it back. Writing and parsing live
+here together (with the saliency metadata's "method|target" keys), so no other Python code splits a
+key; the one other reader is a SQL prefix match on ``layer|`` (``runfolder._legacy_owner``). The
+stored text never changes: tests pin the bundled studies' keys.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import torch
 from ..models.registry import crossbar_layers
 from .keys import RowKind
 from .montecarlo import run_cells
-from .plan import Cell, knob, preset_tag
+from .plan import Cell, cell_intensity, preset_tag
 
 if TYPE_CHECKING:
     from .pipeline import StudyRun
@@ -31,7 +31,7 @@ def layer_cells(run: "StudyRun") -> list[tuple[Cell, Any, dict[str, torch.Tensor
     for name in layers:
         masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
                  for n, s in shapes.items()}
-        jobs.append((Cell(RowKind.LAYER, preset.name, knob(x), f"layer {name}", None, preset_tag(p)), p, masks))
+        jobs.append((Cell(RowKind.LAYER, preset.name, cell_intensity(x), f"layer {name}", None, preset_tag(p)), p, masks))
     return jobs
 
 

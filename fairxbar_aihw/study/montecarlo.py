@@ -9,7 +9,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
-from ..hardware.analog import Masks
+from ..models import Masks
 from ..hardware.presets import Preset
 from ..store import ResultsStore
 from .chips import ChipEvaluator, Job

@@ -23,11 +23,11 @@ from ..paths import check_name
 from ..rng import saliency_batches_seed
 from ..safe_files import safe_mkdir
 from ..saliency import curvature, group_batches, masks_from_saliency, saliencies
-from ..saliency.names import MethodLabel
+from ..saliency.methods import MethodLabel
 from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from ..training import TrainConfig, evaluate, train
-from ..training.train import file_digest
+from ..training.loop import file_digest
 from .chips import ChipEvaluator
 from .executors import Executor, LocalExecutor
 from .plan import Cell

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from ..hardware.presets import Preset, load_preset
 from ..hardware.technologies import TECHNOLOGIES
 from ..retrain.config import ArmSettings
-from ..retrain.names import ARM_LABELS
-from ..saliency.names import MethodLabel, canonical
+from ..retrain.arm_registry import ARM_LABELS
+from ..saliency.methods import MethodLabel, canonical
 from ..store import config_hash
 from .keys import BASELINE_KEY, RowKey, RowKind
 from .schema import StudyConfig
@@ -56,7 +56,7 @@ def preset_tag(preset: Preset) -> str:
     return config_hash({"preset": preset.values, "targeting": TARGETING_VERSION})[:8]
 
 
-def knob(x: float | None) -> float:
+def cell_intensity(x: float | None) -> float:
     """A cell's intensity: 0 for presets without an intensity knob (e.g. ``ideal``)."""
     return 0.0 if x is None else float(x)
 
@@ -94,7 +94,8 @@ class StudyPlan:
                     if method == "none":
                         continue
                     for target in sw.targets if MethodLabel.split(method).targeted else [None]:
-                        cells.append((Cell(RowKind.SWEEP, preset.name, knob(x), method, target, preset_tag(p)), p))
+                        cell = Cell(RowKind.SWEEP, preset.name, cell_intensity(x), method, target, preset_tag(p))
+                        cells.append((cell, p))
         return cells
 
     def drift_cells(self) -> list[tuple[Cell, Preset]]:
@@ -107,8 +108,9 @@ class StudyPlan:
             for method in map(self.label, methods):
                 if method != "none":
                     t = target if MethodLabel.split(method).targeted else None
-                    cells.append((Cell(RowKind.DRIFT, preset.name, knob(preset.intensity), method, t, preset_tag(preset)),
-                                  preset))
+                    cell = Cell(RowKind.DRIFT, preset.name, cell_intensity(preset.intensity), method, t,
+                                preset_tag(preset))
+                    cells.append((cell, preset))
         return cells
 
     def arm_settings(self) -> ArmSettings:
@@ -156,7 +158,7 @@ class StudyPlan:
             for x in intensities:
                 p = preset if x is None else preset.with_intensity(x)
                 tag = f"{self.arm_key(arm)[:8]}{preset_tag(p)}"
-                cells.append((Cell(RowKind.RETRAIN, preset.name, knob(x), ARM_LABELS[arm], target, tag), p))
+                cells.append((Cell(RowKind.RETRAIN, preset.name, cell_intensity(x), ARM_LABELS[arm], target, tag), p))
         return cells
 
     def prune_key(self, kind: str, sparsity: float) -> str:
@@ -167,13 +169,14 @@ class StudyPlan:
     def planned_rows(self) -> dict[str, int]:
         """Every row key the current config asks for, with its number of rows (chips; 1 for a row
         on ideal hardware)."""
-        sw, dr, rt = self.cfg.sweep, self.cfg.drift, self.cfg.retrain
+        dr, rt = self.cfg.drift, self.cfg.retrain
         rows = {BASELINE_KEY: 1}
-        rows.update({cell_key(c): sw.trials for c, _ in self.sweep_cells()})
-        rows.update({cell_key(c, float(t)): dr.trials or sw.trials for c, _ in self.drift_cells() for t in dr.times})
+        rows.update({cell_key(c): self.cfg.chips_per_cell("sweep") for c, _ in self.sweep_cells()})
+        rows.update({cell_key(c, float(t)): self.cfg.chips_per_cell("drift") for c, _ in self.drift_cells()
+                     for t in dr.times})
         for arm in rt.arms:
             rows[self.retrain_ideal_key(arm)] = 1
-            rows.update({cell_key(c): rt.trials or sw.trials for c, _ in self.retrain_cells(arm)})
+            rows.update({cell_key(c): self.cfg.chips_per_cell("retrain") for c, _ in self.retrain_cells(arm)})
         rows.update({self.prune_key(k, s): 1 for k in self.cfg.prune.kinds for s in self.cfg.prune.sparsities})
         return rows
 

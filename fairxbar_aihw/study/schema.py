@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from ..data.names import DATASET_NAMES
+from ..data.catalog import DATASET_NAMES
 from ..errors import listing
 from ..retrain.config import PruneSection, RetrainSection
 from ..saliency.config import Method, SaliencySection
@@ -30,7 +30,9 @@ DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
 
 
 class DatasetSection(Section):
-    name: DatasetName = Field("synthderm", description="synthderm (embedded, SYNTHETIC), fitzpatrick17k or isic2019")
+    name: DatasetName = Field("synthderm", description="a registered dataset (the type lists them): "
+                             "synthderm is embedded and SYNTHETIC; csv and folder read your own images "
+                             "(docs/bring-your-own.md)")
     size: int = Field(32, ge=8, le=512, description="image side in pixels (the paper: 128)")
     params: dict[str, Any] = Field(default_factory=dict, description="dataset parameters: synthderm n, num_classes, "
                                    "light_fraction, difficulty; fitzpatrick17k num_labels (114/9/3)")
@@ -177,6 +179,10 @@ class StudyConfig(Section):
             repeated = sorted({s for s in seeds if seeds.count(s) > 1})
             raise ValueError(f"seeds must be distinct; repeated: {listing(repeated)}")
         return seeds
+
+    def chips_per_cell(self, stage: Literal["sweep", "drift", "retrain"]) -> int:
+        """Monte-Carlo chips per cell of a stage: its own ``trials``, else the sweep's (one default, one place)."""
+        return getattr(self, stage).trials or self.sweep.trials
 
     def for_seed(self, seed: int) -> "StudyConfig":
         """This study as the single replicate ``seed`` (what one StudyRun computes)."""

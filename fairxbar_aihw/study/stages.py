@@ -153,7 +153,7 @@ def _drift(run: "StudyRun") -> int:
         return 0
     run.code_groups()
     return _timed_rows(run, "drift", lambda: run_cells(
-        run.evaluator, run.jobs(run.plan.drift_cells()), run.store, run.run_id, dr.trials or run.cfg.sweep.trials,
+        run.evaluator, run.jobs(run.plan.drift_cells()), run.store, run.run_id, run.cfg.chips_per_cell("drift"),
         run.cfg.seed, run.executor, drift_times=[float(t) for t in dr.times], progress=run.progress,
         desc=f"{run.name}: drift chips"))
 
@@ -162,7 +162,7 @@ def _drift(run: "StudyRun") -> int:
 def _arm_model(run: "StudyRun", arm: str) -> "object":
     """A retrained copy of the baseline for one arm (cached on disk by its settings), its training
     time and what its training recorded kept in the run's metadata."""
-    from ..retrain.names import ARM_LABELS
+    from ..retrain.arm_registry import ARM_LABELS
     from . import arms
 
     model, ckpt = run.train_baseline()
@@ -179,7 +179,7 @@ def _arm_model(run: "StudyRun", arm: str) -> "object":
 
 def _arms(run: "StudyRun") -> int:
     """Every retraining arm on ideal hardware and on the sweep's hardware, and their diagnostics."""
-    from ..retrain.names import ARM_LABELS
+    from ..retrain.arm_registry import ARM_LABELS
     from . import arms
 
     rt = run.cfg.retrain

@@ -6,6 +6,7 @@ from typing import Callable
 import torch
 
 from ..errors import UserError
+from .config import AUGMENTS
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -43,11 +44,18 @@ def _paper() -> Augment:
     return apply
 
 
+# Each ``train.augment`` choice as a factory of its augmentation: the paper's builds its torchvision
+# pipeline only when chosen. A new augmentation is one entry here and its name in ``config.AUGMENTS``.
+AUGMENT_FACTORIES: dict[str, Callable[[], Augment]] = {
+    "none": lambda: _none,
+    "flip": lambda: _flips,
+    "paper": _paper,
+}
+assert set(AUGMENT_FACTORIES) == set(AUGMENTS), "every train.augment choice needs its augmentation"
+
+
 def get_augment(name: str) -> Augment:
-    if name == "none":
-        return _none
-    if name == "flip":
-        return _flips
-    if name == "paper":
-        return _paper()
-    raise UserError(f"unknown augmentation '{name}'; choose none, flip or paper")
+    """The augmentation a ``train.augment`` name stands for."""
+    if name not in AUGMENT_FACTORIES:
+        raise UserError(f"unknown augmentation '{name}'; choose {', '.join(AUGMENT_FACTORIES)}")
+    return AUGMENT_FACTORIES[name]()

@@ -22,7 +22,7 @@ from ..store import config_hash
 from ..torchfiles import atomic_torch_save, load_torch_file
 from .augment import get_augment
 from .config import TrainConfig
-from .evaluate import evaluate
+from .evaluation import evaluate
 from .steps import optimise
 
 
