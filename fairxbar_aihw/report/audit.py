@@ -20,7 +20,7 @@ from ..study.audit import per_value
 from ..study.pipeline import StudyRun
 from . import population
 from .markdown import base_test_sd, claims_section, drift_section, skipped_lines
-from ..study.keys import RowKind
+from ..study.keys import RowKind, layer_of
 from .numbers import pm
 from .rows import baseline_row, of_kind
 from .stats import mean_ci
@@ -58,12 +58,12 @@ def _values(table: pd.DataFrame) -> list[str]:
 
 
 def _layers(df: pd.DataFrame, base: pd.Series) -> list[str]:
-    layer = df[df["kind"] == "layer"]
+    layer = of_kind(df, RowKind.LAYER)
     if layer.empty:
         return []
     rows = []
     for method, part in layer.groupby("method", sort=False):
-        rows.append({"layer": method.removeprefix("layer "), "preset": part["preset"].iloc[0],
+        rows.append({"layer": layer_of(method), "preset": part["preset"].iloc[0],
                      "intensity": part["intensity"].iloc[0], "weights": part["targeted_fraction"].iloc[0],
                      **{k: mean_ci(part[m] - base[m]) for k, m in (("d_acc_g0", "acc_g0"), ("d_acc_g1", "acc_g1"),
                                                                     ("d_eodds", "eodds"))}})
@@ -102,7 +102,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     safe_mkdir(out.parent, out.name)
     cfg, store = run.cfg, run.store
     df = store.to_frame(run.run_id)
-    df = df[df["cell"].isin(run.expected_cells()) | (df["kind"] == "layer")]
+    df = df[df["cell"].isin(run.expected_cells()) | (df["kind"] == RowKind.LAYER)]
     base = baseline_row(df)
     meta = {k: store.get_meta(run.run_id, k, {}) or {} for k in ("environment", "baseline", "dataset", "groups")}
     boot = meta["baseline"].get("test_bootstrap") or {}

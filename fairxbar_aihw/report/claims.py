@@ -35,9 +35,10 @@ CONTROL = "Plain FT"  # the fine-tune control: the same batches and selection, n
 RETRAINED = ("VA-Retrain", "VFA-Retrain")  # the paper's retraining arms
 
 
-# Placeholders in a claim's comparisons: ``{fa}`` an F+A R reading (``{rule}`` its rule suffix, "" or
-# " [intersect]"), ``{arm}`` one of the claim's retrained arms, ``{reading}`` the reading the arms retrain at.
-FA, ARM, READING = "{fa}", "{arm}", "{reading}"
+# Placeholders in a claim's comparisons: ``{fa}`` an F+A R reading, ``<method>{rule}`` that method at the
+# reading's F+A R rule ("FR-matched [intersect]" beside "F+A R [intersect]"), ``{arm}`` one of the claim's
+# retrained arms, ``{reading}`` the reading the arms retrain at.
+FA, ARM, READING, RULE = "{fa}", "{arm}", "{reading}", "{rule}"
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,19 @@ class Claim:
 
     def expand(self, reading: str, arm: str = "", arm_reading: str = "") -> list[tuple[str, str]]:
         """The claim's (A, B) row labels for one F+A R reading (and one arm)."""
-        rule = reading[len("F+A R"):] if reading.startswith("F+A R") else ""
+        rule = MethodLabel.split(reading).rule
         fill = {FA: reading, ARM: arm, READING: arm_reading}
-        return [tuple(fill.get(n, n).replace("{rule}", rule) for n in pair) for pair in self.pairs]
+
+        def label(name: str) -> str:  # f"FR-matched{RULE}": that method at the reading's rule
+            return MethodLabel(name.removesuffix(RULE), rule).text() if name.endswith(RULE) else fill.get(name, name)
+        return [tuple(label(n) for n in pair) for pair in self.pairs]
 
 
 CLAIMS = {c.key: c for c in (
     Claim("a", "errors on FR-targeted weights lower EOdds (the paper: at an F1 cost)", "FR errors lower EOdds",
           "lowers", pairs=(("FR", PRE),)),
     Claim("b", "F+A R beats FR at matched error count (FR-matched: FR's weights at F+A R's per-layer counts)",
-          "F+A R beats FR", "beats", pairs=((FA, "FR-matched{rule}"),)),
+          "F+A R beats FR", "beats", pairs=((FA, f"FR-matched{RULE}"),)),
     Claim("c", "VA/VFA-Retrain beat F+A R and the plain fine-tune control", "retraining beats", "beats",
           pairs=((ARM, READING), (ARM, CONTROL)), arms=RETRAINED),
     Claim("c'", "VA/VFA-Retrain lower EOdds below the pre-trained model at < 1 pooled-F1 point "
@@ -81,7 +85,7 @@ CLAIMS = {c.key: c for c in (
           "§VI *Summary of performance*: VA/VFA-Retrain show \"a significant 32% improvement at the expense of "
           "less than 1% accuracy degradation\"", pairs=((ARM, PRE),), arms=RETRAINED),
     Claim("d", "targeted errors (F+A R) beat the same number of random errors", "targeted beats random", "beats",
-          pairs=((FA, "random{rule}"),)),
+          pairs=((FA, f"random{RULE}"),)),
     Claim("e", "F+A R lowers EOdds below the pre-trained model at < 1 pooled-F1 point (the paper's headline)",
           "F+A R is fairer, < 1 pt", "cheap", -0.32,
           "abstract and §VII: device errors \"deliver improved fairness (up to 32% improvement) with ... less "

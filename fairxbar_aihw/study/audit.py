@@ -25,6 +25,7 @@ from ..models.registry import crossbar_layers
 from ..saliency.names import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
+from .keys import RowKind, layer_method
 from .montecarlo import run_cells
 from .pipeline import StudyRun
 from .plan import Cell, knob, preset_tag
@@ -81,7 +82,7 @@ class Audit(Study):
         for name in layers:
             masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
                      for n, s in shapes.items()}
-            jobs.append((Cell("layer", preset.name, knob(x), f"layer {name}", None, preset_tag(p)), p, masks))
+            jobs.append((Cell(RowKind.LAYER, preset.name, knob(x), layer_method(name), None, preset_tag(p)), p, masks))
         return jobs
 
     def layer_sensitivity(self) -> int:
