@@ -62,6 +62,11 @@ class RowKey:
 BASELINE_KEY = RowKey(RowKind.BASELINE).text()
 
 
+# Run metadata keys under which an audit records what its report says of the given model
+# (``study.audit.Audit.record_report_facts``), so the report reads them without the model.
+AUDIT_FACTS = ("crossbar_layers", "digital_only_layers", "num_classes", "model_kind")
+
+
 def layer_method(layer: str) -> str:
     """The method label of an audit cell with errors on one crossbar layer alone ("layer conv1")."""
     return f"{RowKind.LAYER} {layer}"
