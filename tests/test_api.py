@@ -134,3 +134,13 @@ def test_no_import_cycles():
 def test_no_module_imports_a_higher_layer():
     """Compute, then render: floors < engine < report < application < command line."""
     assert _upward_imports(_module_graph()) == []
+
+
+def test_report_modules_import_neither_torch_nor_aihwkit():
+    """The report renders from the results database: importing every report module loads no torch."""
+    code = ("import sys, importlib, pkgutil, fairxbar_aihw.report as r; "
+            "[importlib.import_module('fairxbar_aihw.report.' + m.name) for m in pkgutil.iter_modules(r.__path__)]; "
+            "print(sorted(m for m in ('torch', 'aihwkit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+

@@ -12,6 +12,7 @@ import torch
 from ..errors import PATH_LIMIT, DataError, DataWarning, UserError, quote_value, quoted_listing
 from . import real
 from .names import DATASETS, DatasetInfo
+from .skips import SKIP_LABELS, describe_skips  # noqa: F401 (describe_skips: callers import it here)
 from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
 from .splits import Splits, make_splits
 
@@ -148,11 +149,6 @@ def check(name: str, root: str | Path | None, size: int = 32, decode: bool = Tru
             "skipped": skip_counts(table, corrupt)}
 
 
-# What a skipped image is, by ``real.skip_kind`` (and a listed image that is not there).
-SKIP_LABELS = {"missing_image": "listed image not found", "corrupt": "corrupt or unreadable image",
-               "truncated": "truncated or damaged image", "decompression_bomb": "decompression bomb (too many pixels)"}
-
-
 def skip_counts(table: real.Table, corrupt: dict[str, str] | None) -> dict[str, int]:
     """Every image or row the loader left out, by kind: listed images not found, images that
     failed to decode by ``skip_kind`` (left out when not decoded: ``corrupt`` None), and the
@@ -162,14 +158,6 @@ def skip_counts(table: real.Table, corrupt: dict[str, str] | None) -> dict[str, 
         kinds = [kind for kind in SKIP_LABELS if kind != "missing_image"]
         counts.update({kind: sum(k == kind for k in corrupt.values()) for kind in kinds})
     return {**counts, **{why: int(n) for why, n in table.dropped.items()}}
-
-
-def describe_skips(counts: dict[str, int]) -> str:
-    """Skip counts as one line: "skipped: 0 × listed image not found, 1 × corrupt or unreadable image, ..."."""
-    def label(kind: str) -> str:
-        return SKIP_LABELS.get(kind) or "row dropped (" + kind.replace("_", " ") + ")"
-    shown = {k: n for k, n in counts.items() if k in SKIP_LABELS or n}  # image kinds always, row reasons when any
-    return "skipped: " + ", ".join(f"{n} × {label(k)}" for k, n in shown.items())
 
 
 def empty_cells(counts: np.ndarray, class_names: list[str], group_names: dict[int, str]) -> list[str]:

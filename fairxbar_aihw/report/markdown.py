@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from ..csv_files import write_csv
+from ..data.skips import describe_skips
 from ..errors import UserError
 from ..metrics import improvement
 from ..provenance import provenance_note
@@ -170,8 +171,6 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
 
 def skipped_lines(dataset: dict[str, Any]) -> list[str]:
     """What loading the dataset left out, counted by kind (real datasets; nothing when not recorded)."""
-    from ..data.loading import describe_skips
-
     counts = (dataset.get("info") or {}).get("skipped")
     return [f"- Data {describe_skips(counts)}."] if counts else []
 
