@@ -44,7 +44,9 @@ def test_user_errors_are_value_errors():
 # Layers, lowest first: a module may import its own layer or a lower one, never a higher one.
 # Everything not named here (data, models, hardware, saliency, metrics, store, training, retrain,
 # rng, errors, paths, ...) is a floor below the engine.
-LAYERS = {"fairxbar_aihw.study": 1, "fairxbar_aihw.report": 2, "fairxbar_aihw.app": 3, "fairxbar_aihw.cli": 4}
+# The config-reference generator reads the engine's typed config to write docs: a tool beside the application.
+LAYERS = {"fairxbar_aihw.study": 1, "fairxbar_aihw.report": 2, "fairxbar_aihw.app": 3, "fairxbar_aihw.config_reference": 3,
+          "fairxbar_aihw.cli": 4}
 LAYER_NAMES = ["floor", "engine (study)", "report", "application", "command line"]
 
 
