@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairxbar_aihw.report.claims import chip_differences
+from fairxbar_aihw.report.claims_chips import chip_differences
 from fairxbar_aihw.report.stats import t_crit
 from fairxbar_aihw.store import ResultsStore
 

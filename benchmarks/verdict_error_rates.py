@@ -2,7 +2,7 @@
 is called *reproduced* at a true effect of half the paper's (−16%), at the paper's −32% with a
 1.5-point F1 cost, and at −45% at no cost; and how often a family of rows with no true effect
 yields any false *holds*. Every simulated row goes through the table's own code
-(``claims.row_statistics`` and ``claims.decide_families``), not a re-implementation.
+(``claims_table.row_statistics`` and ``claims_table.decide_families``), not a re-implementation.
 
 Model per seed i: pre-trained gap b_i ~ N(0.5, 0.1) (one test-set reading), Δgap
 d_i = r·b_i + N(0, sd_rel·0.5) (so the per-seed relative change has sd ≈ sd_rel), ΔF1
@@ -21,8 +21,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fairxbar_aihw.report.claims import CLAIMS, decide_families, row_statistics  # noqa: E402
-from fairxbar_aihw.report.verdicts import ClaimSettings  # noqa: E402
+from fairxbar_aihw.report.claims_registry import CLAIMS  # noqa: E402
+from fairxbar_aihw.report.claims_table import decide_families, row_statistics  # noqa: E402
+from fairxbar_aihw.study.schema import ClaimsSection  # noqa: E402
 
 BASE, BASE_SD, CHIPS = 0.5, 0.1, 5
 
@@ -40,7 +41,7 @@ def _per_seed(rng: np.random.Generator, true_rel: float, f1_cost: float, seeds: 
 
 def simulate(true_rel: float, f1_cost: float, sims: int = 1000, seed: int = 0, seeds: int = 5, sd_rel: float = 0.08,
              sd_f1: float = 0.005, rows: int = 1, claim: str = "e",
-             settings: ClaimSettings = ClaimSettings()) -> dict[str, float]:
+             settings: ClaimsSection = ClaimsSection()) -> dict[str, float]:
     """Shares of simulated families (``rows`` rows of claim ``claim``, average scope) in which a row
     is *reproduced*, *ruled out*, or any row *holds*."""
     rng = np.random.default_rng(seed)

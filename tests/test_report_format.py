@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from fairxbar_aihw.report import claims
-from fairxbar_aihw.report.claims import CLAIMS, PRE, Claim, comparisons, table_pairs
+from fairxbar_aihw.report import claims_registry
+from fairxbar_aihw.report.claims_registry import CLAIMS, PRE, Claim, comparisons, table_pairs
 from fairxbar_aihw.report.numbers import pm, synthetic_note, target_label
 
 
@@ -38,12 +38,12 @@ def test_single_seed_table_pairs_follow_the_claims_comparisons():
 
 def test_a_claim_registered_with_its_comparisons_is_tested(monkeypatch):
     """Adding a claim is its registry entry: its comparisons reach the claims rows and the paired table."""
-    new = Claim("f", "F+A R beats uniform errors", "beats uniform", "beats", pairs=((claims.FA, "uniform"),))
-    monkeypatch.setattr(claims, "CLAIMS", {**CLAIMS, "f": new})
+    new = Claim("f", "F+A R beats uniform errors", "beats uniform", "beats", pairs=((claims_registry.FA, "uniform"),))
+    monkeypatch.setitem(CLAIMS, "f", new)
     got = comparisons(["uniform", "F+A R"], [], "F+A R")
     assert ("f", "F+A R", "F+A R", "uniform") in got
     assert ("F+A R", "uniform") in table_pairs("F+A R", [], "F+A R")
-    against_pre = dataclasses.replace(new, pairs=((claims.FA, PRE),))
-    monkeypatch.setattr(claims, "CLAIMS", {**CLAIMS, "f": against_pre})
+    against_pre = dataclasses.replace(new, pairs=((claims_registry.FA, PRE),))
+    monkeypatch.setitem(CLAIMS, "f", against_pre)
     assert ("f", "F+A R", "F+A R", PRE) in comparisons(["F+A R"], [], "F+A R")
     assert ("F+A R", PRE) not in table_pairs("F+A R", [], "F+A R")  # the paired table compares chip rows only

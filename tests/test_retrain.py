@@ -244,7 +244,6 @@ def test_hwa_arm_trains_under_aihwkits_additive_weight_noise(monkeypatch):
     has the standard deviation σ·max|W|·‖x‖ for each input x; with σ = 0 the output is exactly the clean one."""
     from aihwkit.nn import AnalogLinear
 
-    from fairxbar_aihw.data.splits import to_float
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(48, 512), nn.Tanh(), nn.Linear(512, 3)).eval()

@@ -213,10 +213,10 @@ def test_sigkill_during_training_then_resume_equals_uninterrupted_run(tmp_path):
 
 
 def test_config_reference_page_is_current():
-    from fairxbar_aihw.study.reference import render
+    from fairxbar_aihw.config_reference import render
 
     page = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
-    assert page.read_text() == render(), "rerun: python -m fairxbar_aihw.study.reference > docs/config-reference.md"
+    assert page.read_text() == render(), "rerun: python -m fairxbar_aihw.config_reference > docs/config-reference.md"
     assert "`train.lr` | float | `0.001` | > 0, < 1 |" in render()
 
 

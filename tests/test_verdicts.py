@@ -12,14 +12,16 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from fairxbar_aihw.report import claims
-from fairxbar_aihw.report.claims import CLAIMS, claim_table, comparisons
+from fairxbar_aihw.report.claims_chips import gap_metric
+from fairxbar_aihw.report.claims_registry import CLAIMS, comparisons
+from fairxbar_aihw.report.claims_table import claim_table, decide_families, row_statistics
 from fairxbar_aihw.report.claims_text import with_to_decide
 from fairxbar_aihw.report.stats import min_detectable, ratio_interval, t_power, tost, tost_power
-from fairxbar_aihw.report.verdicts import ClaimSettings, Evidence, decide, statistics, vs_paper
+from fairxbar_aihw.report.verdicts import decide, vs_paper
+from fairxbar_aihw.study.schema import ClaimsSection
 
 NAN = math.nan
-S = ClaimSettings()
+S = ClaimsSection()
 
 
 def _r(eo, eo_h, f1, f1_h, p=0.001, p_family=None, p_eo=None, p_f1=None, p_eq=NAN, base=0.5):
@@ -96,7 +98,7 @@ def test_vs_paper_every_rule(row, verdict, expected):
 
 def test_paper_fraction_is_a_setting():
     row = _paper(-0.45, -0.14)
-    assert vs_paper(row, "holds", -0.32, ClaimSettings(paper_fraction=0.4)) == "reproduced"  # −12.8% target
+    assert vs_paper(row, "holds", -0.32, ClaimsSection(paper_fraction=0.4)) == "reproduced"  # −12.8% target
 
 
 def test_comparisons_cover_each_claim_for_the_runs_methods_and_arms():
@@ -273,9 +275,9 @@ def test_best_row_pays_for_choosing_its_setting():
 def test_claims_fall_back_to_raw_eodds_for_rows_stored_before_the_correction():
     old = pd.DataFrame([{"kind": "baseline", "eodds": 0.5}, {"kind": "sweep", "eodds": 0.4}])
     new = old.assign(eodds_bc=[0.3, 0.2])
-    assert claims.gap_metric({0: old}, "eodds_bc") == "eodds"
-    assert claims.gap_metric({0: new, 1: old}, "eodds_bc") == "eodds"
-    assert claims.gap_metric({0: new}, "eodds_bc") == "eodds_bc"
+    assert gap_metric({0: old}, "eodds_bc") == "eodds"
+    assert gap_metric({0: new, 1: old}, "eodds_bc") == "eodds"
+    assert gap_metric({0: new}, "eodds_bc") == "eodds_bc"
 
 
 # ---------------------------------------------------------------- error rates (small Monte Carlo)
@@ -294,8 +296,8 @@ def _family(claim: str, d: np.ndarray, f: np.ndarray, b: np.ndarray) -> pd.DataF
                              "chip_eodds": [np.array([x - 0.01, x + 0.01]) for x in d],
                              "chip_f1": [np.array([x - 0.001, x + 0.001]) for x in f]})
     row = {"claim": claim, "reading": "F+A R", "comparison": "x", "preset": "p", "scope": "average",
-           **claims.row_statistics(CLAIMS[claim], per_seed, S)}
-    return claims.decide_families([row], S)
+           **row_statistics(CLAIMS[claim], per_seed, S)}
+    return decide_families([row], S)
 
 
 def test_replication_power_matches_fresh_runs_at_the_observed_truth():

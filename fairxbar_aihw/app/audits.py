@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models.user import digital_only_layers
 from ..report.audit import write_audit_report
 from ..study.audit import Audit
 from .studies import write_run_report
 
 
 def write_audit(audit: Audit) -> Path:
-    """Write the audit's reports from what its stages stored (and its chips' predictions)."""
+    """Write the audit's reports from what its stages stored (``compute_all`` first) and its chips'
+    predictions (computed here: they are not stored)."""
     run = audit.only
     out = audit.report_dir(claim=True)
     write_run_report(run, out / "study")
-    return write_audit_report(run, audit.predictions(), digital_only_layers(run.baseline[0]), out)
+    return write_audit_report(run.store, run.run_id, run.cfg, run.expected_cells(), audit.predictions(), out)
 
 
 def run_audit(audit: Audit) -> Path:

@@ -3,7 +3,7 @@
 A new dataset is one entry here plus its loader (a table function like those in ``real.py``
 for images on disk, or a generator like ``synthderm.load_splits``) and its test. Its name becomes a
 valid ``dataset.name``: regenerate ``docs/config-reference.md``
-(``python -m fairxbar_aihw.study.reference > docs/config-reference.md``).
+(``python -m fairxbar_aihw.config_reference > docs/config-reference.md``).
 """
 from __future__ import annotations
 

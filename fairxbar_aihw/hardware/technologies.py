@@ -3,7 +3,7 @@
 A new technology is one entry here (its noise model built from a preset's values) plus its
 test; a key no technology had before also needs its type and range in ``presets.SCHEMA``. Presets,
 studies and ``presets show`` pick it up from here; the config reference lists it once regenerated
-(``python -m fairxbar_aihw.study.reference > docs/config-reference.md``).
+(``python -m fairxbar_aihw.config_reference > docs/config-reference.md``).
 Builders import aihwkit only when called, so listing and validating presets stays light.
 
 Units (docs/config-reference.md lists every key): FairXbar's models (Mugdho et al., §II-C) work in

@@ -14,7 +14,6 @@ so crossbar placement, the proxy and the reports treat both kinds alike.
 """
 from __future__ import annotations
 
-import io
 import logging
 import zipfile
 from pathlib import Path

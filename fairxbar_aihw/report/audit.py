@@ -3,24 +3,28 @@
 Per group on each technology, every group value, over drift time, which layer's errors hurt
 which group, and whether F+A R targeting helps; the study report with every cell sits in
 ``study/``. The predictions behind it are written beside it for fairlearn and ``metrics``.
+
+Why it takes plain inputs: it renders from the results database and the audit's recorded facts
+about the model (``study.keys.AUDIT_FACTS``), never from a live model, so it needs no torch.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..csv_files import write_csv
-from ..models.programs import program_label
-from ..models.registry import crossbar_layers
+from ..errors import UserError
+from ..metrics import compute
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
-from ..study.audit import per_value
-from ..study.pipeline import StudyRun
+from ..store import ResultsStore
+from ..study.schema import StudyConfig
 from . import population
 from .markdown import base_test_sd, claims_section, drift_section, skipped_lines
-from ..study.keys import RowKind
+from ..study.keys import AUDIT_FACTS, RowKind, layer_of
 from .numbers import pm
 from .rows import baseline_row, of_kind
 from .stats import mean_ci
@@ -45,6 +49,29 @@ def _technologies(df: pd.DataFrame, base: pd.Series, boot: dict[str, Any]) -> li
     return lines + [""]
 
 
+def per_value(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """Accuracy and macro-F1 of every group value, per preset (mean over chips), plus the share of
+    images; the pre-trained model is preset "ideal"."""
+    rows = []
+    for (preset, value), part in predictions.groupby(["preset", "group_value"], sort=False):
+        per_chip = [(float((p.y_true == p.y_pred).mean()), _macro_f1(p.y_true.to_numpy(), p.y_pred.to_numpy(),
+                                                                     num_classes))
+                    for _, p in part.groupby("chip")]
+        acc, f1 = np.mean(per_chip, axis=0)
+        rows.append({"preset": preset, "group_value": value, "images": int(len(part) / part["chip"].nunique()),
+                     "accuracy": acc, "f1_macro": f1})
+    return pd.DataFrame(rows)
+
+
+def _macro_f1(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    """Macro-F1 over the classes present, through the same code as every other metric."""
+    g = np.zeros_like(y)
+    g[: len(g) // 2] = 1  # compute() needs two groups; the pooled macro-F1 ignores them
+    if len(y) < 2:
+        return float("nan")
+    return float(compute(y, p, g, num_classes=k)["f1_macro"])
+
+
 def _values(table: pd.DataFrame) -> list[str]:
     presets = list(dict.fromkeys(table["preset"]))
     lines = ["## Every group value", "",
@@ -58,12 +85,12 @@ def _values(table: pd.DataFrame) -> list[str]:
 
 
 def _layers(df: pd.DataFrame, base: pd.Series) -> list[str]:
-    layer = df[df["kind"] == "layer"]
+    layer = of_kind(df, RowKind.LAYER)
     if layer.empty:
         return []
     rows = []
     for method, part in layer.groupby("method", sort=False):
-        rows.append({"layer": method.removeprefix("layer "), "preset": part["preset"].iloc[0],
+        rows.append({"layer": layer_of(method), "preset": part["preset"].iloc[0],
                      "intensity": part["intensity"].iloc[0], "weights": part["targeted_fraction"].iloc[0],
                      **{k: mean_ci(part[m] - base[m]) for k, m in (("d_acc_g0", "acc_g0"), ("d_acc_g1", "acc_g1"),
                                                                     ("d_eodds", "eodds"))}})
@@ -96,26 +123,38 @@ MetricFrame(metrics=accuracy_score, y_true=chip.y_true, y_pred=chip.y_pred,
 ```"""
 
 
-def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: list[str], out: Path) -> Path:
+def _model_facts(store: ResultsStore, run_id: str, name: str) -> dict[str, Any]:
+    """What the audit recorded of its model (``study.keys.AUDIT_FACTS``)."""
+    facts = {k: store.get_meta(run_id, k) for k in AUDIT_FACTS}
+    missing = [k for k, v in facts.items() if v is None]
+    if missing:
+        raise UserError(f"audit '{name}' has not recorded {', '.join(missing)} yet: rerun `fairxbar-aihw audit "
+                        f"{name} ...` (it resumes, records them and writes the report)")
+    return facts
+
+
+def write_audit_report(store: ResultsStore, run_id: str, cfg: StudyConfig, cells: set[str],
+                       predictions: pd.DataFrame, out: Path) -> Path:
     """Write the audit README, ``predictions.csv`` (per chip, long form), ``by_group.csv`` and
-    ``pretrained_predictions.csv`` (what ``fairxbar-aihw metrics`` reads) into ``out``."""
+    ``pretrained_predictions.csv`` (what ``fairxbar-aihw metrics`` reads) into ``out``, from the
+    run's rows of ``cells`` (its expected cells) and its per-layer rows, its metadata and the
+    chips' ``predictions``."""
+    facts = _model_facts(store, run_id, cfg.name)
     safe_mkdir(out.parent, out.name)
-    cfg, store = run.cfg, run.store
-    df = store.to_frame(run.run_id)
-    df = df[df["cell"].isin(run.expected_cells()) | (df["kind"] == "layer")]
+    df = store.to_frame(run_id)
+    df = df[df["cell"].isin(cells) | (df["kind"] == RowKind.LAYER)]
     base = baseline_row(df)
-    meta = {k: store.get_meta(run.run_id, k, {}) or {} for k in ("environment", "baseline", "dataset", "groups")}
+    meta = {k: store.get_meta(run_id, k, {}) or {} for k in ("environment", "baseline", "dataset", "groups")}
     boot = meta["baseline"].get("test_bootstrap") or {}
     m = cfg.model
     source = m.file or m.weights or m.entry
-    kind = program_label(m.file) if m.file else f"state dict for {m.name}" if m.weights else "entry point"
-    layers = [n for n in crossbar_layers(run.baseline[0]) if n not in cfg.model.digital_layers]
+    layers = facts["crossbar_layers"]
     groups = meta["groups"].get("names") or {}
-    lines = [f"# Audit `{run.name}`", "", provenance_note(meta["environment"]), "",
+    lines = [f"# Audit `{cfg.name}`", "", provenance_note(meta["environment"]), "",
              "> One trained model: every interval here is over chips (or test images) of this model.", "",
              "## What was audited", "",
-             f"- Model: `{source}` ({kind}); {len(layers)} conv/linear layers on crossbars; kept digital: "
-             f"{', '.join(list(cfg.model.digital_layers) + digital_only) or 'none'}.",
+             f"- Model: `{source}` ({facts['model_kind']}); {len(layers)} conv/linear layers on crossbars; kept "
+             f"digital: {', '.join(list(cfg.model.digital_layers) + facts['digital_only_layers']) or 'none'}.",
              f"- Data: `{cfg.dataset.name}` under `{cfg.dataset.root}` at {cfg.dataset.size} px; test split "
              f"{meta['dataset'].get('sizes', {}).get('test')} images; unprivileged (0) = {groups.get('0', groups.get(0))}, "
              f"privileged (1) = {groups.get('1', groups.get(1))}.", *skipped_lines(meta["dataset"]),
@@ -127,7 +166,7 @@ def write_audit_report(run: StudyRun, predictions: pd.DataFrame, digital_only: l
     lines += claims_section({cfg.seed: df}, cfg, out, base_sd={cfg.seed: base_test_sd(meta)})
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
     lines += _technologies(df, base, boot)
-    values = per_value(predictions, run.splits.num_classes)
+    values = per_value(predictions, facts["num_classes"])
     lines += _values(values)
     drift = of_kind(df, RowKind.DRIFT)
     if len(drift):

@@ -1,18 +1,36 @@
 """The claims table as a reader sees it: what would decide each open row, and the markdown section
-with how its verdicts were reached. The decisions themselves are in ``verdicts.py``; the rows in
-``claims.py``. Pure text on a finished table."""
+with how its verdicts were reached, and the text columns the table carries (``TOOL_TEXT``). The
+decisions themselves are in ``verdicts.py``; the rows in ``claims_table.py``. Pure text."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
-from .claims import CLAIMS, GAPS, SCOPES
+from .claims_registry import CLAIMS, GAPS, SCOPES
 from .numbers import pm, target_label
-from .verdicts import MAX_COST, MIN_EQUIVALENCE_SEEDS, ClaimSettings
+from ..study.schema import ClaimsSection
+from .verdicts import MAX_COST, MIN_EQUIVALENCE_SEEDS
 
 TOOL_TEXT = ("to_decide", "per_seed", "seed_values", "carried_by", "settings")  # text this tool composes
+
+
+def per_seed_text(seeds: Iterable[int], verdicts: Iterable[str]) -> str:
+    """Each seed's own verdict, short ("0: holds; 1: n.s.")."""
+    short = {"holds": "holds", "does not hold": "fails", "equivalent": "equiv.", "suggestive": "n.s.",
+             "undetermined": "n.s."}
+    return "; ".join(f"{s}: {short.get(v, 'trade-off')}" for s, v in zip(seeds, verdicts))
+
+
+def seed_values_text(per_seed: pd.DataFrame) -> str:
+    """Each seed's mean Δgap ± its chip interval ("0: −0.012 ± 0.004; ...")."""
+    return "; ".join(f"{r.seed}: {pm(r.d_eodds, r.d_eodds_ci, signed=True)}" for r in per_seed.itertuples())
+
+
+def settings_text(settings: Iterable[tuple[float, Any]]) -> str:
+    """(intensity, target) settings as "0.1 @ 5%, 0.2 @ 5%"."""
+    return ", ".join(f"{i:g} @ {target_label(t)}" for i, t in settings)
 
 
 def seeds_text(n: float) -> str:
@@ -36,7 +54,7 @@ def rel_text(r: Any) -> str:
     return f"{100 * r.rel_eodds:+.1f}% [{100 * r.rel_eodds_lo:+.1f}, {100 * r.rel_eodds_hi:+.1f}]"
 
 
-def to_decide(r: Any, settings: ClaimSettings) -> str:
+def to_decide(r: Any, settings: ClaimsSection) -> str:
     """One sentence: what would decide an open row (or its reading against the paper); '' if decided."""
     parts = []
     if r.verdict in ("undetermined", "suggestive"):
@@ -68,7 +86,7 @@ def to_decide(r: Any, settings: ClaimSettings) -> str:
     return "; ".join(parts)
 
 
-def with_to_decide(table: pd.DataFrame, settings: ClaimSettings) -> pd.DataFrame:
+def with_to_decide(table: pd.DataFrame, settings: ClaimsSection) -> pd.DataFrame:
     """The table with its ``to_decide`` sentence per row."""
     if table.empty:
         return table
@@ -91,7 +109,7 @@ def _paper_cell(r: Any) -> str:
     return f"**{r.vs_paper}** ({100 * r.paper_rel:+.0f}%)" if r.vs_paper else "—"
 
 
-def _rules(settings: ClaimSettings, n_seeds: int, present: list[str]) -> list[str]:
+def _rules(settings: ClaimsSection, n_seeds: int, present: list[str]) -> list[str]:
     """How the verdicts were reached, in the table's own terms."""
     unit = "seeds" if n_seeds >= 2 else "chips"
     half = settings.paper_fraction
@@ -136,7 +154,7 @@ def _rules(settings: ClaimSettings, n_seeds: int, present: list[str]) -> list[st
 
 
 def markdown(table: pd.DataFrame, empty: pd.DataFrame, figure: str | None, study_seeds: int = 1,
-             settings: ClaimSettings = ClaimSettings(), gap: str = "eodds") -> list[str]:
+             settings: ClaimsSection = ClaimsSection(), gap: str = "eodds") -> list[str]:
     """The claims section: the table, how it was decided, and what was left out. ``study_seeds`` >
     1 marks a one-seed table as one seed of a study judged across seeds elsewhere; ``gap`` names
     the gap metric the rows were computed on."""

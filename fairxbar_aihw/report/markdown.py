@@ -4,7 +4,6 @@ Regenerating from the same database gives the same files (no timestamps, sorted 
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,24 @@ import pandas as pd
 import yaml
 
 from ..csv_files import write_csv
+from ..data.skips import describe_skips
 from ..errors import UserError
 from ..metrics import improvement
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
-from . import claims, claims_text, figures, population
+from . import claims_text, figures, population
+from .claims_chips import chip_differences, gap_metric
+from .claims_registry import table_pairs
+from .claims_table import claim_table, setting_table
 from ..saliency.methods import MethodLabel, canonical
 from .stats import paired_comparison, summarise
 from ..study.keys import RowKind
 from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import chips, of_kind
 from .styles import ordered
-from .verdicts import MAX_COST, ClaimSettings
+from .verdicts import MAX_COST
 
 METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
 CORRECTED = ("eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor")  # metrics.gap_bias, absent from older rows
@@ -67,12 +70,12 @@ def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, s
     """``claims_section`` and the setting-by-setting table behind it (empty when no comparison has
     chips), so a report that shows both computes the chip differences and that table once.
     ``base_sd``: each seed's test-set standard deviation of its pre-trained gap, where known."""
-    settings = claim_settings(cfg)
-    gap = claims.gap_metric(frames, settings.gap)
-    chips, empty = claims.chip_differences(frames, arm_reading(cfg), gap, base_sd)
-    table, per_seed = claims.claim_table(chips, settings)
+    settings = cfg.claims
+    gap = gap_metric(frames, settings.gap)
+    chips, empty = chip_differences(frames, arm_reading(cfg), gap, base_sd)
+    table, per_seed = claim_table(chips, settings)
     table = claims_text.with_to_decide(table, settings)
-    by_setting = claims_text.with_to_decide(claims.setting_table(chips, settings), settings) if len(chips) \
+    by_setting = claims_text.with_to_decide(setting_table(chips, settings), settings) if len(chips) \
         else pd.DataFrame()
     figure = figures.claims_forest(table, per_seed, out) if len(table) else None
     if len(table):
@@ -80,11 +83,6 @@ def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, s
         write_csv(out / "claims_by_setting.csv", by_setting.assign(gap=gap), claims_text.TOOL_TEXT,
                   float_format="%.6g")
     return claims_text.markdown(table, empty, figure, study_seeds, settings, gap), by_setting
-
-
-def claim_settings(cfg: StudyConfig) -> ClaimSettings:
-    """The study's ``claims`` section as the decision layer's settings (the same field names)."""
-    return ClaimSettings(**{f.name: getattr(cfg.claims, f.name) for f in dataclasses.fields(ClaimSettings)})
 
 
 def base_test_sd(meta: dict[str, Any]) -> float:
@@ -133,7 +131,7 @@ def _comparisons(sweep: pd.DataFrame, arm_target: str = "F+A R") -> tuple[list[s
                          & (sweep["target"] == s["target"])]
             if cell.loc[cell["method"] == fa, "targeted_fraction"].max() == 0:
                 continue  # this reading left the model untouched here: comparing it would flatter it
-            for name_a, name_b in claims.table_pairs(fa, arms, arm_target):
+            for name_a, name_b in table_pairs(fa, arms, arm_target):
                 a, b = cell[cell["method"] == name_a], cell[cell["method"] == name_b]
                 if not len(a) or not len(b):
                     continue
@@ -173,8 +171,6 @@ def _statement(tally: dict[str, dict[str, int]], summary: pd.DataFrame, base: pd
 
 def skipped_lines(dataset: dict[str, Any]) -> list[str]:
     """What loading the dataset left out, counted by kind (real datasets; nothing when not recorded)."""
-    from ..data.skips import describe_skips
-
     counts = (dataset.get("info") or {}).get("skipped")
     return [f"- Data {describe_skips(counts)}."] if counts else []
 

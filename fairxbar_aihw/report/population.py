@@ -19,7 +19,9 @@ import pandas as pd
 
 from ..csv_files import write_csv
 from ..study.schema import ClaimsSection, YieldSpecSection
-from . import claims, figures
+from . import figures
+from .claims_chips import gap_metric
+from .claims_registry import GAPS
 from .numbers import target_label
 from .rows import CHIP_KINDS, baseline_row, of_kind
 from .styles import ordered
@@ -200,7 +202,7 @@ def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, as
                         f"{b['f1_micro']:.3f}" for s, b in sorted(bases.items()))
     points = f"{100 * spec.max_f1_drop:g} point{'' if spec.max_f1_drop == 0.01 else 's'}"
     text = ("A designer ships every chip, not the mean chip. A chip **meets the fairness spec** when its "
-            f"{claims.GAPS[gap]} is at most {spec.max_eodds_increase:g} above the digital (pre-trained) model's and "
+            f"{GAPS[gap]} is at most {spec.max_eodds_increase:g} above the digital (pre-trained) model's and "
             f"its pooled F1 at most {points} below it (`yield_spec` in the study, its gap "
             + ("the claims' gap" if spec.gap is None else "set by `yield_spec.gap`")
             + f"; digital model: {digital}). The **yield** is the share of a cell's chips that meet it, with its "
@@ -274,7 +276,7 @@ def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path,
     exist. The chips are judged on ``spec.gap``, or when it is unset on ``claims_gap`` (the
     study's ``claims.gap``): see ``spec_gap``."""
     asked = spec_gap(spec, claims_gap)
-    gap = claims.gap_metric(frames, asked)
+    gap = gap_metric(frames, asked)
     chips = judge(frames, spec, gap)
     if chips.empty:
         return []

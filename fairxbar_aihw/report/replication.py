@@ -21,8 +21,10 @@ import pandas as pd
 from ..csv_files import write_csv
 from ..safe_files import write_atomic
 from ..study.schema import StudyConfig
-from . import claims
-from .markdown import arm_reading, claim_settings
+from .claims_chips import chip_differences, gap_metric
+from .claims_registry import CLAIMS
+from .claims_table import claim_table
+from .markdown import arm_reading
 from .verdicts import UNDECIDED
 
 KEY = ("claim", "reading", "comparison", "preset", "scope")
@@ -49,10 +51,10 @@ def claims_of(frames: dict[int, pd.DataFrame], cfg: StudyConfig, base_sd: dict[i
               ) -> pd.DataFrame:
     """The claims table of the seeds in ``frames`` (their rows, as ``Study.frames`` gives them),
     decided as the report decides it, with its ``gap`` column; nothing is written."""
-    settings = claim_settings(cfg)
-    gap = claims.gap_metric(frames, settings.gap)
-    chips, _ = claims.chip_differences(frames, arm_reading(cfg), gap, base_sd)
-    table, _ = claims.claim_table(chips, settings)
+    settings = cfg.claims
+    gap = gap_metric(frames, settings.gap)
+    chips, _ = chip_differences(frames, arm_reading(cfg), gap, base_sd)
+    table, _ = claim_table(chips, settings)
     return table.assign(gap=gap) if len(table) else table
 
 
@@ -175,7 +177,7 @@ def _cell(text: Any) -> str:
 
 
 def _claim_cell(key: str) -> str:
-    claim = claims.CLAIMS.get(key)
+    claim = CLAIMS.get(key)
     return f"({_cell(key)})" + (f" {claim.short}" if claim else "")
 
 

@@ -1,7 +1,7 @@
 """Which rows of a run's results a report section reads, by their typed kind (``study.keys.RowKind``).
 
-Why: every section used to spell the kinds out ("baseline", "retrain-ideal", ...) in its own
-comparison; one selector per question keeps a renamed or added kind from being missed somewhere.
+Why: sections select rows here, never by comparing the ``kind`` column to text, so a renamed or
+added kind changes in one place and cannot be missed in a section.
 """
 from __future__ import annotations
 
@@ -26,7 +26,3 @@ def baseline_row(df: pd.DataFrame) -> pd.Series:
     """The pre-trained model's row on ideal hardware."""
     return of_kind(df, RowKind.BASELINE).iloc[0]
 
-
-def has_baseline(df: pd.DataFrame) -> bool:
-    """Whether the frame holds the pre-trained model's row (a seed that has started its sweep)."""
-    return "kind" in df and bool((df["kind"] == RowKind.BASELINE).any())

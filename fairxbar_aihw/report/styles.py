@@ -19,7 +19,7 @@ def ordered(labels: Iterable[str]) -> list[str]:
     """The labels present in registry order (a method's other readings right after it), then the rest sorted."""
     present = set(labels)
     known = [label for base in _REGISTERED for label in sorted(present)
-             if label == base or label.startswith(base + " [")]
+             if MethodLabel.split(label).base == base]
     return list(dict.fromkeys(known)) + sorted(present - set(known))
 
 

@@ -15,6 +15,8 @@ Why these rules (a referee's reading of the paper's claims):
 - **Reproduced** must be earned: the claim holds, the relative change's interval excludes effects
   smaller than ``paper_fraction`` of the paper's magnitude, and the F1 cost is bounded under 1 point.
   *Ruled out*: the F1 cost exceeds 1 point at 95%, or the paper's magnitude is excluded.
+- **Settings** (the gap metric, the margins, ``paper_fraction``) are the study's ``claims`` section
+  (``study.schema.ClaimsSection``), read as it is: its defaults and ranges are defined once.
 - **One relative change**: the ratio of the mean Δgap to the mean pre-trained gap over seeds with
   Fieller's interval (``stats.ratio_interval``); no seed is dropped for a base ≤ 0.
 """
@@ -26,26 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from ..study.schema import ClaimsSection
 from .stats import (ALPHA, mean_ci, min_detectable, one_sided_power, ratio_interval, ratio_p, replicates_needed,
                     t_power, t_test_p, tost, tost_power, verdict as paired_verdict)
 
 MAX_COST = 0.01  # "< 1 point of the paper's pooled F1"
 MIN_EQUIVALENCE_SEEDS = 3  # equivalence is a statement about a method: never from one model's chips
 UNDECIDED = ("undetermined", "suggestive")
-
-
-@dataclass(frozen=True)
-class ClaimSettings:
-    """How the table decides: the gap metric, the equivalence margins (two one-sided tests), the
-    non-inferiority margins of *beats* claims and the share of the paper's magnitude that a
-    *reproduced* row must show."""
-
-    gap: str = "eodds_bc"
-    equivalence_eodds: float = 0.10  # relative to the pre-trained model's gap
-    equivalence_f1: float = 0.01  # pooled-F1 points / 100
-    noninferiority_eodds: float = 0.10  # a beats row may not raise the gap by this share of the pre-trained gap
-    noninferiority_f1: float = 0.01  # ... nor lower pooled F1 by this much (1 point)
-    paper_fraction: float = 0.5  # reproduced: effects smaller than this share of the paper's are excluded
 
 
 @dataclass
@@ -84,7 +73,7 @@ def _tost_ratio(ev: Evidence, margin: float) -> float:
     return max(ratio_p(ev.d, ev.b, -margin, "above", ev.base_var), ratio_p(ev.d, ev.b, margin, "below", ev.base_var))
 
 
-def statistics(kind: str, ev: Evidence, settings: ClaimSettings) -> dict[str, Any]:
+def statistics(kind: str, ev: Evidence, settings: ClaimsSection) -> dict[str, Any]:
     """Means, intervals (at the row's level: 95%, or 95% simultaneous over the settings a best row
     was chosen among), the row's p-value and its equivalence p-value."""
     alpha = ev.alpha
@@ -108,7 +97,7 @@ def statistics(kind: str, ev: Evidence, settings: ClaimSettings) -> dict[str, An
             "p_equivalence": p_eq, "level": 1 - alpha}
 
 
-def decide(kind: str, r: dict[str, Any], settings: ClaimSettings = ClaimSettings()) -> tuple[str, str]:
+def decide(kind: str, r: dict[str, Any], settings: ClaimsSection = ClaimsSection()) -> tuple[str, str]:
     """(verdict, what carried it) for one row from its statistics and its family-adjusted p-values
     ``p_family`` and ``p_equivalence_family``.
 
@@ -165,7 +154,7 @@ def decide(kind: str, r: dict[str, Any], settings: ClaimSettings = ClaimSettings
     return "undetermined", ""
 
 
-def vs_paper(r: dict[str, Any], verdict: str, paper_rel: float | None, settings: ClaimSettings = ClaimSettings()) -> str:
+def vs_paper(r: dict[str, Any], verdict: str, paper_rel: float | None, settings: ClaimsSection = ClaimsSection()) -> str:
     """The row against the paper's magnitude: *reproduced* (the claim holds, the relative change's
     interval lies at or beyond ``paper_fraction`` × the paper's and the F1 cost is bounded under 1
     point), *ruled out* (the F1 cost exceeds 1 point, or the whole interval lies above the paper's
@@ -194,7 +183,7 @@ def _sd(v: np.ndarray) -> float:
     return float(v.std(ddof=1)) if v.size >= 2 else math.nan
 
 
-def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, settings: ClaimSettings,
+def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, settings: ClaimsSection,
                   paper_rel: float | None) -> dict[str, Any]:
     """mde_eodds, seeds_needed (with what it aims at) and paper_seeds under the table's rules: each
     test at the family's Bonferroni level α / m (Holm's first step, so a conservative count), the
@@ -243,7 +232,7 @@ def power_columns(kind: str, ev: Evidence, r: dict[str, Any], family_size: int, 
     return out
 
 
-def replication_power(kind: str, ev: Evidence, r: dict[str, Any], alpha: float, settings: ClaimSettings,
+def replication_power(kind: str, ev: Evidence, r: dict[str, Any], alpha: float, settings: ClaimsSection,
                       paper_rel: float | None) -> tuple[float, float]:
     """The chance that a fresh run with as many seeds reaches the same decided verdict (and the same
     reading against the paper), were the observed means and spreads the truth (Goodman, Stat. Med.

@@ -5,7 +5,7 @@ Kept apart from the torch code so configs validate without torch. A new arm is o
 test; reports and figures take its label and colour from here. A new pruning kind is one entry in
 ``PRUNE_KINDS`` plus its mask builder in ``prune.MASK_BUILDERS``; reports name its rows by the kind.
 Either becomes a valid study value, so regenerate ``docs/config-reference.md``
-(``python -m fairxbar_aihw.study.reference > docs/config-reference.md``).
+(``python -m fairxbar_aihw.config_reference > docs/config-reference.md``).
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ chips, drift, F+A R targeting, resuming and the results database are the study's
 what an auditor asks that a study does not: which layer's errors hurt which group (errors on
 one layer at a time), every group value's numbers when there are more than two, and per-chip
 predictions in the long form fairlearn's ``MetricFrame`` reads. Its report is written by the
-application layer (``app``) from what these stages stored.
+application layer (``app``) from what these stages stored, including what the report would
+otherwise read of the live model (``keys.AUDIT_FACTS``, recorded by ``record_report_facts``).
 """
 from __future__ import annotations
 
@@ -19,15 +20,18 @@ import pandas as pd
 from ..data import dataset_info
 from ..errors import DataWarning
 from ..hardware.technologies import TECHNOLOGIES
-from ..metrics import compute
+from ..models.programs import program_label
+from ..models.registry import crossbar_layers
+from ..models.user import digital_only_layers
 from ..saliency.methods import MethodLabel
 from .chips import chip_logits
 from .config import DRIFT_DEFAULT_TIMES, validate
+from .keys import AUDIT_FACTS
 from .pipeline import StudyRun
 from .study import Study
 from .schema import StudyConfig
 from . import stages
-from .stages import compute_stages
+from .stages import compute_stages, prepare
 
 AUDIT_METHODS = ["uniform", "random", "FR-matched", "F+A R"]
 
@@ -112,27 +116,23 @@ class Audit(Study):
         hint = self.class_order_hint()  # before the slow stages, so it is seen at once
         if hint:
             warnings.warn(hint, DataWarning, stacklevel=2)
-        compute_stages(run, stages.REGISTRY.audit)
+        prepare(run)
+        self.record_report_facts()  # also for a run folder made before these facts were stored
+        compute_stages(run, [s for s in stages.REGISTRY.audit if s not in stages.REGISTRY.prepare])
 
-
-def per_value(predictions: pd.DataFrame, num_classes: int) -> pd.DataFrame:
-    """Accuracy and macro-F1 of every group value, per preset (mean over chips), plus the share of
-    images; the pre-trained model is preset "ideal"."""
-    rows = []
-    for (preset, value), part in predictions.groupby(["preset", "group_value"], sort=False):
-        per_chip = [(float((p.y_true == p.y_pred).mean()), _macro_f1(p.y_true.to_numpy(), p.y_pred.to_numpy(),
-                                                                     num_classes))
-                    for _, p in part.groupby("chip")]
-        acc, f1 = np.mean(per_chip, axis=0)
-        rows.append({"preset": preset, "group_value": value, "images": int(len(part) / part["chip"].nunique()),
-                     "accuracy": acc, "f1_macro": f1})
-    return pd.DataFrame(rows)
-
-
-def _macro_f1(y: np.ndarray, p: np.ndarray, k: int) -> float:
-    """Macro-F1 over the classes present, through the same code as every other metric."""
-    g = np.zeros_like(y)
-    g[: len(g) // 2] = 1  # compute() needs two groups; the pooled macro-F1 ignores them
-    if len(y) < 2:
-        return float("nan")
-    return float(compute(y, p, g, num_classes=k)["f1_macro"])
+    def record_report_facts(self) -> dict[str, Any]:
+        """Store what the audit report says of the given model (``keys.AUDIT_FACTS``), so the report
+        renders from the results database alone: the layers on crossbars (the study's digital
+        layers left out), the layers kept digital because no crossbar holds their kind, the
+        class count and how the model arrived."""
+        run = self.only
+        run.code_groups()
+        model, m = run.baseline[0], run.cfg.model
+        facts = {"crossbar_layers": [n for n in crossbar_layers(model) if n not in m.digital_layers],
+                 "digital_only_layers": digital_only_layers(model),
+                 "num_classes": run.splits.num_classes,
+                 "model_kind": program_label(m.file) if m.file else f"state dict for {m.name}" if m.weights
+                 else "entry point"}
+        for key in AUDIT_FACTS:
+            run.store.set_meta(run.run_id, key, facts[key])
+        return facts

@@ -64,6 +64,24 @@ class RowKey:
 BASELINE_KEY = RowKey(RowKind.BASELINE).text()
 
 
+# Run metadata keys under which an audit records what its report says of the given model
+# (``study.audit.Audit.record_report_facts``), so the report reads them without the model.
+AUDIT_FACTS = ("crossbar_layers", "digital_only_layers", "num_classes", "model_kind")
+
+
+def layer_method(layer: str) -> str:
+    """The method label of an audit cell with errors on one crossbar layer alone ("layer conv1")."""
+    return f"{RowKind.LAYER} {layer}"
+
+
+def layer_of(method: str) -> str:
+    """The crossbar layer a ``layer_method`` label names."""
+    prefix = layer_method("")
+    if not method.startswith(prefix):
+        raise ValueError(f"'{method}' is not a per-layer method label")
+    return method[len(prefix):]
+
+
 def fraction_key(method: str, target: float) -> str:
     """Key of one method's per-layer targeted fractions at one target (the saliency metadata, Fig. 5)."""
     return f"{method}|{target}"

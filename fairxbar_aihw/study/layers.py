@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..models.registry import crossbar_layers
-from .keys import RowKind
+from .keys import RowKind, layer_method
 from .montecarlo import run_cells
 from .plan import Cell, cell_intensity, preset_tag
 
@@ -31,7 +31,8 @@ def layer_cells(run: "StudyRun") -> list[tuple[Cell, Any, dict[str, torch.Tensor
     for name in layers:
         masks = {n: torch.zeros(s, dtype=torch.bool) if n != name else torch.ones(s, dtype=torch.bool)
                  for n, s in shapes.items()}
-        jobs.append((Cell(RowKind.LAYER, preset.name, cell_intensity(x), f"layer {name}", None, preset_tag(p)), p, masks))
+        cell = Cell(RowKind.LAYER, preset.name, cell_intensity(x), layer_method(name), None, preset_tag(p))
+        jobs.append((cell, p, masks))
     return jobs
 
 

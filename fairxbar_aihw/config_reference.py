@@ -1,7 +1,7 @@
 """``docs/config-reference.md``, generated from the typed study and preset models.
 
 Why generated: the models hold every key's default, range and doc; a page written by hand
-would drift from them. ``python -m fairxbar_aihw.study.reference > docs/config-reference.md``
+would drift from them. ``python -m fairxbar_aihw.config_reference > docs/config-reference.md``
 rewrites it, and a test fails when the committed page differs.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from ..hardware.presets import COMMON_KEYS, FORWARD, MODEL_KEYS, SCHEMA
-from .schema import Section, StudyConfig
+from .hardware.presets import COMMON_KEYS, FORWARD, MODEL_KEYS, SCHEMA
+from .study.schema import Section, StudyConfig
 
 
 def _default(field: FieldInfo) -> str:
@@ -65,11 +65,11 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
 
 def render() -> str:
     """The whole reference page as markdown."""
-    from .schema import HardwareEntry
+    from .study.schema import HardwareEntry
 
     lines = ["# Configuration reference", "",
              "Generated from the typed models (`fairxbar_aihw/study/schema.py`, `fairxbar_aihw/hardware/presets.py`) "
-             "by `python -m fairxbar_aihw.study.reference`; do not edit by hand.", "",
+             "by `python -m fairxbar_aihw.config_reference`; do not edit by hand.", "",
              "## Study files", "",
              "Unknown keys are errors; every value is checked against its type and range, and an error names "
              "the dotted key.", "",
