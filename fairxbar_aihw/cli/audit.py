@@ -25,6 +25,11 @@ from .options import TABLE_OPTIONS, table_params, with_options
 @click.option("--dataset", default="csv", show_default=True, help="csv, folder, or a built-in dataset.")
 @click.option("--data-root", required=True, help="Dataset root folder (paths in the CSV are relative to it).")
 @with_options(TABLE_OPTIONS)
+@click.option("--groups", "group_reading", type=click.Choice(["two", "all"]), default="two", show_default=True,
+              help="two: the paper's privileged/unprivileged pair; all: every value of the group column(s) (or ITA "
+              "band), with per-group chips and yield, claims on the worst-pair gap.")
+@click.option("--min-group-size", type=click.IntRange(min=1), default=None, help="With --groups all: the test "
+              "images every group value needs [30].")
 @click.option("--size", type=click.IntRange(8, 512), default=32, show_default=True,
               help="Image side the model expects (pixels).")
 @click.option("--preset", "presets", multiple=True, help="Technology to audit (repeat for several) "
@@ -38,7 +43,7 @@ from .options import TABLE_OPTIONS, table_params, with_options
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True, help="Hide progress bars.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
 def audit(name: str, model_file: str | None, trust_code: bool, weights: str | None, arch: str | None, entry: str | None, dataset: str,
-          data_root: str, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
+          data_root: str, group_reading: str, min_group_size: int | None, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
           fresh: bool, no_progress: bool, threads: int | None, **kw: Any) -> None:
     """Audit your trained model on analog chips: per group on each technology, over drift time,
     per layer, and whether F+A R targeting helps (report in docs/reports/NAME/)."""
@@ -56,7 +61,11 @@ def audit(name: str, model_file: str | None, trust_code: bool, weights: str | No
         raise UserError("--trust-code applies to a --model file only (.pt2 or TorchScript)")
     model = {"name": arch or "given", "file": model_file, "weights": weights, "entry": entry,
              "trust_code": trust_code or None}
-    ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw)}
+    if min_group_size is not None and group_reading != "all":
+        raise UserError("--min-group-size applies with --groups all")
+    reading = {"groups": "all", "min_group_size": min_group_size} if group_reading == "all" else {}
+    ds = {"name": dataset, "root": str(Path(data_root).expanduser().resolve()), "size": size, **table_params(kw),
+          **{k: v for k, v in reading.items() if v is not None}}
     cfg = audit_config(name, {k: v for k, v in model.items() if v is not None}, ds,
                        list(presets) or ["paper-variation", "pcm-ibm"], chips, seed, target, not no_drift)
     use_threads(threads)

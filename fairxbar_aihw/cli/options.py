@@ -19,8 +19,10 @@ TABLE_OPTIONS = [
     click.option("--groups-file", default=None, help="folder: the groups CSV under the root [groups.csv]."),
     click.option("--image-column", default=None, help="Column with image paths relative to the root [image]."),
     click.option("--label-column", default=None, help="csv: column with labels [label]."),
-    click.option("--group-column", default=None, help="Column with the group value [group]."),
-    click.option("--privileged", default=None, help="The group value that is privileged (csv/folder: required)."),
+    click.option("--group-column", multiple=True, help="Column with the group value [group]; repeat it for "
+                 "intersections of several columns (values like `light × F`)."),
+    click.option("--privileged", default=None, help="The group value(s) that are privileged, comma-separated "
+                 "(`I,II,III`; csv/folder: required)."),
     click.option("--classes", default=None, help="Comma-separated labels in the model's output order "
                  "[sorted labels]."),
     click.option("--group-from", type=click.Choice(["ita"]), default=None, help="ita: groups from skin tone in the "
@@ -45,6 +47,8 @@ def table_params(kw: dict[str, Any]) -> dict[str, Any]:
                                   "privileged", "classes", "group_from", "ita_threshold")}
     if out["classes"]:
         out["classes"] = [c.strip() for c in out["classes"].split(",") if c.strip()]
+    columns = list(out["group_column"] or ())
+    out["group_column"] = None if not columns else columns[0] if len(columns) == 1 else columns
     return {k: v for k, v in out.items() if v is not None}
 
 

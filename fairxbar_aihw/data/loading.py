@@ -13,7 +13,9 @@ from ..errors import PATH_LIMIT, DataError, DataWarning, UserError, quote_value,
 from . import real
 from .catalog import DATASETS, DatasetInfo
 from .skips import SKIP_LABELS
+from .groups import DEFAULT_MIN_GROUP_SIZE
 from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
+from .skin_tone import pixel_groups as pixel_reading
 from .splits import Splits, make_splits
 
 
@@ -46,6 +48,9 @@ def load(
     progress: bool = False,
     group_from: str | None = None,
     ita_threshold: float | None = None,
+    groups: str | None = None,
+    ita_bands: list[float] | None = None,
+    min_group_size: int | None = None,
     **params: Any,
 ) -> Splits:
     """Load a dataset as seeded, stratified 60/20/20 splits of (image, label, group).
@@ -55,24 +60,33 @@ def load(
     Group 0 is the unprivileged group by the dataset's default coding (dark skin, female);
     studies may swap it (``unprivileged: auto``). ``group_from="ita"`` groups the images by skin
     tone from their pixels instead (light: ITA > ``ita_threshold``, default 28°, is group 1).
+    ``groups="all"`` keeps every group value beside the two groups (a table's values or their
+    intersections, synthderm's Fitzpatrick types, the ITA bands), each with ``min_group_size``
+    test images (default 30).
     """
     check_size(size)
     info = dataset_info(name)
     pixel_groups = group_from is not None or ita_threshold is not None
+    every = groups == "all"
     if info.synthetic:
         extra = {"group_from": group_from, "ita_threshold": ita_threshold} if pixel_groups else {}
-        return info.loader()(size=size, seed=seed, balance=balance, **extra, **params)
+        reading = {"groups": groups, "ita_bands": ita_bands, "min_group_size": min_group_size} if every else {}
+        return info.loader()(size=size, seed=seed, balance=balance, **extra, **reading, **params)
     table = _table(info, root, pixel_groups, params)
-    images, labels, groups, corrupt, values = real.decode_cached(name, table, size, progress=progress)
-    if pixel_groups:
-        groups, table.group_names = groups_from_pixels(images, group_from, ita_threshold)
-        values = None  # a user table's group values are not read
+    images, labels, binary, corrupt, values = real.decode_cached(name, table, size, progress=progress)
+    if pixel_groups:  # a user table's group values are not read: the ITA bands are the values
+        binary, table.group_names, values, bands = pixel_reading(images, group_from, ita_threshold, every, ita_bands)
+        table.value_names = bands or []
+    if every and values is None:
+        raise DataError(f"dataset {name} has no group values beyond its two groups; dataset.groups: all needs a "
+                        "group column (csv, folder) or group_from: ita (the ITA bands)")
     skipped = {**table.skipped, "corrupt_image": len(corrupt)}
     if any(skipped.values()):
         warnings.warn(f"{name}: {sum(skipped.values())} row(s) skipped ({skipped_text(skipped)}); "
                       f"`fairxbar-aihw data check --dataset {name}` lists them", DataWarning, stacklevel=2)
     return make_splits(
-        images, labels, groups, seed, balance, values=values, value_names=table.value_names,
+        images, labels, binary, seed, balance, values=values, value_names=table.value_names,
+        min_group_size=(min_group_size or DEFAULT_MIN_GROUP_SIZE) if every else None,
         num_classes=len(table.class_names), class_names=table.class_names,
         group_names=table.group_names, synthetic=False, name=name,
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,

@@ -23,7 +23,7 @@ and vectorised in torch, so no colour library is needed.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -102,6 +102,50 @@ def groups_from_pixels(images: torch.Tensor, group_from: str | None, ita_thresho
     """The groups ``dataset.group_from`` asks for (only ``ita`` so far): 1 = light (ITA above the
     threshold; privileged, as the built-in datasets code light skin), 0 = dark; and their names. An error
     when the threshold puts every image in one group."""
+    groups, names, _ = _pixel_groups(images, group_from, ita_threshold)
+    return groups, names
+
+
+def bands_from_pixels(images: torch.Tensor, group_from: str | None, ita_threshold: float | None = None,
+                      bands: Sequence[float] | None = None
+                      ) -> tuple[np.ndarray, dict[int, str], np.ndarray, list[str]]:
+    """``groups_from_pixels`` plus each image's ITA band (``dataset.groups: all``): the six standard
+    categories of Del Bino & Bernerd 2013, or ``bands`` (lower bounds in degrees, lightest first);
+    returns (groups, group names, band ids, band names). Bands no image falls in are left out."""
+    groups, names, angles = _pixel_groups(images, group_from, ita_threshold)
+    bounds, band_names = band_bounds(bands)
+    ids = (angles[:, None] <= np.asarray(bounds)[None, :]).sum(axis=1)
+    used = np.unique(ids)
+    return groups, names, np.searchsorted(used, ids), [band_names[i] for i in used]
+
+
+def pixel_groups(images: torch.Tensor, group_from: str | None, ita_threshold: float | None, all_values: bool,
+                 bands: Sequence[float] | None = None
+                 ) -> tuple[np.ndarray, dict[int, str], np.ndarray | None, list[str] | None]:
+    """What a dataset's loader needs when its groups come from the pixels: light/dark groups with
+    their names, and with ``all_values`` (``dataset.groups: all``) each image's ITA band and the
+    band names (else None, None)."""
+    if all_values:
+        return bands_from_pixels(images, group_from, ita_threshold, bands)
+    return (*groups_from_pixels(images, group_from, ita_threshold), None, None)
+
+
+def band_bounds(bands: Sequence[float] | None) -> tuple[list[float], list[str]]:
+    """Lower bounds (all but the darkest band's) and names of the ITA bands, lightest first."""
+    if bands is None:
+        return [b for _, b in ITA_CATEGORIES[:-1]], [n for n, _ in ITA_CATEGORIES]
+    bounds = [float(b) for b in bands]
+    if not bounds or any(a <= b for a, b in zip(bounds, bounds[1:])) or not all(-90 <= b <= 90 for b in bounds):
+        raise DataError(f"dataset.ita_bands must be band boundaries in degrees in (-90, 90), lightest first and "
+                        f"strictly falling (e.g. [41, 28, 10]); got {list(bands)}")
+    names = [f"ITA > {bounds[0]:g}°"] + [f"{lo:g}° < ITA ≤ {hi:g}°" for hi, lo in zip(bounds, bounds[1:])] \
+        + [f"ITA ≤ {bounds[-1]:g}°"]
+    return bounds, names
+
+
+def _pixel_groups(images: torch.Tensor, group_from: str | None, ita_threshold: float | None
+                  ) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+    """Light/dark groups by the ITA threshold, their names and every image's angle."""
     if group_from != "ita":
         raise DataError(f"group_from must be 'ita' (groups from skin tone), got {group_from!r}"
                         + (" with ita_threshold" if group_from is None else ""))
@@ -117,7 +161,7 @@ def groups_from_pixels(images: torch.Tensor, group_from: str | None, ita_thresho
         raise DataError(f"ita_threshold {threshold:g}° puts all {len(groups)} images in the "
                         f"{'light' if groups[0] else 'dark'} group (ITA 10/50/90th percentiles: {q[0]:.1f}, "
                         f"{q[1]:.1f}, {q[2]:.1f}°); choose a threshold between them")
-    return groups, ita_group_names(threshold)
+    return groups, ita_group_names(threshold), angles
 
 
 def ita_summary(angles: np.ndarray, groups: np.ndarray, group_names: dict[int, str],

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError, quoted_listing
+from .groups import check_group_sizes
 
 # Per-channel normalisation applied to every uint8 image (fixed, so caches stay dataset-agnostic).
 MEAN = 0.5
@@ -25,13 +26,16 @@ class TensorSplit(Dataset):
     """One split held as uint8 tensors; items are (float image, label, group)."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
-                 values: torch.Tensor | None = None):
-        """``values``: each image's group value id, when the dataset has more than the two groups."""
+                 values: torch.Tensor | None = None, value_names: list[str] | None = None):
+        """``values``: each image's group value id, when the dataset has more than the two groups;
+        ``value_names``: their names when the study reads every value (``dataset.groups: all``): chips
+        then score the k groups beside the two."""
         assert images.dtype == torch.uint8 and images.ndim == 4
         self.images = images
         self.labels = labels.long()
         self.groups = groups.long()
         self.values = None if values is None else values.long()
+        self.value_names = value_names if values is not None else None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -42,7 +46,7 @@ class TensorSplit(Dataset):
     def subset(self, idx: np.ndarray | torch.Tensor) -> "TensorSplit":
         idx = torch.as_tensor(idx, dtype=torch.long)
         return TensorSplit(self.images[idx], self.labels[idx], self.groups[idx],
-                           None if self.values is None else self.values[idx])
+                           None if self.values is None else self.values[idx], self.value_names)
 
     def counts(self, num_classes: int) -> np.ndarray:
         """(num_classes, 2) sample counts per class × group."""
@@ -68,7 +72,7 @@ class Splits:
 
     def with_groups_swapped(self) -> "Splits":
         """A copy with groups 0 and 1 exchanged (the study's unprivileged group becomes group 0)."""
-        flip = {k: TensorSplit(s.images, s.labels, 1 - s.groups, s.values) for k, s in
+        flip = {k: TensorSplit(s.images, s.labels, 1 - s.groups, s.values, s.value_names) for k, s in
                 (("train", self.train), ("val", self.val), ("test", self.test))}
         return replace(self, **flip, group_names={0: self.group_names[1], 1: self.group_names[0]})
 
@@ -125,17 +129,20 @@ def make_splits(
     values: np.ndarray | None = None,
     value_names: list[str] | None = None,
     skin_types: np.ndarray | None = None,
+    min_group_size: int | None = None,
     **meta: Any,
 ) -> Splits:
     """Apply balancing and the stratified split to a full decoded dataset (``values``: each image's
     group value id when there are more than two values; ``value_names`` names them; ``skin_types``:
-    each image's labelled Fitzpatrick type, if known)."""
+    each image's labelled Fitzpatrick type, if known; ``min_group_size``: set when the study reads
+    every value (``dataset.groups: all``), the test images each value needs)."""
     keep = balance_groups(labels, groups, seed) if balance else np.arange(len(labels))
     labels, groups = labels[keep], groups[keep]
     images = images[torch.as_tensor(keep)]
     tr, va, te = stratified_split(labels, groups, seed)
     full = TensorSplit(images, torch.as_tensor(labels), torch.as_tensor(groups),
-                       None if values is None else torch.as_tensor(values[keep]))
+                       None if values is None else torch.as_tensor(values[keep]),
+                       list(value_names or []) if min_group_size is not None else None)
     if values is not None:
         names = list(value_names or [])
         meta["info"] = {**meta.get("info", {}), "group_values": names}
@@ -143,6 +150,8 @@ def make_splits(
         if absent:
             raise DataError(f"group value(s) {quoted_listing(names[v] if v < len(names) else v for v in absent)} have "
                             "no image in the test split (too few images); add images or merge the value into another")
+        if min_group_size is not None:
+            check_group_sizes(values[keep][te], names, min_group_size, str(meta.get("name", "dataset")))
     if skin_types is not None:
         meta["skin_types"] = tuple(skin_types[keep][part] for part in (tr, va, te))
     return Splits(train=full.subset(tr), val=full.subset(va), test=full.subset(te), **meta)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OS_FIXES, QUOTE_LIMIT, DataError, quote_value, quoted_listing
+from .groups import INTERSECTION, binary_from_values, intersect, privileged_set
 from .real import Table, _read_csv
 
 CSV_DEFAULTS = {"file": "labels.csv", "image_column": "image", "label_column": "label", "group_column": "group"}
@@ -94,24 +95,23 @@ def _one_row_per_image(paths: pd.Series, images: pd.Series, labels: pd.Series, g
 
 def _groups(values: pd.Series, privileged: object, dataset: str, column: str
             ) -> tuple[np.ndarray, np.ndarray, list[str], dict[int, str]]:
-    """Binary groups (privileged value → 1) plus each row's value id and the value names."""
+    """Binary groups (a value in the privileged set → 1) plus each row's value id and the value names."""
     text = values.astype(str).str.strip()
     names = sorted(text.unique().tolist())
-    if privileged is None:
+    priv = privileged_set(privileged)  # type: ignore[arg-type]
+    if not priv:
         raise DataError(f"{dataset}: say which value of '{quote_value(column)}' is privileged (dataset.privileged); "
                         f"found {_found_values(names, len(text))}")
-    priv = str(privileged).strip()
-    if priv not in names:
-        raise DataError(f"{dataset}: privileged value '{quote_value(priv)}' does not occur in column "
+    absent = [p for p in priv if p not in names]
+    if absent:
+        raise DataError(f"{dataset}: privileged value '{quote_value(absent[0])}' does not occur in column "
                         f"'{quote_value(column)}'; found {_found_values(names, len(text))}")
-    if len(names) < 2:
-        raise DataError(f"{dataset}: column '{quote_value(column)}' has only the value '{quote_value(priv)}'; "
-                        "fairness needs a second group")
+    if len(names) < 2 or set(priv) >= set(names):
+        raise DataError(f"{dataset}: column '{quote_value(column)}' has only the privileged value(s) "
+                        f"{quoted_listing(priv, 5)}; fairness needs a second group")
     value_ids = text.map({v: i for i, v in enumerate(names)}).to_numpy(np.int64)
-    groups = (text == priv).to_numpy(np.int64)
-    others = [v for v in names if v != priv]
-    return groups, value_ids, names, {0: " + ".join(others) if len(others) <= 3 else f"{len(others)} other values",
-                                      1: priv}
+    groups, group_names = binary_from_values(value_ids, names, priv, dataset)
+    return groups, value_ids, names, group_names
 
 
 def _classes(labels: pd.Series, classes: list[str] | None, dataset: str) -> list[str]:
@@ -167,22 +167,37 @@ def _table(dataset: str, root: Path, images: pd.Series, labels: pd.Series, group
                  values=None if value_ids is None else value_ids[ok], value_names=value_names)
 
 
+def group_columns(group_column: str | list[str] | None) -> list[str]:
+    """``dataset.group_column`` as a list: one column, or several whose values intersect."""
+    if group_column is None:
+        return []
+    return [group_column] if isinstance(group_column, str) else list(group_column)
+
+
+def _group_values(df: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each row's group value: the one column's cell, or the intersection of several (``light × F``)."""
+    return intersect(_cells(df[c]) for c in columns)
+
+
 def csv_table(root: Path, file: str = "labels.csv", image_column: str = "image", label_column: str = "label",
-              group_column: str | None = "group", privileged: object = None, classes: list[str] | None = None
-              ) -> Table:
+              group_column: str | list[str] | None = "group", privileged: object = None,
+              classes: list[str] | None = None) -> Table:
     """A CSV under the root: one row per image (path relative to the root), its label and group.
     ``classes`` is the label order of the model's outputs (default: sorted labels);
-    ``group_column=None``: the CSV has no groups (they come from the pixels)."""
-    _own_columns("csv", image=image_column, label=label_column, group=group_column)
-    own = group_column or image_column  # without groups, the image column stands in (never blank, never used)
-    df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, own], dtype=str,
+    ``group_column=None``: the CSV has no groups (they come from the pixels); several columns: their
+    intersections are the group values."""
+    cols = group_columns(group_column)
+    _own_columns("csv", image=image_column, label=label_column, **{f"group{i or ''}": c for i, c in enumerate(cols)})
+    own = cols or [image_column]  # without groups, the image column stands in (never blank, never used)
+    df = _read_csv(confined(root, file, "csv", "file"), "csv", [image_column, label_column, *own], dtype=str,
                    fix=COLUMN_FIX)
-    return _table("csv", root, df[image_column], df[label_column], df[own], privileged, group_column, classes)
+    return _table("csv", root, df[image_column], df[label_column], _group_values(df, own), privileged,
+                  INTERSECTION.join(cols) or None, classes)
 
 
 def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str = "image",
-                 group_column: str | None = "group", privileged: object = None, classes: list[str] | None = None
-                 ) -> Table:
+                 group_column: str | list[str] | None = "group", privileged: object = None,
+                 classes: list[str] | None = None) -> Table:
     """``root/<label>/<image>``; the groups CSV maps each image (path relative to the root, or its
     file name when names are unique) to its group. ``group_column=None``: no groups file, every
     image is used (groups come from the pixels)."""
@@ -193,11 +208,12 @@ def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str 
     if group_column is None:
         paths = pd.Series(rel)
         return _table("folder", root, paths, paths.map(lambda r: Path(r).parent.name), paths, None, None, classes)
-    _own_columns("folder", image=image_column, group=group_column)
-    df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, group_column],
+    cols = group_columns(group_column)
+    _own_columns("folder", image=image_column, **{f"group{i or ''}": c for i, c in enumerate(cols)})
+    df = _read_csv(confined(root, groups_file, "folder", "groups file"), "folder", [image_column, *cols],
                    dtype=str, fix=COLUMN_FIX)
     df = df.assign(**{image_column: _cells(df[image_column])}).dropna(subset=[image_column])
-    listed, groups = df[image_column], _cells(df[group_column])
+    listed, groups = df[image_column], _group_values(df, cols)
     _one_row_per_image(listed, listed, pd.Series("", index=listed.index), groups, "folder")
     by_rel = dict(zip(listed, groups))
     by_name = dict(zip(listed.map(lambda s: Path(s).name), groups))
@@ -208,6 +224,6 @@ def folder_table(root: Path, groups_file: str = "groups.csv", image_column: str 
                         "list each image by its path relative to the root or its file name")
     group_values = pd.Series([by_rel[r] if r in by_rel else by_name[Path(r).name] for r in rel])
     table = _table("folder", root, pd.Series(rel), pd.Series([Path(r).parent.name for r in rel]), group_values,
-                   privileged, group_column, classes)
+                   privileged, INTERSECTION.join(cols), classes)
     table.dropped["not_in_groups_file"] = known.count(False)
     return table

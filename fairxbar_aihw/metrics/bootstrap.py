@@ -10,9 +10,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import registry
 from .core import compute
 
-BOOTSTRAP_METRICS = ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd")
+BOOTSTRAP_METRICS = registry.columns("bootstrap")
 
 
 def strata(labels: np.ndarray, groups: np.ndarray) -> list[np.ndarray]:

@@ -12,10 +12,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..metrics import improvement
+from ..metrics import improvement, registry
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..study.schema import StudyConfig
+from . import groups as group_table
 from . import population, replication
 from .markdown import claims_parts, incomplete_note
 from ..study.keys import RowKind
@@ -23,8 +24,7 @@ from .numbers import compute_cost, pm, synthetic_note, target_label
 from .rows import baseline_row, of_kind
 from .stats import across_seeds
 
-MODEL_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("acc_g0", "acc unpriv."),
-                 ("acc_g1", "acc priv."))
+MODEL_METRICS = tuple((column, label) for column, label, _ in registry.view("models"))
 
 
 def _provenance(metas: dict[int, dict[str, Any]], n: int) -> list[str]:
@@ -130,7 +130,9 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               "probes, chips), each with its own report in `seed-N/`.", ""]
     claim_lines, by_setting = claims_parts(frames, cfg, out)
     lines += claim_lines + replication.readme_lines(out, seeds)
-    lines += population.section(frames, cfg.yield_spec, out, cfg.claims.gap)
+    names = group_table.value_names(metas[seeds[0]].get("groups"))
+    lines += population.section(frames, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
+    lines += group_table.section(frames, names) if names else []
     lines += _models(frames, metas)
     if len(by_setting):
         lines += _settings(by_setting)

@@ -17,11 +17,12 @@ import pandas as pd
 
 from ..csv_files import write_csv
 from ..errors import UserError
-from ..metrics import compute
+from ..metrics import compute, registry
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
+from . import groups as group_table
 from . import population
 from .markdown import base_test_sd, claims_section, drift_section, skipped_lines
 from ..study.keys import AUDIT_FACTS, RowKind, layer_of
@@ -29,8 +30,7 @@ from .numbers import pm
 from .rows import baseline_row, of_kind
 from .stats import mean_ci
 
-GROUP_METRICS = (("acc_g0", "accuracy unpriv."), ("acc_g1", "accuracy priv."), ("f1_g0", "macro-F1 unpriv."),
-                 ("f1_g1", "macro-F1 priv."), ("f1_micro", "pooled F1"), ("eodds", "EOdds"), ("eopp0", "EOpp0"))
+GROUP_METRICS = tuple((column, label) for column, label, _ in registry.view("audit", long=True))
 
 
 def _technologies(df: pd.DataFrame, base: pd.Series, boot: dict[str, Any]) -> list[str]:
@@ -164,7 +164,9 @@ def write_audit_report(store: ResultsStore, run_id: str, cfg: StudyConfig, cells
                                    if cfg.saliency.estimator == "hutchinson" else "") + ".",
              "- Full study report (every cell): [study/README.md](study/README.md).", ""]
     lines += claims_section({cfg.seed: df}, cfg, out, base_sd={cfg.seed: base_test_sd(meta)})
-    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
+    names = group_table.value_names(meta["groups"])
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
+    lines += group_table.section({cfg.seed: df}, names) if names else []
     lines += _technologies(df, base, boot)
     values = per_value(predictions, facts["num_classes"])
     lines += _values(values)

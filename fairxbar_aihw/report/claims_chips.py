@@ -17,11 +17,11 @@ SETTING = ["preset", "intensity", "target"]
 
 def gap_metric(frames: dict[int, pd.DataFrame], preferred: str) -> str:
     """The gap column the claims use: ``preferred`` when every chip and baseline row has it (rows
-    stored before bias-corrected gaps existed do not), else the raw ``eodds``."""
+    stored before bias-corrected gaps existed do not), else its raw form (``eodds``, ``k_eodds``)."""
     for df in frames.values():
         rows = of_kind(df, RowKind.BASELINE, *CHIP_KINDS)
         if preferred not in rows or rows[preferred].isna().any():
-            return "eodds"
+            return preferred.removesuffix("_bc")
     return preferred
 
 

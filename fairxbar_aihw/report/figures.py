@@ -13,6 +13,7 @@ from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..metrics import registry  # noqa: E402
 from ..safe_files import write_atomic  # noqa: E402
 from ..study.keys import fraction_key, parse_fraction_key  # noqa: E402
 from .stats import summarise  # noqa: E402
@@ -148,7 +149,7 @@ def drift_curves(drift: pd.DataFrame, base: pd.Series, out: Path) -> str:
     fig, axes = plt.subplots(len(presets), 3, figsize=(14, 3.6 * len(presets)), squeeze=False)
     for row, preset in zip(axes, presets):
         part = drift[drift["preset"] == preset]
-        summ = summarise(part, ["method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
+        summ = summarise(part, ["method", "t_inference"], list(registry.columns("drift")))
         for method in ordered(summ["method"]):
             m = summ[summ["method"] == method].sort_values("t_inference")
             if not len(m):

@@ -13,11 +13,12 @@ import yaml
 from ..csv_files import write_csv
 from ..data.skips import describe_skips
 from ..errors import UserError
-from ..metrics import improvement
+from ..metrics import improvement, registry
 from ..provenance import provenance_note
 from ..safe_files import safe_mkdir, write_atomic
 from ..store import ResultsStore
 from ..study.schema import StudyConfig
+from . import groups as group_table
 from . import claims_text, figures, population
 from .claims_chips import chip_differences, gap_metric
 from .claims_registry import table_pairs
@@ -30,8 +31,7 @@ from .rows import chips, of_kind
 from .styles import ordered
 from .verdicts import MAX_COST
 
-METRICS = ["f1_macro", "f1_micro", "eodds", "eopp0", "eopp1", "eodds_nd", "acc_g0", "acc_g1", "targeted_fraction"]
-CORRECTED = ("eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor")  # metrics.gap_bias, absent from older rows
+METRICS = [*registry.columns("cells"), "targeted_fraction"]
 
 
 def _relative(imp: float, ci: float, base_eodds: float) -> str:
@@ -71,7 +71,7 @@ def claims_parts(frames: dict[int, pd.DataFrame], cfg: StudyConfig, out: Path, s
     chips), so a report that shows both computes the chip differences and that table once.
     ``base_sd``: each seed's test-set standard deviation of its pre-trained gap, where known."""
     settings = cfg.claims
-    gap = gap_metric(frames, settings.gap)
+    gap = gap_metric(frames, cfg.gap_column(settings.gap))
     chips, empty = chip_differences(frames, arm_reading(cfg), gap, base_sd)
     table, per_seed = claim_table(chips, settings)
     table = claims_text.with_to_decide(table, settings)
@@ -204,8 +204,7 @@ def _pretrained_lines(base: pd.Series, boot: dict[str, Any]) -> list[str]:
     """The pre-trained model on ideal hardware: each metric with its test-set bootstrap interval."""
     lines = ["## Pre-trained model (ideal hardware), test split", "",
              "| metric | value | 95% interval over test images |", "|---|---|---|"]
-    for key in ("f1_macro", "f1_micro", "accuracy", "eodds", "eopp0", "eopp1", "eodds_nd", "eopp0_nd", "eopp1_nd",
-                "acc_g0", "acc_g1", "f1_g0", "f1_g1", *CORRECTED):
+    for key in registry.columns("pretrained"):
         if key in base and not pd.isna(base[key]):  # rows stored before the corrected gaps have none
             lines.append(f"| {key} | {base[key]:.4f} | {_interval(boot.get(key))} |")
     if "eodds_floor" in base and not pd.isna(base["eodds_floor"]):
@@ -277,7 +276,9 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     lines += synthetic_note(bool(meta["dataset"].get("synthetic")))
     lines += [provenance_note(meta["environment"], seeds=study_seeds), ""]
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds, {cfg.seed: base_test_sd(meta)})
-    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.claims.gap)
+    names = group_table.value_names(meta["groups"])
+    lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
+    lines += group_table.section({cfg.seed: df}, names) if names else []
     lines += _setup_lines(cfg, meta, sweep)
     lines += _pretrained_lines(base, (meta["baseline"] or {}).get("test_bootstrap") or {})
     figs: list[tuple[str, str]] = []
@@ -306,7 +307,7 @@ def drift_section(drift: pd.DataFrame, base: pd.Series, out: Path) -> list[str]:
              "Each chip is programmed once and read at every time; mean ± 95% CI over chips.", "",
              f"![drift]({name})", "",
              "| preset | method | time | macro-F1 | EOdds | acc unpriv. | acc priv. |", "|---|---|---|---|---|---|---|"]
-    summ = summarise(drift, ["preset", "method", "t_inference"], ["f1_macro", "eodds", "acc_g0", "acc_g1"])
+    summ = summarise(drift, ["preset", "method", "t_inference"], list(registry.columns("drift")))
     for _, r in summ.sort_values(["preset", "method", "t_inference"]).iterrows():
         lines.append(f"| {r['preset']} | {r['method']} | {_time(r['t_inference'])} | "
                      f"{pm(r['f1_macro'], r['f1_macro_ci'])} | {pm(r['eodds'], r['eodds_ci'])} | "

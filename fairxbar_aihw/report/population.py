@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..csv_files import write_csv
+from ..metrics import registry
+from ..metrics.registry import VALUE_PREFIX
 from ..study.schema import ClaimsSection, YieldSpecSection
 from . import figures
 from .claims_chips import gap_metric
@@ -41,11 +43,19 @@ class Metric:
     worst_is_high: bool
 
 
-METRICS = (Metric("eodds", "EOdds", True), Metric("eodds_bc", "EOdds bias-corr.", True),
-           Metric("f1_micro", "pooled F1", False), Metric("acc_g0", "acc unpriv.", False),
-           Metric("acc_g1", "acc priv.", False), Metric("churn_g0", "churn unpriv.", True),
-           Metric("churn_g1", "churn priv.", True), Metric("churn", "churn", True))
-SHOWN = ("eodds", "eodds_bc", "f1_micro", "acc_g0", "acc_g1", "churn_g0", "churn_g1")  # the markdown table
+METRICS = tuple(Metric(column, label, m.lower_is_better) for column, label, m in registry.view("population"))
+SHOWN = registry.columns("population_shown")  # the markdown table
+DEFAULT_GROUP_DROP = 0.05  # the k-group spec when ``yield_spec.max_group_accuracy_drop`` is unset
+
+
+def group_metrics(names: dict[int, str]) -> tuple[Metric, ...]:
+    """The per-chip columns of the k-group reading (``dataset.groups: all``): the worst-pair gap,
+    raw and bias-corrected, pooled F1, then each group's accuracy and churn."""
+    k = VALUE_PREFIX
+    return (Metric(k + "eodds", "worst-pair EOdds", True), Metric(k + "eodds_bc", "worst-pair EOdds bias-corr.", True),
+            Metric("f1_micro", "pooled F1", False),
+            *(Metric(f"{k}acc_g{i}", f"acc {n}", False) for i, n in names.items()),
+            *(Metric(f"{k}churn_g{i}", f"churn {n}", True) for i, n in names.items()))
 
 
 def yield_interval(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
@@ -83,15 +93,26 @@ def seeds_interval(yields: np.ndarray | list[float], level: float = LEVEL) -> tu
     return mean, max(0.0, mean - half), min(1.0, mean + half)
 
 
-def spec_gap(spec: YieldSpecSection, claims_gap: str | None = None) -> str:
+def spec_gap(spec: YieldSpecSection, claims_gap: str | None = None, groups: dict[int, str] | None = None) -> str:
     """The gap the spec asks for: its own ``gap`` when set, else the claims' gap (``claims_gap``,
-    the claims section's default when not given), so chips and claims are judged on one metric."""
-    return spec.gap or claims_gap or ClaimsSection().gap
+    the claims section's default when not given), so chips and claims are judged on one metric; with
+    the k-group reading (``groups``) the spec's own gap is read over the k groups too."""
+    if spec.gap:
+        return VALUE_PREFIX + spec.gap if groups else spec.gap
+    return claims_gap or ClaimsSection().gap
 
 
-def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> pd.DataFrame:
+def group_drop(spec: YieldSpecSection) -> float:
+    """How much accuracy any one group may lose on a chip, in the k-group reading."""
+    return DEFAULT_GROUP_DROP if spec.max_group_accuracy_drop is None else spec.max_group_accuracy_drop
+
+
+def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, groups: dict[int, str] | None = None
+          ) -> pd.DataFrame:
     """Every chip row of every seed, with ``study_seed`` and ``meets``: whether the chip meets the
-    spec against its own seed's digital model (a missing value fails it)."""
+    spec against its own seed's digital model (a missing value fails it). With the k-group reading
+    (``groups``) a chip also needs every group to lose at most ``group_drop`` accuracy, and
+    ``meets_g<i>`` says whether group i did."""
     parts = []
     for seed, df in sorted(frames.items()):
         base = baseline_row(df)
@@ -101,6 +122,10 @@ def judge(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str) -> 
         chips["study_seed"] = seed
         chips["meets"] = ((chips[gap] <= base[gap] + spec.max_eodds_increase + TOLERANCE)
                           & (chips["f1_micro"] >= base["f1_micro"] - spec.max_f1_drop - TOLERANCE))
+        for i in groups or {}:
+            column = f"{VALUE_PREFIX}acc_g{i}"
+            chips[f"meets_g{i}"] = chips[column] >= base[column] - group_drop(spec) - TOLERANCE
+            chips["meets"] &= chips[f"meets_g{i}"]
         parts.append(chips)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -116,7 +141,8 @@ def distribution(values: pd.Series, worst_is_high: bool) -> dict[str, float]:
             "worst": float(v.max() if worst_is_high else v.min())}
 
 
-def summary(chips: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+def summary(chips: pd.DataFrame, by: list[str] | None = None, metrics: tuple[Metric, ...] = METRICS
+            ) -> pd.DataFrame:
     """Per cell (or ``by``): chips, chips meeting the spec, the pooled yield with its Clopper-Pearson
     interval (``yield_lo``, ``yield_hi``), and each metric's percentiles and worst chip (columns
     ``<metric>_p5`` … ``<metric>_worst``). Unless ``by`` splits the seeds: the number of seeds
@@ -134,7 +160,9 @@ def summary(chips: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
             per_seed = part.groupby("study_seed")["meets"].mean()
             mean, s_lo, s_hi = seeds_interval(per_seed.to_numpy())
             row.update(seeds=len(per_seed), yield_seeds=mean, yield_lo_seeds=s_lo, yield_hi_seeds=s_hi)
-        for m in METRICS:
+        for group in (c[len("meets_g"):] for c in part.columns if c.startswith("meets_g")):
+            row[f"yield_g{group}"] = float(part[f"meets_g{group}"].mean())
+        for m in metrics:
             column = part[m.column] if m.column in part else pd.Series(dtype=float)
             row.update({f"{m.column}_{s}": v for s, v in distribution(column, m.worst_is_high).items()})
         rows.append(row)
@@ -196,7 +224,8 @@ def _key(r: pd.Series) -> str:
     return f"{r['preset']} | {r['intensity']:g} | {r['method']} | {target_label(r['target'])}"
 
 
-def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, asked: str) -> list[str]:
+def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, asked: str,
+           groups: dict[int, str] | None = None) -> list[str]:
     bases = {s: baseline_row(df) for s, df in frames.items()}
     digital = "; ".join(f"{'seed ' + str(s) + ': ' if len(bases) > 1 else ''}{gap} {b[gap]:.3f}, pooled F1 "
                         f"{b['f1_micro']:.3f}" for s, b in sorted(bases.items()))
@@ -205,8 +234,11 @@ def _intro(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, gap: str, as
             f"{GAPS[gap]} is at most {spec.max_eodds_increase:g} above the digital (pre-trained) model's and "
             f"its pooled F1 at most {points} below it (`yield_spec` in the study, its gap "
             + ("the claims' gap" if spec.gap is None else "set by `yield_spec.gap`")
-            + f"; digital model: {digital}). The **yield** is the share of a cell's chips that meet it, with its "
-            "exact 95% binomial (Clopper-Pearson) interval.")
+            + f"; digital model: {digital})"
+            + (f", and **no group loses more than {100 * group_drop(spec):g} accuracy points** against the digital "
+               f"model (`yield_spec.max_group_accuracy_drop`; {len(groups)} groups)" if groups else "")
+            + ". The **yield** is the share of a cell's chips that meet it, with its exact 95% binomial "
+            "(Clopper-Pearson) interval.")
     if gap != asked:
         text += f" The study asks for `{asked}`, which rows stored before it existed lack: judged on `{gap}`."
     if len(frames) > 1:
@@ -242,8 +274,8 @@ def _yield_table(table: pd.DataFrame, per_seed: pd.DataFrame | None) -> list[str
     return lines + [""]
 
 
-def _distribution_table(table: pd.DataFrame) -> list[str]:
-    metrics = [m for m in METRICS if m.column in SHOWN]
+def _distribution_table(table: pd.DataFrame, metrics: tuple[Metric, ...] | None = None) -> list[str]:
+    metrics = metrics or tuple(m for m in METRICS if m.column in SHOWN)
     lines = ["### Distribution over chips", "",
              "Each cell: 5th / 50th / 95th percentile over chips (worst chip). Churn = share of the group's test "
              "predictions the chip changed against the digital model; n/a where the rows predate it.", "",
@@ -251,6 +283,22 @@ def _distribution_table(table: pd.DataFrame) -> list[str]:
              "|---|---|---|---|" + "---|" * len(metrics)]
     lines += [f"| {_key(r)} | " + " | ".join(_spread(r, m.column) for m in metrics) + " |"
               for _, r in table.iterrows()]
+    return lines + [""]
+
+
+def _group_yield_table(table: pd.DataFrame, groups: dict[int, str], drop: float) -> list[str]:
+    """Per cell and group: the share of chips on which that group loses at most ``drop`` accuracy."""
+    lines = ["### Yield per group", "",
+             f"Share of each cell's chips on which the group loses at most {100 * drop:g} accuracy points against the "
+             "digital model (the per-group part of the spec); the lowest share names the group the technology "
+             "hurts most.", "",
+             "| preset | intensity | method | target | " + " | ".join(groups.values()) + " | group hurt most |",
+             "|---|---|---|---|" + "---|" * (len(groups) + 1)]
+    for _, r in table.iterrows():
+        shares = {i: r[f"yield_g{i}"] for i in groups}
+        worst = min(shares, key=lambda i: (shares[i], i))
+        lines.append(f"| {_key(r)} | " + " | ".join(f"{100 * v:.0f}%" for v in shares.values())
+                     + f" | {groups[worst] if shares[worst] < 1 else '–'} |")
     return lines + [""]
 
 
@@ -269,26 +317,31 @@ def _ranking_table(ranked: pd.DataFrame) -> list[str]:
 
 
 def section(frames: dict[int, pd.DataFrame], spec: YieldSpecSection, out: Path,
-            claims_gap: str | None = None) -> list[str]:
+            claims_gap: str | None = None, groups: dict[int, str] | None = None) -> list[str]:
     """The report's population section from each seed's rows (pooled over seeds and over seeds,
     with per-seed counts, when there are several); writes ``population.csv`` (and
     ``population_by_seed.csv``) and the yield figure into ``out``. Nothing when no chip rows
     exist. The chips are judged on ``spec.gap``, or when it is unset on ``claims_gap`` (the
-    study's ``claims.gap``): see ``spec_gap``."""
-    asked = spec_gap(spec, claims_gap)
+    study's ``claims.gap``): see ``spec_gap``. ``groups``: the k-group reading's group names
+    (``dataset.groups: all``): the spec then also bounds each group's accuracy loss, and the tables
+    show every group."""
+    asked = spec_gap(spec, claims_gap, groups)
     gap = gap_metric(frames, asked)
-    chips = judge(frames, spec, gap)
+    chips = judge(frames, spec, gap, groups)
     if chips.empty:
         return []
-    table = summary(chips)
-    per_seed = summary(chips, CELL + ["study_seed"]) if len(frames) > 1 else None
+    metrics = group_metrics(groups) if groups else METRICS
+    table = summary(chips, metrics=metrics)
+    per_seed = summary(chips, CELL + ["study_seed"], metrics) if len(frames) > 1 else None
     write_csv(out / "population.csv", table.assign(gap=gap), float_format="%.6g")
     if per_seed is not None:
         write_csv(out / "population_by_seed.csv", per_seed.assign(gap=gap), float_format="%.6g")
     figure = figures.yield_curves(table, out)
-    lines = _intro(frames, spec, gap, asked)
+    lines = _intro(frames, spec, gap, asked, groups)
     lines += _yield_table(table, per_seed)
     lines += [f"![Fairness yield vs intensity]({figure})", ""]
-    lines += _distribution_table(table)
+    if groups:
+        lines += _group_yield_table(table, groups, group_drop(spec))
+    lines += _distribution_table(table, metrics if groups else None)
     lines += _ranking_table(ranking(table))
     return lines

@@ -52,7 +52,7 @@ def claims_of(frames: dict[int, pd.DataFrame], cfg: StudyConfig, base_sd: dict[i
     """The claims table of the seeds in ``frames`` (their rows, as ``Study.frames`` gives them),
     decided as the report decides it, with its ``gap`` column; nothing is written."""
     settings = cfg.claims
-    gap = gap_metric(frames, settings.gap)
+    gap = gap_metric(frames, cfg.gap_column(settings.gap))
     chips, _ = chip_differences(frames, arm_reading(cfg), gap, base_sd)
     table, _ = claim_table(chips, settings)
     return table.assign(gap=gap) if len(table) else table

@@ -24,7 +24,7 @@ from ..hardware import (Preset, analog_layers, drift, effective_weights, install
                         program_chip, seeded_rng, to_analog)
 from ..models import Masks
 from ..errors import UserError
-from ..metrics import churn, flat_row
+from ..metrics import VALUE_PREFIX, churn, compute, flat_row
 from ..models.user import crossbar_proxy, is_compiled
 from ..rng import chip_seed, read_seed
 from ..training.evaluation import metrics_from_logits, predict_logits
@@ -61,6 +61,8 @@ class ChipEvaluator:
         self.reference = (predict_logits(self.shadow, test, device).argmax(1) if reference is None
                           else reference).cpu()
         self._churn_args = (self.reference.numpy(), test.groups.numpy())
+        # the k-group reading (dataset.groups: all): every group value scored beside the two groups
+        self._values = None if test.value_names is None else (test.values.numpy(), list(test.value_names))
 
     def analog(self, preset: Preset) -> nn.Module:
         key = repr(sorted(preset.values.items(), key=lambda kv: kv[0]))
@@ -84,9 +86,16 @@ class ChipEvaluator:
             return predict_logits(amodel, self.test, self.device)
 
     def row(self, logits: torch.Tensor) -> dict[str, float]:
-        """The metrics of one chip's test logits, and its churn against the digital model."""
-        return {**flat_row(metrics_from_logits(logits, self.test, self.num_classes)),
-                **churn(logits.argmax(1).numpy(), *self._churn_args)}
+        """The metrics of one chip's test logits and its churn against the digital model, for the two
+        groups and, when the study reads every group value, for the k values (``k_`` columns)."""
+        preds = logits.argmax(1).numpy()
+        row = {**flat_row(metrics_from_logits(logits, self.test, self.num_classes)), **churn(preds, *self._churn_args)}
+        if self._values is not None:
+            values, names = self._values
+            k = compute(self.test.labels.numpy(), preds, values, num_classes=self.num_classes, group_names=names)
+            row.update(flat_row(k, prefix=VALUE_PREFIX))
+            row.update({VALUE_PREFIX + key: v for key, v in churn(preds, self._churn_args[0], values).items()})
+        return row
 
 
 Job = tuple[Cell, Preset, "Masks | None"]

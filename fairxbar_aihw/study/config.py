@@ -119,6 +119,10 @@ def check_dataset(ds: Any, w: str) -> None:
     set_options = [k for k in TABLE_OPTIONS if getattr(ds, k) is not None]
     _need(ds.ita_threshold is None or ds.group_from == "ita", f"{w}: dataset.ita_threshold needs "
           "dataset.group_from: ita")
+    _need(ds.ita_bands is None or (ds.group_from == "ita" and ds.groups == "all"), f"{w}: dataset.ita_bands needs "
+          "dataset.group_from: ita and dataset.groups: all")
+    _need(ds.min_group_size is None or ds.groups == "all", f"{w}: dataset.min_group_size applies with "
+          "dataset.groups: all")
     if ds.group_from == "ita":  # light skin (high ITA) is group 1; there is no group column to read
         given = [k for k in ("groups_file", "group_column", "privileged") if getattr(ds, k) is not None]
         _need(not given, f"{w}: dataset.{given[0] if given else ''} does not apply with group_from: ita (the groups "

@@ -148,6 +148,7 @@ class StudyRun(StoredRun):
         self.store.set_meta(self.run_id, "groups", {
             "unprivileged_setting": setting, "swapped": swap,
             "names": {0: names[1], 1: names[0]} if swap else names, "baseline_val_f1_by_dataset_group": f1,
+            **({"values": self.data.test.value_names} if self.data.test.value_names is not None else {}),
         })
         return swap
 

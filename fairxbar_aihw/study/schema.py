@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..data.catalog import DATASET_NAMES
 from ..errors import listing
+from ..metrics.registry import VALUE_PREFIX
 from ..retrain.config import PruneSection, RetrainSection
 from ..saliency.config import Method, SaliencySection
 from ..sections import Section
@@ -23,7 +24,8 @@ __all__ = ["GROUP_OPTIONS", "MAX_SEED", "SECTIONS", "TABLE_OPTIONS", "HardwareEn
            "RetrainSection", "SaliencySection", "Section", "StudyConfig", "TrainSection"]
 
 TABLE_OPTIONS = ("file", "groups_file", "image_column", "label_column", "group_column", "privileged", "classes")
-GROUP_OPTIONS = ("group_from", "ita_threshold")  # groups from pixels (data/skin_tone.py)
+# groups from pixels (data/skin_tone.py) and the k-group reading (data/groups.py)
+GROUP_OPTIONS = ("group_from", "ita_threshold", "groups", "ita_bands", "min_group_size")
 MAX_SEED = 2**63 - 1  # the results database stores seeds as SQLite INTEGER (signed 64-bit); torch takes < 2**64
 
 DatasetName = Literal[DATASET_NAMES]  # type: ignore[valid-type]
@@ -46,9 +48,12 @@ class DatasetSection(Section):
     image_column: str | None = Field(None, description="csv/folder: column with image paths relative to the root "
                                      "(default image)")
     label_column: str | None = Field(None, description="csv: column with labels (default label)")
-    group_column: str | None = Field(None, description="csv/folder: column with the group value (default group)")
-    privileged: str | None = Field(None, description="csv/folder: the group value that is privileged (group 1); "
-                                   "every other value is unprivileged (group 0) and keeps its own per-value rows")
+    group_column: str | list[str] | None = Field(None, description="csv/folder: column with the group value "
+                                                 "(default group); several columns: their intersections are the "
+                                                 "values (`light × F`)")
+    privileged: str | list[str] | None = Field(None, description="csv/folder: the group value(s) that are "
+                                               "privileged (group 1; a list or `I,II,III`); every other value is "
+                                               "unprivileged (group 0) and keeps its own per-value rows")
     classes: list[str] | None = Field(None, description="csv/folder: every label in your model's output order "
                                       "(default: labels sorted)")
     group_from: Literal["ita"] | None = Field(None, description="ita: groups from the pixels, light (Individual "
@@ -56,6 +61,17 @@ class DatasetSection(Section):
                                               "datasets without a group column (default: the dataset's own groups)")
     ita_threshold: float | None = Field(None, ge=-90, le=90, description="with group_from: ita, the light/dark "
                                         "boundary in degrees (default 28: intermediate vs tan, Fitzpatrick III/IV)")
+
+    groups: Literal["two", "all"] | None = Field(None, description="which groups the claims and the yield judge: "
+                                                 "two (unset): the paper's privileged/unprivileged pair; all: every "
+                                                 "group value (synthderm: Fitzpatrick I-VI; csv/folder: every value "
+                                                 "of group_column; group_from ita: the ITA bands), on the worst-pair "
+                                                 "gap")
+    ita_bands: list[float] | None = Field(None, description="with groups: all and group_from: ita, the band "
+                                          "boundaries in degrees, lightest first (default: the six standard "
+                                          "categories, Del Bino & Bernerd 2013)")
+    min_group_size: int | None = Field(None, ge=1, description="with groups: all, the test images every group value "
+                                       "needs (default 30)")
 
     def loader_params(self) -> dict[str, Any]:
         """What the dataset's loader takes: ``params`` plus the table and group options that are set."""
@@ -137,6 +153,9 @@ class YieldSpecSection(Section):
                                       "most this much above the digital (pre-trained) model's")
     max_f1_drop: float = Field(0.01, ge=0, le=1, description="... and its pooled F1 (eq. 3) at most this much "
                                "below the digital model's (0.01 = 1 point)")
+    max_group_accuracy_drop: float | None = Field(None, ge=0, le=1, description="with dataset.groups: all, no "
+                                                  "group may lose more accuracy than this against the digital "
+                                                  "model (default 0.05 = 5 points)")
     gap: Literal["eodds", "eodds_bc"] | None = Field(None, description="gap metric of the spec: eodds (raw, the "
                                                      "paper's printed sum) or eodds_bc (bias-corrected); unset: the "
                                                      "claims' gap (`claims.gap`)")
@@ -171,6 +190,16 @@ class StudyConfig(Section):
     def owner(self) -> tuple[str, str]:
         """What this study's run and report folders belong to (set by the loader): see ``runfolder.Owner``."""
         return self._owner
+
+    @property
+    def reads_every_group(self) -> bool:
+        """Whether the claims and the yield judge every group value (``dataset.groups: all``)."""
+        return self.dataset.groups == "all"
+
+    def gap_column(self, gap: str) -> str:
+        """The stored column of a gap metric: with ``dataset.groups: all`` its k-group reading (the
+        worst-pair gap, ``k_`` columns), else the paper's two-group gap."""
+        return VALUE_PREFIX + gap if self.reads_every_group else gap
 
     @field_validator("seeds")
     @classmethod
