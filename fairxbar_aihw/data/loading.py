@@ -13,7 +13,7 @@ from ..errors import PATH_LIMIT, DataError, DataWarning, UserError, quote_value,
 from . import real
 from .catalog import DATASETS, DatasetInfo
 from .skips import SKIP_LABELS
-from .groups import DEFAULT_MIN_GROUP_SIZE
+from .groups import DEFAULT_MIN_GROUP_SIZE, FITZPATRICK
 from .skin_tone import DEFAULT_ITA_THRESHOLD, groups_from_pixels, ita, ita_summary
 from .skin_tone import pixel_groups as pixel_reading
 from .splits import Splits, make_splits
@@ -73,13 +73,12 @@ def load(
         reading = {"groups": groups, "ita_bands": ita_bands, "min_group_size": min_group_size} if every else {}
         return info.loader()(size=size, seed=seed, balance=balance, **extra, **reading, **params)
     table = _table(info, root, pixel_groups, params)
+    if every and not pixel_groups and table.values is None:
+        labelled_types(table, name)
     images, labels, binary, corrupt, values = real.decode_cached(name, table, size, progress=progress)
     if pixel_groups:  # a user table's group values are not read: the ITA bands are the values
         binary, table.group_names, values, bands = pixel_reading(images, group_from, ita_threshold, every, ita_bands)
         table.value_names = bands or []
-    if every and values is None:
-        raise DataError(f"dataset {name} has no group values beyond its two groups; dataset.groups: all needs a "
-                        "group column (csv, folder) or group_from: ita (the ITA bands)")
     skipped = {**table.skipped, "corrupt_image": len(corrupt)}
     if any(skipped.values()):
         warnings.warn(f"{name}: {sum(skipped.values())} row(s) skipped ({skipped_text(skipped)}); "
@@ -92,6 +91,18 @@ def load(
         info={"missing_images": len(table.missing), "corrupt_images": len(corrupt), "dropped_rows": table.dropped,
               "skipped": skip_counts(table, corrupt), **params},
     )
+
+
+def labelled_types(table: real.Table, name: str) -> None:
+    """``dataset.groups: all`` on a dataset whose rows carry a labelled Fitzpatrick type
+    (Fitzpatrick-17k): the types found become the group values; an error for one without."""
+    if table.skin_types is None:
+        raise DataError(f"dataset {name} has no group values beyond its two groups; dataset.groups: all needs a "
+                        "group column (csv, folder), labelled skin types (fitzpatrick17k) or group_from: ita "
+                        "(the ITA bands)")
+    present = np.unique(table.skin_types)
+    table.values = np.searchsorted(present, table.skin_types).astype(np.int64)
+    table.value_names = [FITZPATRICK[t - 1] for t in present.tolist()]
 
 
 def _table(info: DatasetInfo, root: str | Path | None, pixel_groups: bool, params: dict[str, Any]) -> real.Table:
