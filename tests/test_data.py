@@ -59,13 +59,30 @@ def test_balance_gives_equal_groups():
 
 def test_synthderm_bad_parameters():
     with pytest.raises(UserError, match="num_classes"):
-        fx.data.load("synthderm", num_classes=9)
+        fx.data.load("synthderm", num_classes=115)
+    with pytest.raises(UserError, match="num_classes"):
+        fx.data.load("synthderm", num_classes=1)
     with pytest.raises(UserError, match="light_fraction"):
         fx.data.load("synthderm", light_fraction=1.5)
     with pytest.raises(UserError, match="unknown synthderm parameter"):
         fx.data.load("synthderm", colour=3)
     with pytest.raises(UserError, match="unknown dataset"):
         fx.data.load("mnist")
+
+
+def test_synthderm_reaches_the_papers_class_count_and_keeps_its_first_classes():
+    """Up to Fitzpatrick-17k's 114 classes; the first six are the hand-made ones, and a 4-class
+    dataset is the same whatever the maximum (the demo's images never change)."""
+    from fairxbar_aihw.data.synthderm import CLASS_SPECS, class_names, class_specs
+
+    assert class_specs(4) == CLASS_SPECS[:4] and len(set(class_names(114))) == 114
+    s = fx.data.load("synthderm", seed=1, size=8, n=114 * 12, num_classes=114, balance=False)
+    assert s.num_classes == 114 and len(s.class_names) == 114
+    counts = np.bincount(torch.cat([s.train.labels, s.val.labels, s.test.labels]).numpy(), minlength=114)
+    assert counts.min() > 0
+    # procedural classes differ from each other in what the generator draws (colour, shape, texture)
+    specs = np.array([[*c[1], *c[2:]] for c in class_specs(114)])
+    assert np.unique(specs.round(6), axis=0).shape[0] == 114
 
 
 def _image(path, colour=(120, 80, 60)):

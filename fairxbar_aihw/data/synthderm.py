@@ -45,7 +45,25 @@ CLASS_SPECS = [
     ("vascular", (0.72, 0.16, 0.22), 0.24, 1.0, 0.04, 0.05, 0.0),
     ("dermatofibroma", (0.58, 0.40, 0.34), 0.28, 1.0, 0.04, 0.08, -0.35),
 ]
-MAX_CLASSES = len(CLASS_SPECS)
+MAX_CLASSES = 114  # Fitzpatrick-17k's fine-grained label count (the paper's class count)
+SPEC_SEED = 17  # the procedural classes beyond the six above: fixed, so class k looks the same in every study
+SPEC_RANGES = ((0.15, 0.85), (0.15, 0.85), (0.15, 0.85), (0.22, 0.40), (1.0, 1.8), (0.02, 0.12), (0.03, 0.35),
+               (-0.35, 0.35))  # rgb, radius, elongation, border irregularity, texture, rim
+
+
+def class_specs(num_classes: int) -> list[tuple[Any, ...]]:
+    """The first ``num_classes`` class specs: the six hand-made classes, then procedural ones (each
+    parameter drawn uniformly from ``SPEC_RANGES`` with a fixed seed), so a study can have as many
+    classes as the paper's Fitzpatrick-17k split (114) and the first six never change."""
+    rng = np.random.default_rng(SPEC_SEED)
+    extra = rng.uniform([lo for lo, _ in SPEC_RANGES], [hi for _, hi in SPEC_RANGES],
+                        size=(MAX_CLASSES - len(CLASS_SPECS), len(SPEC_RANGES)))
+    procedural = [(f"condition-{i + len(CLASS_SPECS) + 1:03d}", tuple(row[:3]), *row[3:])
+                  for i, row in enumerate(extra.tolist())]
+    return (CLASS_SPECS + procedural)[:num_classes]
+
+
+_SPEC_TABLE = torch.tensor([[*s[1], *s[2:]] for s in class_specs(MAX_CLASSES)], dtype=torch.float32)
 GROUP_NAMES = {0: "dark (Fitzpatrick IV-VI)", 1: "light (Fitzpatrick I-III)"}
 
 
@@ -59,7 +77,7 @@ def _generate_chunk(
     gen: torch.Generator, labels: torch.Tensor, fitz: torch.Tensor, size: int, difficulty: float
 ) -> torch.Tensor:
     b = labels.shape[0]
-    spec = torch.tensor([[*s[1], *s[2:]] for s in CLASS_SPECS])[labels]  # (b, 8)
+    spec = _SPEC_TABLE[labels]  # (b, 8)
     rgb, radius, elong, irr, texture, rim = (
         spec[:, 0:3], spec[:, 3], spec[:, 4], spec[:, 5], spec[:, 6], spec[:, 7],
     )
@@ -165,7 +183,7 @@ def generate(
 
 
 def class_names(num_classes: int) -> list[str]:
-    return [spec[0] for spec in CLASS_SPECS[:num_classes]]
+    return [spec[0] for spec in class_specs(num_classes)]
 
 
 def load_splits(size: int = 32, seed: int = 0, balance: bool = True, group_from: str | None = None,
