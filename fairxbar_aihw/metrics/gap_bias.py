@@ -148,3 +148,100 @@ def corrected_gaps(conf: np.ndarray) -> dict[str, float]:
         "eopp0_floor": float(f_fpr[ok_fpr].sum()),
         "eopp1_floor": float(f_tpr[ok_tpr].sum()),
     }
+
+
+KGROUP_SEED = 20110401  # fixed: a metric must not change between two reads of the same predictions
+KGROUP_DRAWS = 256  # simulated test sets per estimate; Monte-Carlo error ≈ spread of the gap / 16
+DRAW_CELLS = 1 << 22  # draws × pairs × classes held at once (bounds memory at 64 groups)
+_KINDS = ("range", "worst_pair")
+
+
+def _gap_sums(tpr: np.ndarray, fpr: np.ndarray, ok_tpr: np.ndarray, ok_fpr: np.ndarray) -> dict[str, np.ndarray]:
+    """Range and worst-pair EOdds/EOpp0/EOpp1 of rate arrays (D, G, K), one value per draw.
+
+    ``ok_*`` (G, K) say where a group defines the rate; the range uses the classes every group
+    defines, a pair the classes both its groups define (the raw metrics' rule, core.compute).
+    """
+    n_groups = tpr.shape[1]
+    first, second = np.triu_indices(n_groups, 1)
+    out: dict[str, np.ndarray] = {}
+    all_tpr, all_fpr = ok_tpr.all(axis=0), ok_fpr.all(axis=0)
+    r_tpr = np.where(all_tpr, tpr.max(axis=1) - tpr.min(axis=1), 0.0)  # undefined rates are filled, masked here
+    r_fpr = np.where(all_fpr, fpr.max(axis=1) - fpr.min(axis=1), 0.0)
+    out["eodds_range"] = np.where(all_tpr & all_fpr, r_tpr + r_fpr, 0.0).sum(axis=-1)
+    out["eopp0_range"] = r_fpr.sum(axis=-1)
+    out["eopp1_range"] = r_tpr.sum(axis=-1)
+    pair_tpr = ok_tpr[first] & ok_tpr[second]  # (P, K)
+    pair_fpr = ok_fpr[first] & ok_fpr[second]
+    d_tpr = np.where(pair_tpr, np.abs(tpr[:, second] - tpr[:, first]), 0.0)  # (D, P, K)
+    d_fpr = np.where(pair_fpr, np.abs(fpr[:, second] - fpr[:, first]), 0.0)
+    out["eodds_worst_pair"] = np.where(pair_tpr & pair_fpr, d_tpr + d_fpr, 0.0).sum(axis=-1).max(axis=-1)
+    out["eopp0_worst_pair"] = d_fpr.sum(axis=-1).max(axis=-1)
+    out["eopp1_worst_pair"] = d_tpr.sum(axis=-1).max(axis=-1)
+    return out
+
+
+def _spread_matched(hits: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: the pooled rate p̄ and rates r̃ = p̄ + λ(r̂ − p̄) whose spread over groups
+    estimates the true one (constrained empirical Bayes, Louis 1984): the observed spread is the
+    true one plus binomial noise, S = Σ n_g (r̂_g − p̄)²/(p̄(1 − p̄)) has mean (m − 1) + the true
+    part over m groups, so λ² = max(0, 1 − (m − 1)/S)."""
+    ok = total > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = (np.where(ok, hits, 0).sum(axis=0) + 0.5) / (np.where(ok, total, 0).sum(axis=0) + 1.0)
+        rate = np.where(ok, hits / np.where(ok, total, 1), pooled)
+        chi2 = (np.where(ok, total, 0) * (rate - pooled) ** 2).sum(axis=0) / (pooled * (1 - pooled))
+        m = ok.sum(axis=0)
+        shrink = np.sqrt(np.clip(1.0 - (m - 1) / np.where(chi2 > 0, chi2, np.inf), 0.0, 1.0))
+    return pooled, pooled + shrink * (rate - pooled)
+
+
+def _mean_draws(rng: np.random.Generator, tpr: np.ndarray, pos: np.ndarray, fpr: np.ndarray, neg: np.ndarray,
+                ok_tpr: np.ndarray, ok_fpr: np.ndarray) -> dict[str, float]:
+    """Mean of each gap over KGROUP_DRAWS test sets drawn binomially from rates (G, K) with the
+    test set's own counts (draws in chunks of at most DRAW_CELLS pair-class cells)."""
+    n_groups, k = tpr.shape
+    chunk = max(1, DRAW_CELLS // max(1, n_groups * (n_groups - 1) // 2 * k))
+    sums: dict[str, float] = {}
+    for start in range(0, KGROUP_DRAWS, chunk):
+        d = min(chunk, KGROUP_DRAWS - start)
+        t = rng.binomial(pos.astype(np.int64), np.clip(tpr, 0, 1), size=(d, n_groups, k)) / np.maximum(pos, 1)
+        f = rng.binomial(neg.astype(np.int64), np.clip(fpr, 0, 1), size=(d, n_groups, k)) / np.maximum(neg, 1)
+        for key, v in _gap_sums(t, f, ok_tpr, ok_fpr).items():
+            sums[key] = sums.get(key, 0.0) + float(v.sum())
+    return {key: v / KGROUP_DRAWS for key, v in sums.items()}
+
+
+def kgroup_corrected_gaps(conf: np.ndarray) -> dict[str, float]:
+    """``{eodds,eopp0,eopp1}_{range,worst_pair}_{bc,floor}`` from ``conf[group, true, pred]``.
+
+    Two groups: range and worst pair are the paper's gap, so both take ``corrected_gaps``'s values.
+    More: the bias at spread-matched rates r̃, estimated by KGROUP_DRAWS seeded binomial test sets,
+    is subtracted from the raw gap; the floor is the mean gap of test sets drawn from the pooled
+    rates (module docstring, "More than two groups").
+    """
+    if conf.shape[0] == 2:
+        two = corrected_gaps(conf)
+        return {f"{m}_{kind}_{what}": two[f"{m}_{what}"]
+                for m in ("eodds", "eopp0", "eopp1") for kind in _KINDS for what in ("bc", "floor")}
+    tp = np.diagonal(conf, axis1=1, axis2=2).astype(np.float64)  # (G, K)
+    pos = conf.sum(axis=2).astype(np.float64)
+    neg = conf.sum(axis=(1, 2)).astype(np.float64)[:, None] - pos
+    fp = conf.sum(axis=1).astype(np.float64) - tp
+    ok_tpr, ok_fpr = pos > 0, neg > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = _gap_sums((tp / np.maximum(pos, 1))[None], (fp / np.maximum(neg, 1))[None], ok_tpr, ok_fpr)
+    pooled_tpr, matched_tpr = _spread_matched(tp, pos)
+    pooled_fpr, matched_fpr = _spread_matched(fp, neg)
+    rng = np.random.default_rng(KGROUP_SEED)
+    at_matched = _gap_sums(matched_tpr[None], matched_fpr[None], ok_tpr, ok_fpr)
+    drawn = _mean_draws(rng, matched_tpr, pos, matched_fpr, neg, ok_tpr, ok_fpr)
+    shared = lambda rate: np.broadcast_to(rate, pos.shape)  # noqa: E731
+    floor = _mean_draws(rng, shared(pooled_tpr), pos, shared(pooled_fpr), neg, ok_tpr, ok_fpr)
+    out: dict[str, float] = {}
+    for m in ("eodds", "eopp0", "eopp1"):
+        for kind in _KINDS:
+            key = f"{m}_{kind}"
+            out[f"{key}_bc"] = float(raw[key][0] - (drawn[key] - at_matched[key][0]))
+            out[f"{key}_floor"] = float(floor[key])
+    return out
