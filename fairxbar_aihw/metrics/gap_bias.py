@@ -236,8 +236,8 @@ def kgroup_corrected_gaps(conf: np.ndarray) -> dict[str, float]:
     rng = np.random.default_rng(KGROUP_SEED)
     at_matched = _gap_sums(matched_tpr[None], matched_fpr[None], ok_tpr, ok_fpr)
     drawn = _mean_draws(rng, matched_tpr, pos, matched_fpr, neg, ok_tpr, ok_fpr)
-    shared = lambda rate: np.broadcast_to(rate, pos.shape)  # noqa: E731
-    floor = _mean_draws(rng, shared(pooled_tpr), pos, shared(pooled_fpr), neg, ok_tpr, ok_fpr)
+    floor = _mean_draws(rng, np.broadcast_to(pooled_tpr, pos.shape), pos, np.broadcast_to(pooled_fpr, neg.shape), neg,
+                        ok_tpr, ok_fpr)
     out: dict[str, float] = {}
     for m in ("eodds", "eopp0", "eopp1"):
         for kind in _KINDS:
