@@ -4,9 +4,15 @@ per-group rates, Sinha & Groover 2023; docs/user-guide.md "Metrics"; README "Ref
 Everything is computed from one vectorised confusion tensor ``conf[group, true, pred]``
 (numpy ``bincount``), so 100k samples take milliseconds.
 
+Groups: integer codes 0..G-1, G ≥ 2. Two groups give the paper's two-group audit, unchanged.
+More groups add the k-group gaps (``compute``'s docstring; docs/user-guide.md, "More than two
+groups"): the worst pair keeps the paper's two-group scale and names two real groups, the range is
+an upper bound that mixes groups per class.
+
 Undefined rates: when a class has no positives (TPR undefined) or no negatives (FPR/TNR
 undefined) in a group, that class is left out of every fairness sum or mean that needs the
-rate, and the left-out classes are listed in ``undefined``. Per-group rate lists hold
+rate (a pair's sum: where either group of the pair lacks it; the range and ``undefined``: where any
+group lacks it), and the left-out classes are listed in ``undefined``. Per-group rate lists hold
 ``None`` there. No NaN ever reaches a headline number.
 """
 from __future__ import annotations
