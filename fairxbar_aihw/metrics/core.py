@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UserError, listing, quote_value
-from .gap_bias import corrected_gaps, kgroup_corrected_gaps
+from .gap_bias import corrected_gaps, kgroup_corrected_gaps, two_group_as_kgroup
 
 GROUPS = (0, 1)  # the two-group audit's codes: 0 = unprivileged, 1 = privileged
 MAX_CLASSES = 2000  # a K×K confusion per group; bounds memory for a mistyped label (e.g. 30000)
@@ -251,10 +251,11 @@ def compute(
     headline = dict(pairs[worst["eodds"]])  # two groups: the one pair, the paper's numbers
     headline["eopp0"] = pairs[worst["eopp0"]]["eopp0"]
     headline["eopp1"] = pairs[worst["eopp1"]]["eopp1"]
-    kgroup_bias = kgroup_corrected_gaps(conf)
     if n_groups == len(GROUPS):
         two_group_bias = corrected_gaps(conf)
+        kgroup_bias = two_group_as_kgroup(two_group_bias)
     else:
+        kgroup_bias = kgroup_corrected_gaps(conf)
         two_group_bias = {f"{m}_{what}": kgroup_bias[f"{m}_worst_pair_{what}"]
                           for what in ("bc", "floor") for m in ("eodds", "eopp0", "eopp1")}
         two_group_bias = {key: two_group_bias[key] for key in sorted(two_group_bias, key=_BIAS_ORDER.index)}

@@ -247,6 +247,12 @@ def _mean_draws(rng: np.random.Generator, tpr: np.ndarray, pos: np.ndarray, fpr:
     return {key: v / KGROUP_DRAWS for key, v in sums.items()}
 
 
+def two_group_as_kgroup(two: dict[str, float]) -> dict[str, float]:
+    """``corrected_gaps``'s values under the k-group names: with two groups range = worst pair = gap."""
+    return {f"{m}_{kind}_{what}": two[f"{m}_{what}"]
+            for m in ("eodds", "eopp0", "eopp1") for kind in _KINDS for what in ("bc", "floor")}
+
+
 def kgroup_corrected_gaps(conf: np.ndarray) -> dict[str, float]:
     """``{eodds,eopp0,eopp1}_{range,worst_pair}_{bc,floor}`` from ``conf[group, true, pred]``.
 
@@ -256,9 +262,7 @@ def kgroup_corrected_gaps(conf: np.ndarray) -> dict[str, float]:
     rates (module docstring, "More than two groups").
     """
     if conf.shape[0] == 2:
-        two = corrected_gaps(conf)
-        return {f"{m}_{kind}_{what}": two[f"{m}_{what}"]
-                for m in ("eodds", "eopp0", "eopp1") for kind in _KINDS for what in ("bc", "floor")}
+        return two_group_as_kgroup(corrected_gaps(conf))
     tp = np.diagonal(conf, axis1=1, axis2=2).astype(np.float64)  # (G, K)
     pos = conf.sum(axis=2).astype(np.float64)
     neg = conf.sum(axis=(1, 2)).astype(np.float64)[:, None] - pos
