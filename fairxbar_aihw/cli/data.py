@@ -21,7 +21,8 @@ from .options import TABLE_OPTIONS, table_params, with_options
 @click.option("--min-group-size", type=click.IntRange(min=1), default=30, show_default=True,
               help="Fewest rows a group may have (with --groups or more than two groups).")
 def metrics(file: str, as_json: bool, reference: str | None, group_columns: str | None, min_group_size: int) -> None:
-    """Fairness audit of any model from a predictions CSV (label, pred, group[, id][, score_<k>])."""
+    """Fairness audit of any model from a predictions CSV (label, pred, group[, id][, score_<k>]); with
+    --groups the groups are the named columns' values (any text, intersections of several)."""
     from ..metrics import HEADLINE, metrics_from_csv
 
     columns = None if group_columns is None else group_columns.split(",")
