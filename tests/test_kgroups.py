@@ -288,7 +288,7 @@ def test_corrected_kgroup_gaps_are_less_biased_than_raw_with_a_real_gap(shift):
         assert abs(bc_bias) < 0.35 * truth[key] + 0.01, (key, truth[key], mean[f"{key}_bc"])
 
 
-def test_kgroup_correction_is_seeded_and_spread_matched(monkeypatch):
+def test_kgroup_correction_is_seeded_and_headlines_the_worst_pair(monkeypatch):
     y, p, g = _data(10, n=3000, k=4, n_groups=6, skill=0.7)
     m = compute(y, p, g)
     assert compute(y, p, g) == m  # a fixed internal seed: the same predictions read the same
