@@ -270,3 +270,40 @@ def test_a_refused_model_or_dataset_leaves_no_run_folder_report_or_cache(home, r
     _one_line_error(_audit(home, "refused", *args, check=False), fragment)
     assert not (home / "runs" / "refused").exists() and not (home / "reports" / "refused").exists()
     assert (sorted(cache.iterdir()) if cache.is_dir() else None) == before
+
+
+def test_audit_over_every_group_value_scores_each_group_on_each_chip(home):
+    """`audit --groups all`: every chip's per-group accuracy and churn over the three values, the
+    worst-pair gap the claims judge, the yield per group, all checked against the predictions the
+    audit wrote beside its report."""
+    home, classes = home
+    _audit(home, "every", "--model", str(home / "model.onnx"), "--privileged", "light", "--classes", classes,
+           "--no-drift", "--groups", "all", "--min-group-size", "5")
+    report = home / "reports" / "every"
+    text = (report / "README.md").read_text()
+    preds = pd.read_csv(report / "predictions.csv")
+    names = sorted(preds.group_value.unique())  # the values, coded in sorted order
+    assert names == ["dark", "light", "medium"]
+    assert "## Every group (3 groups)" in text and "### Yield per group" in text
+    assert "worst-pair EOdds over every group" in text  # what the claims are judged on
+    pop = pd.read_csv(report / "population.csv")
+    uniform = pop[pop.method == "uniform"].iloc[0]
+    ideal = preds[preds.preset == "ideal"]
+    chips = preds[preds.chip >= 0]
+    acc = (chips.y_true == chips.y_pred).groupby([chips.chip, chips.group_value]).mean().unstack()
+    base = (ideal.y_true == ideal.y_pred).groupby(ideal.group_value).mean()
+    for i, name in enumerate(names):
+        assert uniform[f"k_acc_g{i}_p50"] == pytest.approx(np.percentile(acc[name], 50), abs=1e-9)
+        assert uniform[f"yield_g{i}"] == pytest.approx(float((acc[name] >= base[name] - 0.05 - 1e-12).mean()))
+    # the worst-pair gap of one chip, recomputed from its predictions with the paper's two-group formula
+    chip0 = chips[chips.chip == chips.chip.min()]
+    codes = chip0.group_value.map({n: i for i, n in enumerate(names)}).to_numpy()
+    pairwise = []
+    for a in range(3):
+        for b in range(a + 1, 3):
+            keep = np.isin(codes, [a, b])
+            two = fx.metrics.compute(chip0.y_true.to_numpy()[keep], chip0.y_pred.to_numpy()[keep],
+                                     (codes[keep] == b).astype(int), num_classes=3)
+            pairwise.append(two["eodds"])
+    k = fx.metrics.compute(chip0.y_true.to_numpy(), chip0.y_pred.to_numpy(), codes, num_classes=3)
+    assert k["eodds_worst_pair"] == pytest.approx(max(pairwise)) and k["eodds"] == pytest.approx(max(pairwise))

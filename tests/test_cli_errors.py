@@ -92,6 +92,8 @@ def test_presets_show_lists_only_the_keys_a_technology_uses(home):
     ("label,pred,group\n", "has a header but no rows"),
     ("label,pred,group\n30000,1,0\n1,1,1\n", "at most 2000 classes"),
     ("label,pred,group,score_0,score_1\n0,0,0,0.9,0.1\n1,1,1,,0.8\n", "blank or NaN score"),
+    ("label,pred,group\n0,0,F\n1,1,M\n", "for group values other than codes 0..G-1 use --groups group"),
+    ("label,pred,group\n" + "0,0,0\n1,1,1\n" * 20 + "1,1,2\n", "group 2 has only 1 row(s), fewer than --min-group-size 30"),
 ])
 def test_metrics_file_errors(home, rows, fragment):
     path = home / "p.csv"

@@ -114,8 +114,10 @@ def test_bad_inputs_raise_user_errors():
         compute([0, 1], [0], [0, 1])
     with pytest.raises(UserError, match="group 1 has no samples"):
         compute([0, 1], [0, 1], [0, 0])
-    with pytest.raises(UserError, match="groups must be 0"):
-        compute([0, 1], [0, 1], [0, 2])
+    with pytest.raises(UserError, match=r"group 1 has no samples: every group code 0\.\.2 needs samples"):
+        compute([0, 1], [0, 1], [0, 2])  # codes 0..G-1: a skipped code is an empty group
+    with pytest.raises(UserError, match="group codes must be 0..G-1 .*found -1"):
+        compute([0, 1], [0, 1], [0, -1])
 
 
 def test_csv_reader(tmp_path):

@@ -12,12 +12,14 @@ from .core import GROUPS
 
 
 def churn(pred: np.ndarray, reference: np.ndarray, groups: np.ndarray) -> dict[str, float]:
-    """``churn`` (all test rows) and ``churn_g0``/``churn_g1``: the share of each group's rows where
-    ``pred`` differs from ``reference`` (NaN for a group with no rows)."""
+    """``churn`` (all test rows) and ``churn_g{c}`` for every group code c in 0..max(groups) (at least
+    0 and 1): the share of the group's rows where ``pred`` differs from ``reference`` (NaN for a
+    group with no rows)."""
     changed = np.asarray(pred) != np.asarray(reference)
     groups = np.asarray(groups)
     out = {"churn": float(changed.mean()) if changed.size else float("nan")}
-    for c in GROUPS:
+    n_groups = max(len(GROUPS), int(groups.max()) + 1 if groups.size else 0)
+    for c in range(n_groups):
         mine = changed[groups == c]
         out[f"churn_g{c}"] = float(mine.mean()) if mine.size else float("nan")
     return out

@@ -10,7 +10,8 @@ paired, row by row:
   Clopper-Pearson interval (a binomial count);
 - McNemar per group: of the rows whose correctness changed, are more broken than fixed? The
   exact test is a binomial test on those discordant rows (p = ½ under no change);
-- the churn gap (group 0 − group 1) and the change of every fairness metric (deployed −
+- the churn gap (group 0 − group 1; with more than two groups the largest minus the smallest
+  group churn) and the change of every fairness metric (deployed −
   reference), with percentile intervals from a paired bootstrap: each resample draws rows
   (within each group × class stratum, like the test-set intervals of ``bootstrap.py``) and scores
   both models on the same rows, so what the two share cancels out of the interval.
@@ -18,12 +19,12 @@ paired, row by row:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Sequence, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, quote_value
+from ..errors import DataError, quote_value, quoted_listing
 from .bootstrap import percentile_interval, resampled_indices
 from .core import GROUPS, compute
 from .predictions_file import ID_COLUMN, Predictions, read_predictions
@@ -52,6 +53,10 @@ def _match(dep: Predictions, ref: Predictions) -> tuple[np.ndarray, str]:
     return np.array([where[v] for v in ref.ids], dtype=np.int64), "id"  # type: ignore[union-attr]
 
 
+def _names(p: Predictions) -> str:
+    return quoted_listing(p.group_names) if p.group_names is not None else "group codes"
+
+
 def _same_rows(dep: Predictions, ref: Predictions, order: np.ndarray) -> None:
     """The matched rows must agree on what is not the model's: the true label and the group."""
     for what, a, b in (("label", dep.labels[order], ref.labels), ("group", dep.groups[order], ref.groups)):
@@ -63,8 +68,13 @@ def _same_rows(dep: Predictions, ref: Predictions, order: np.ndarray) -> None:
                             f"(first: {row}, {what} {a[i]} vs {b[i]}); the files must describe the same test rows")
 
 
-def _churn_by_group(changed: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    return np.array([changed[groups == c].mean() for c in GROUPS])
+def _churn_by_group(changed: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.array([changed[groups == c].mean() for c in range(n_groups)])
+
+
+def _churn_gap(churn: np.ndarray) -> float:
+    """Group 0 − group 1 (signed, the two-group audit's); with more groups max − min."""
+    return float(churn[0] - churn[1]) if len(churn) == len(GROUPS) else float(churn.max() - churn.min())
 
 
 def _mcnemar(ref_right: np.ndarray, dep_right: np.ndarray) -> dict[str, Any]:
@@ -77,14 +87,15 @@ def _mcnemar(ref_right: np.ndarray, dep_right: np.ndarray) -> dict[str, Any]:
     return {"broke": broke, "fixed": fixed, "p_value": float(p)}
 
 
-def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: int = 0, level: float = 0.95
-            ) -> dict[str, Any]:
+def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: int = 0, level: float = 0.95,
+            group_columns: Sequence[str] | None = None) -> dict[str, Any]:
     """A deployment's predictions against its reference model's on the same test rows.
 
     ``deployed`` and ``reference`` are predictions CSVs (or DataFrames) with label, pred, group and
     optionally id (rows are matched by it when both have one, else by position) and score_<k>.
-    Per group: ``churn``, its exact ``churn_ci``, accuracy before and after, and ``mcnemar``; the
-    ``churn_gap`` (group 0 − group 1) and ``d_<metric>`` (deployed − reference) for
+    ``group_columns``: group the rows by these columns' values (``read_predictions``; both files must
+    hold the same groups). Per group (every code 0..G-1): ``churn``, its exact ``churn_ci``, accuracy
+    before and after, and ``mcnemar``; the ``churn_gap`` (group 0 − group 1; max − min for G > 2) and ``d_<metric>`` (deployed − reference) for
     ``DELTA_METRICS`` with paired stratified-bootstrap intervals (``*_ci``; ``resamples``, ``seed``).
     """
     from scipy.stats import binomtest
@@ -93,13 +104,17 @@ def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: in
         raise DataError(f"the interval level must be in (0, 1), got {level}")
     if resamples < 1:
         raise DataError(f"resamples must be at least 1, got {resamples}")
-    dep, ref = read_predictions(deployed), read_predictions(reference)
+    dep, ref = read_predictions(deployed, group_columns), read_predictions(reference, group_columns)
+    if dep.group_names != ref.group_names:
+        raise DataError(f"{dep.path} and {ref.path} hold different groups ({_names(dep)} vs {_names(ref)}); "
+                        "both files must describe the same test rows")
     order, matched_by = _match(dep, ref)
     _same_rows(dep, ref, order)
     y, g, p_ref, p_dep = ref.labels, ref.groups, ref.preds, dep.preds[order]
     k = max(int(max(y.max(), p_ref.max(), p_dep.max())) + 1, ref.num_classes or 0, dep.num_classes or 0)
-    m_ref = compute(y, p_ref, g, num_classes=k)
-    m_dep = compute(y, p_dep, g, num_classes=k)
+    m_ref = compute(y, p_ref, g, num_classes=k, group_names=ref.group_names)
+    m_dep = compute(y, p_dep, g, num_classes=k, group_names=ref.group_names)
+    n_groups = len(m_ref["groups"])
     changed = p_ref != p_dep
     ref_right, dep_right = p_ref == y, p_dep == y
 
@@ -109,7 +124,9 @@ def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: in
         "n_by_group": {}, "changed_by_group": {}, "churn": {}, "churn_ci": {}, "accuracy_reference": {},
         "accuracy_deployed": {}, "d_accuracy_by_group": {}, "mcnemar": {},
     }
-    for c in GROUPS:
+    if n_groups > len(GROUPS) or ref.group_names is not None:  # the two-group output keeps its keys
+        out["groups"], out["group_names"] = m_ref["groups"], m_ref["group_names"]
+    for c in range(n_groups):
         in_c = g == c
         n_c, x_c = int(in_c.sum()), int(changed[in_c].sum())
         ci = binomtest(x_c, n_c).proportion_ci(confidence_level=level, method="exact")
@@ -119,15 +136,13 @@ def compare(deployed: Source, reference: Source, resamples: int = 1000, seed: in
         out["accuracy_reference"][c], out["accuracy_deployed"][c] = acc_ref, acc_dep
         out["d_accuracy_by_group"][c] = acc_dep - acc_ref
         out["mcnemar"][c] = _mcnemar(ref_right[in_c], dep_right[in_c])
-    churn = _churn_by_group(changed, g)
-    out["churn_gap"] = float(churn[0] - churn[1])
+    out["churn_gap"] = _churn_gap(_churn_by_group(changed, g, n_groups))
 
     draws = {key: np.empty(resamples) for key in ("churn_gap", *DELTA_METRICS)}
     for b, idx in enumerate(resampled_indices(y, g, resamples, seed)):
         r = compute(y[idx], p_ref[idx], g[idx], num_classes=k)
         d = compute(y[idx], p_dep[idx], g[idx], num_classes=k)
-        c_b = _churn_by_group(changed[idx], g[idx])
-        draws["churn_gap"][b] = c_b[0] - c_b[1]
+        draws["churn_gap"][b] = _churn_gap(_churn_by_group(changed[idx], g[idx], n_groups))
         for key in DELTA_METRICS:
             draws[key][b] = d[key] - r[key]
     out["churn_gap_ci"] = list(percentile_interval(draws["churn_gap"], level))
@@ -146,15 +161,17 @@ def comparison_lines(r: dict[str, Any]) -> list[str]:
              f"{r['changed']} predictions (churn {r['churn_overall']:.4f})",
              f"{'group':18s} {'n':>6s} {'changed':>8s}  {f'churn [{pct} CI]':25s}  "
              f"{'accuracy ref → deployed (Δ)':27s}  McNemar broke/fixed, p"]
-    for c in GROUPS:
-        name = f"{c} ({'unprivileged' if c == 0 else 'privileged'})"
+    names = r.get("group_names")
+    for c in r["churn"]:
+        name = f"{c} ({'unprivileged' if c == 0 else 'privileged'})" if names is None else str(names[c])[:18]
         lo, hi = r["churn_ci"][c]
         mc = r["mcnemar"][c]
         lines.append(f"{name:18s} {r['n_by_group'][c]:6d} {r['changed_by_group'][c]:8d}  {r['churn'][c]:.4f} "
                      f"[{lo:.4f}, {hi:.4f}]  {r['accuracy_reference'][c]:.4f} → {r['accuracy_deployed'][c]:.4f} "
                      f"({r['d_accuracy_by_group'][c]:+.4f})    {mc['broke']}/{mc['fixed']}, p={mc['p_value']:.3g}")
     lo, hi = r["churn_gap_ci"]
-    lines.append(f"churn gap (group 0 − group 1): {r['churn_gap']:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired bootstrap, "
+    what = "group 0 − group 1" if len(r["churn"]) == len(GROUPS) else "largest − smallest group churn"
+    lines.append(f"churn gap ({what}): {r['churn_gap']:+.4f} [{lo:+.4f}, {hi:+.4f}] (paired bootstrap, "
                  f"{r['resamples']} resamples, seed {r['seed']})")
     lines.append(f"{'metric':10s} {'reference':>10s} {'deployed':>10s} {'change':>9s}  [{pct} CI]")
     for key in DELTA_METRICS:
