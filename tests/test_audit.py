@@ -293,8 +293,8 @@ def test_audit_over_every_group_value_scores_each_group_on_each_chip(home):
     acc = (chips.y_true == chips.y_pred).groupby([chips.chip, chips.group_value]).mean().unstack()
     base = (ideal.y_true == ideal.y_pred).groupby(ideal.group_value).mean()
     for i, name in enumerate(names):
-        assert uniform[f"k_acc_g{i}_p50"] == pytest.approx(np.percentile(acc[name], 50), abs=1e-9)
-        assert uniform[f"yield_g{i}"] == pytest.approx(float((acc[name] >= base[name] - 0.05 - 1e-12).mean()))
+        assert uniform[f"k_acc_g{i}_p50"] == pytest.approx(np.percentile(acc[name], 50), abs=1e-6)
+        assert uniform[f"yield_g{i}"] == pytest.approx(float((acc[name] >= base[name] - 0.05 - 1e-12).mean()), abs=1e-6)
     # the worst-pair gap of one chip, recomputed from its predictions with the paper's two-group formula
     chip0 = chips[chips.chip == chips.chip.min()]
     codes = chip0.group_value.map({n: i for i, n in enumerate(names)}).to_numpy()

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UserError, listing, quote_value
+from . import registry
 from .gap_bias import corrected_gaps, kgroup_corrected_gaps, two_group_as_kgroup
 
 GROUPS = (0, 1)  # the two-group audit's codes: 0 = unprivileged, 1 = privileged
@@ -338,10 +339,7 @@ def compute(
 
 _BIAS_ORDER = ["eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor", "eopp0_floor", "eopp1_floor"]
 
-HEADLINE = (
-    "accuracy", "f1_macro", "f1_micro", "kappa", "eodds", "eopp0", "eopp1",
-    "eodds_nd", "eopp0_nd", "eopp1_nd", "eodds_bc", "eopp0_bc", "eopp1_bc", "eodds_floor", "acc_gap", "f1_gap",
-)
+HEADLINE = registry.columns("headline")  # a results row's scalar columns (metrics/registry.py)
 KGROUP_GAPS = tuple(f"{m}_{kind}{suffix}" for m in ("eodds", "eopp0", "eopp1") for kind in ("range", "worst_pair")
                     for suffix in ("", "_bc", "_floor"))
 

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, quote_value, quoted_listing
+from . import registry
 from .bootstrap import percentile_interval, resampled_indices
 from .core import GROUPS, compute
 from .predictions_file import ID_COLUMN, Predictions, read_predictions
 
-DELTA_METRICS = ("eodds", "eopp0", "eopp1", "eodds_bc", "f1_macro", "f1_micro", "accuracy", "acc_gap")
+DELTA_METRICS = registry.columns("delta")
 
 Source: TypeAlias = "str | Path | pd.DataFrame"  # a predictions CSV, or its table
 
