@@ -129,3 +129,19 @@ def test_fitzpatrick17k_reads_its_labelled_types_and_a_dataset_without_values_is
     table = Table(paths=[], labels=np.zeros(0), groups=np.zeros(0), class_names=[], group_names={})
     with pytest.raises(DataError, match="no group values beyond"):
         labelled_types(table, "isic2019")
+
+
+def test_study_settings_for_every_group_are_checked_and_leave_two_group_runs_alone():
+    from fairxbar_aihw.study.config import validate
+    from fairxbar_aihw.study.stored import run_id_of
+
+    base = {"seeds": [0], "dataset": {"name": "synthderm"}}
+    every = validate({**base, "dataset": {"name": "synthderm", "groups": "all"}}, "x")
+    plain = validate(base, "x")
+    assert every.reads_every_group and every.gap_column("eodds_bc") == "k_eodds_bc"
+    assert not plain.reads_every_group and plain.gap_column("eodds_bc") == "eodds_bc"
+    assert run_id_of(plain) == run_id_of(validate({**base, "dataset": {"name": "synthderm", "groups": None}}, "x"))
+    assert run_id_of(every) != run_id_of(plain)
+    for bad, why in (({"ita_bands": [30, 10]}, "ita_bands needs"), ({"min_group_size": 10}, "min_group_size applies")):
+        with pytest.raises(UserError, match=why):
+            validate({**base, "dataset": {"name": "synthderm", **bad}}, "x")

@@ -42,9 +42,10 @@ from .options import TABLE_OPTIONS, table_params, with_options
 @click.option("--fresh", is_flag=True, help="Delete this audit's cached results first.")
 @click.option("--no-progress", "--quiet", "no_progress", is_flag=True, help="Hide progress bars.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
-def audit(name: str, model_file: str | None, trust_code: bool, weights: str | None, arch: str | None, entry: str | None, dataset: str,
-          data_root: str, group_reading: str, min_group_size: int | None, size: int, presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int,
-          fresh: bool, no_progress: bool, threads: int | None, **kw: Any) -> None:
+def audit(name: str, model_file: str | None, trust_code: bool, weights: str | None, arch: str | None,
+          entry: str | None, dataset: str, data_root: str, group_reading: str, min_group_size: int | None, size: int,
+          presets: tuple[str, ...], chips: int, target: float, no_drift: bool, seed: int, fresh: bool,
+          no_progress: bool, threads: int | None, **kw: Any) -> None:
     """Audit your trained model on analog chips: per group on each technology, over drift time,
     per layer, and whether F+A R targeting helps (report in docs/reports/NAME/)."""
     from ..app import run_audit

@@ -50,8 +50,8 @@ def check_group_sizes(test_values: np.ndarray, names: Sequence[str], minimum: in
     small = np.flatnonzero(counts < minimum)
     if len(small):
         worst = int(small[np.argmin(counts[small])])
-        raise DataError(f"{where}: group value '{names[worst]}' has {counts[worst]} test image(s), fewer than the minimum "
-                        f"group size {minimum}" + (f" ({len(small)} values are below it: "
+        raise DataError(f"{where}: group value '{names[worst]}' has {counts[worst]} test image(s), fewer than the "
+                        f"minimum group size {minimum}" + (f" ({len(small)} values are below it: "
                                                      f"{quoted_listing([names[i] for i in small], 6)})"
                                                      if len(small) > 1 else "")
                         + "; merge it into a neighbouring value, add images, or lower dataset.min_group_size "

@@ -59,5 +59,6 @@ def section(frames: dict[int, pd.DataFrame], names: dict[int, str]) -> list[str]
         target = "" if pd.isna(key[3]) else f"{key[3]:g}"
         lines.append(f"| {key[0]} | {key[1]:g} | {key[2]} | {target} | "
                      + " | ".join(f"{part[c].mean():.3f}" for c in acc)
-                     + f" | {part[k + 'eodds'].mean():.3f} | {part[k + 'eodds_bc'].mean():.3f} | {_pair(part, names)} |")
+                     + f" | {part[k + 'eodds'].mean():.3f} | {part[k + 'eodds_bc'].mean():.3f} | "
+                     f"{_pair(part, names)} |")
     return lines + [""]

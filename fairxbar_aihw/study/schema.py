@@ -64,9 +64,9 @@ class DatasetSection(Section):
 
     groups: Literal["two", "all"] | None = Field(None, description="which groups the claims and the yield judge: "
                                                  "two (unset): the paper's privileged/unprivileged pair; all: every "
-                                                 "group value (synthderm, fitzpatrick17k: Fitzpatrick I-VI; csv/folder: every value "
-                                                 "of group_column; group_from ita: the ITA bands), on the worst-pair "
-                                                 "gap")
+                                                 "group value (synthderm, fitzpatrick17k: Fitzpatrick I-VI; "
+                                                 "csv/folder: every value of group_column; group_from ita: the ITA "
+                                                 "bands), on the worst-pair gap")
     ita_bands: list[float] | None = Field(None, description="with groups: all and group_from: ita, the band "
                                           "boundaries in degrees, lightest first (default: the six standard "
                                           "categories, Del Bino & Bernerd 2013)")
