@@ -291,14 +291,14 @@ def _group_yield_table(table: pd.DataFrame, groups: dict[int, str], drop: float)
     lines = ["### Yield per group", "",
              f"Share of each cell's chips on which the group loses at most {100 * drop:g} accuracy points against the "
              "digital model (the per-group part of the spec); the lowest share names the group the technology "
-             "hurts most.", "",
+             "hurts most (– where every group shares it).", "",
              "| preset | intensity | method | target | " + " | ".join(groups.values()) + " | group hurt most |",
              "|---|---|---|---|" + "---|" * (len(groups) + 1)]
     for _, r in table.iterrows():
         shares = {i: r[f"yield_g{i}"] for i in groups}
         worst = min(shares, key=lambda i: (shares[i], i))
         lines.append(f"| {_key(r)} | " + " | ".join(f"{100 * v:.0f}%" for v in shares.values())
-                     + f" | {groups[worst] if shares[worst] < 1 else '–'} |")
+                     + f" | {groups[worst] if shares[worst] < max(shares.values()) else '–'} |")
     return lines + [""]
 
 
