@@ -47,3 +47,20 @@ def test_a_claim_registered_with_its_comparisons_is_tested(monkeypatch):
     monkeypatch.setitem(CLAIMS, "f", against_pre)
     assert ("f", "F+A R", "F+A R", PRE) in comparisons(["F+A R"], [], "F+A R")
     assert ("F+A R", PRE) not in table_pairs("F+A R", [], "F+A R")  # the paired table compares chip rows only
+
+
+def test_noise_floor_paragraph_sets_the_floor_beside_the_gap_and_the_papers_effect():
+    import pandas as pd
+
+    from fairxbar_aihw.report.across_seeds import _noise_floor
+
+    bases = [pd.Series({"eodds_floor": 0.1, "eodds": 0.4, "eodds_bc": 0.3, "k_eodds_floor": 0.5, "k_eodds": 1.0,
+                        "k_eodds_bc": 0.8}),
+             pd.Series({"eodds_floor": 0.3, "eodds": 0.6, "eodds_bc": 0.5, "k_eodds_floor": 0.7, "k_eodds": 1.4,
+                        "k_eodds_bc": 1.2})]
+    text = " ".join(_noise_floor(bases))
+    assert "an EOdds of 0.200" in text and "raw 0.500 and bias-corrected 0.400: 40% of the raw gap" in text
+    assert "is 0.128 here" in text  # 32% of the mean corrected gap
+    text = " ".join(_noise_floor(bases, "k_"))
+    assert "a worst-pair EOdds of 0.600" in text and "raw 1.200" in text and "50% of the raw gap" in text
+    assert _noise_floor([pd.Series({"eodds": 0.4, "eodds_bc": 0.3})]) == []  # rows from before the floor
