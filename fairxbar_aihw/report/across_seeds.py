@@ -152,7 +152,7 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
     lines += claim_lines + replication.readme_lines(out, seeds)
     names = group_table.value_names(metas[seeds[0]].get("groups"))
     lines += population.section(frames, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
-    lines += group_table.section(frames, names) if names else []
+    lines += group_table.section(frames, names, out) if names else []
     lines += _models(frames, metas, cfg.gap_column(""))
     if len(by_setting):
         lines += _settings(by_setting)

@@ -166,7 +166,7 @@ def write_audit_report(store: ResultsStore, run_id: str, cfg: StudyConfig, cells
     lines += claims_section({cfg.seed: df}, cfg, out, base_sd={cfg.seed: base_test_sd(meta)})
     names = group_table.value_names(meta["groups"])
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
-    lines += group_table.section({cfg.seed: df}, names) if names else []
+    lines += group_table.section({cfg.seed: df}, names, out) if names else []
     lines += _technologies(df, base, boot)
     values = per_value(predictions, facts["num_classes"])
     lines += _values(values)

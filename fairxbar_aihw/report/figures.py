@@ -245,3 +245,21 @@ def yield_curves(table: pd.DataFrame, out: Path) -> str:
     fig.suptitle("Fairness yield: share of chips meeting the spec", fontsize=10)
     top = 1 - 0.45 / (3.3 * len(presets))  # half an inch for the title, whatever the figure's height
     return _save(fig, out / "fig_yield.png", rect=(0, 0, right, top))
+
+
+def group_heatmap(change: pd.DataFrame, out: Path) -> str:
+    """Each group's accuracy change against the digital model (points; rows: cells, columns: groups),
+    as a diverging heatmap with the numbers written in: which technology and method hurts which
+    group shows at a glance."""
+    values = 100 * change.to_numpy(dtype=float)
+    limit = max(1.0, float(np.nanmax(np.abs(values)))) if values.size else 1.0
+    fig, ax = plt.subplots(figsize=(1.0 * change.shape[1] + 3.6, 0.42 * change.shape[0] + 1.6))
+    image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(change.shape[1]), [str(c) for c in change.columns], rotation=30, ha="right")
+    ax.set_yticks(range(change.shape[0]), [str(i) for i in change.index])
+    for (r, c), v in np.ndenumerate(values):
+        ax.text(c, r, f"{v:+.1f}", ha="center", va="center", fontsize=8,
+                color="white" if abs(v) > 0.6 * limit else "black")
+    fig.colorbar(image, ax=ax, label="accuracy change vs digital model (points)")
+    ax.set_title("Accuracy change per group, mean over chips and seeds")
+    return _save(fig, out / "fig_groups.png")

@@ -11,11 +11,13 @@ so the paper's thresholds read on the same scale; the per-class range over group
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..metrics.registry import VALUE_PREFIX
+from . import figures
 from .rows import baseline_row, chips, of_kind
 from ..study.keys import RowKind
 
@@ -37,8 +39,9 @@ def _pair(r: pd.Series | pd.DataFrame, names: dict[int, str]) -> str:
     return f"{names[int(a)]}–{names[int(b)]}"
 
 
-def section(frames: dict[int, pd.DataFrame], names: dict[int, str]) -> list[str]:
-    """The per-group table over every seed's rows (means over chips and seeds)."""
+def section(frames: dict[int, pd.DataFrame], names: dict[int, str], out: Path) -> list[str]:
+    """The per-group table over every seed's rows (means over chips and seeds), and its heatmap of
+    each group's accuracy change in ``out``."""
     k = VALUE_PREFIX
     acc = [f"{k}acc_g{i}" for i in names]
     if len(names) < 3 or f"{k}worst_pair_a" not in next(iter(frames.values())):
@@ -55,10 +58,15 @@ def section(frames: dict[int, pd.DataFrame], names: dict[int, str]) -> list[str]
              "|---|---|---|---|" + "---|" * (len(names) + 3)]
     lines.append("| digital model | | | | " + " | ".join(f"{bases[c].mean():.3f}" for c in acc)
                  + f" | {bases[k + 'eodds'].mean():.3f} | {bases[k + 'eodds_bc'].mean():.3f} | {_pair(bases, names)} |")
+    change = {}
     for key, part in cells.groupby(CELL, dropna=False, sort=False):
         target = "" if pd.isna(key[3]) else f"{key[3]:g}"
+        change[" ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key[:3]) + (f" @ {target}" if target
+                                                                                        else "")] = \
+            [part[c].mean() - bases[c].mean() for c in acc]
         lines.append(f"| {key[0]} | {key[1]:g} | {key[2]} | {target} | "
                      + " | ".join(f"{part[c].mean():.3f}" for c in acc)
                      + f" | {part[k + 'eodds'].mean():.3f} | {part[k + 'eodds_bc'].mean():.3f} | "
                      f"{_pair(part, names)} |")
-    return lines + [""]
+    figure = figures.group_heatmap(pd.DataFrame.from_dict(change, orient="index", columns=list(names.values())), out)
+    return lines + ["", f"![Accuracy change per group]({figure})", ""]

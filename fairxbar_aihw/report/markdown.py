@@ -278,7 +278,7 @@ def write_report(store: ResultsStore, run_id: str, out: Path, cfg: StudyConfig,
     lines += claims_section({cfg.seed: df}, cfg, out, study_seeds, {cfg.seed: base_test_sd(meta)})
     names = group_table.value_names(meta["groups"])
     lines += population.section({cfg.seed: df}, cfg.yield_spec, out, cfg.gap_column(cfg.claims.gap), names)
-    lines += group_table.section({cfg.seed: df}, names) if names else []
+    lines += group_table.section({cfg.seed: df}, names, out) if names else []
     lines += _setup_lines(cfg, meta, sweep)
     lines += _pretrained_lines(base, (meta["baseline"] or {}).get("test_bootstrap") or {})
     figs: list[tuple[str, str]] = []
