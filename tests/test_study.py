@@ -384,7 +384,7 @@ def test_every_planned_row_key_parses_back_to_itself():
     from fairxbar_aihw.study.keys import RowKind
     from fairxbar_aihw.study.plan import StudyPlan
 
-    for name in ("demo", "synth-resnet18", "compare-presets"):
+    for name in ("demo", "synth-resnet18", "synth-resnet18-gpu", "synth-vgg11", "compare-presets"):
         keys = StudyPlan(load_study(name)).planned_rows()
         assert {RowKey.parse(k).text() for k in keys} == set(keys)
     parsed = RowKey.parse("drift|pcm-ibm|1.0|F+A R [intersect]|0.4|f149c713|t=3600")

@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..rng import curvature_seed, seeded_rng
 from ..models import crossbar_layers, device_of
 from .methods import ESTIMATORS
+from . import conv_diagonal
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]
@@ -105,9 +106,8 @@ def _fisher(model: nn.Module, names: list[str], chunk: int = 32) -> Callable[[to
 
 def _backpack(model: nn.Module, names: list[str], estimator: str) -> Callable[[torch.Tensor, torch.Tensor], Curvature]:
     from backpack import backpack, extend
-    from backpack.extensions import DiagGGNExact, DiagGGNMC, DiagHessian
 
-    ext = {"hessian-exact": DiagHessian, "ggn-exact": DiagGGNExact, "ggn-mc": DiagGGNMC}[estimator]
+    ext = conv_diagonal.extensions()[estimator]  # BackPACK's, with the cheaper exact conv-weight rule
     sequential = isinstance(model, nn.Sequential)
     bp_model = extend(copy.deepcopy(model), use_converter=not sequential)
     bp_model.eval()
