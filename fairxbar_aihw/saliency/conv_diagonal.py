@@ -81,11 +81,11 @@ def extensions() -> dict[str, Callable[[], object]]:
     from backpack.utils.conv import unfold_input
 
     class GGNConv2d(DiagGGNConv2d):
-        def weight(self, ext, module, grad_inp, grad_out, backproped):  # noqa: ANN001, ANN201
+        def weight(self, ext, module, grad_inp, grad_out, backproped):
             return conv_weight_diagonal(module, unfold_input(module, module.input0), backproped)
 
     class HessianConv2d(DiagHConv2d):
-        def weight(self, ext, module, g_inp, g_out, backproped):  # noqa: ANN001, ANN201
+        def weight(self, ext, module, g_inp, g_out, backproped):
             x = unfold_input(module, module.input0)
             out = torch.zeros_like(module.weight)
             for factor, sign in zip(backproped["matrices"], backproped["signs"]):
