@@ -17,6 +17,7 @@ Workers run one torch thread each, so ``--threads 1`` (the default) times what a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -49,21 +50,24 @@ def main() -> None:
     ap.add_argument("--refresh-every", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", help="also write the unit seconds here (benchmarks/project_protocol.py reads them)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     k, s = args.classes, args.size
     test = TensorSplit(torch.randint(0, 256, (args.n_test, 3, s, s), dtype=torch.uint8),
                        torch.randint(0, k, (args.n_test,)), torch.randint(0, 2, (args.n_test,)))
-    model = fx.models.build(args.model, k, s)
+    dev = args.device
+    model = fx.models.build(args.model, k, s).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    xb = to_float(torch.randint(0, 256, (args.batch, 3, s, s), dtype=torch.uint8))
-    yb = torch.randint(0, k, (args.batch,))
-    groups = {g: [(to_float(torch.randint(0, 256, (args.curv_batch, 3, s, s), dtype=torch.uint8)),
-                   torch.randint(0, k, (args.curv_batch,))) for _ in range(args.samples // args.curv_batch)]
+    xb = to_float(torch.randint(0, 256, (args.batch, 3, s, s), dtype=torch.uint8)).to(dev)
+    yb = torch.randint(0, k, (args.batch,)).to(dev)
+    groups = {g: [(to_float(torch.randint(0, 256, (args.curv_batch, 3, s, s), dtype=torch.uint8)).to(dev),
+                   torch.randint(0, k, (args.curv_batch,)).to(dev)) for _ in range(args.samples // args.curv_batch)]
               for g in (0, 1)}
     preset = fx.hardware.load_preset("paper-variation").with_intensity(0.3)
-    engine = ChipEvaluator(model, test, k)
+    engine = ChipEvaluator(model, test, k, dev)
     amodel = engine.analog(preset)
     install_overrides(amodel, preset, None)
     drift_preset = fx.hardware.load_preset("pcm-ibm")
@@ -72,7 +76,7 @@ def main() -> None:
     emulator = ChipEmulator(model, preset, None, 0)
 
     def evaluation() -> None:
-        predict_logits(model, test)
+        predict_logits(model, test, dev)
 
     def chip() -> None:
         program_chip(amodel, 1)
@@ -125,8 +129,12 @@ def main() -> None:
             (f"arm step (emulated chip, refresh every {args.refresh_every})", arm, arm_floor,
              "fwd+bwd + refresh share")]
     params = sum(p.numel() for p in model.parameters())
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": args.model, "size": s, "classes": k, "n_test": args.n_test,
+                                               "batch": args.batch, "samples": args.samples, "device": dev,
+                                               "threads": args.threads, "seconds": t}, indent=1))
     print(f"## {args.model} @ {s}px, {k} classes, {params / 1e6:.2f} M parameters, {args.n_test} test images, "
-          f"{args.threads} thread(s): one evaluation = {ev:.3f} s")
+          f"{dev}, {args.threads} thread(s): one evaluation = {ev:.3f} s")
     print("| unit | seconds | eval-equivalents | floor (eval-eq) | floor is | ratio to floor |")
     print("|---|---|---|---|---|---|")
     for name, sec, floor, what in rows:
