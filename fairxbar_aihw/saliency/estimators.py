@@ -24,7 +24,10 @@ from ..errors import UserError
 from ..rng import curvature_seed, seeded_rng
 from ..models import crossbar_layers, device_of
 from .methods import ESTIMATORS
-from . import conv_diagonal
+from . import conv_diagonal, exact_ggn
+
+# False: every exact estimate through BackPACK (the reference the tests and benchmarks compare with)
+FAST_EXACT = True
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 Curvature = dict[str, torch.Tensor]
@@ -153,6 +156,8 @@ def _fisher_group(model: nn.Module, names: list[str], batches: GroupBatches, pro
 
 def _backpack_group(estimator: str) -> CurvatureEstimator:
     def group(model: nn.Module, names: list[str], batches: GroupBatches, probes: int, seed: int) -> Curvature:
+        if FAST_EXACT and exact_ggn.applies(model, names, estimator):  # the same diagonal, without BackPACK
+            return _weighted_sum(exact_ggn.per_batch(model, names), batches, names)
         fn = _backpack(model, names, estimator)
         with seeded_rng(seed, device_of(model)):  # ggn-mc samples labels
             return _weighted_sum(fn, batches, names)
