@@ -53,6 +53,10 @@ def test_seeds_share_one_run_resume_per_seed_and_claims_match_scipy(tmp_path):
     text = (report / "README.md").read_text()
     assert "across 3 training seeds" in text and "SYNTHETIC" in text and "Produced on" in text
     assert text.index("## The paper's claims") < text.index("## Pre-trained models")
+    # the compute line sums the seeds' stage timings, as recorded in each seed's run
+    with sqlite3.connect(db) as conn:
+        stages = [sum(json.loads(v).values()) for (v,) in conn.execute("SELECT value_json FROM meta WHERE key = 'timings'")]
+    assert len(stages) == 3 and f"summed over the seeds: {sum(stages):,.0f} s" in text
     assert (report / "fig_claims_forest.png").stat().st_size > 5000
     for s in (0, 1, 2):
         seed_text = (report / f"seed-{s}" / "README.md").read_text()

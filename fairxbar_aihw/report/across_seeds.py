@@ -163,7 +163,9 @@ def write_across_seeds(name: str, cfg: StudyConfig, frames: dict[int, pd.DataFra
               "seeds; `--fresh` starts over).", "",
               "Compute per seed (first computation, all stages; an eval-equivalent is one digital test-set "
               "evaluation of the model, timed in the same run): " + ", ".join(
-                  f"seed {s}: {compute_cost(t, metas[s].get('eval_seconds'))}" for s, t in sorted(timings.items())), "",
+                  f"seed {s}: {compute_cost(t, metas[s].get('eval_seconds'))}" for s, t in sorted(timings.items()))
+              + f"; summed over the seeds: {sum(timings.values()):,.0f} s (seeds computed side by side take about "
+              "that divided by the workers in wall time).", "",
               "<details><summary>Resolved config</summary>", "", "```yaml",
               yaml.safe_dump({k: v for k, v in cfg.as_dict().items() if k not in ("quick", "seed")},
                              sort_keys=True).strip(), "```", "", "</details>", ""]
