@@ -58,16 +58,19 @@ def applies(model: nn.Module, names: list[str], estimator: str) -> bool:
 def per_batch(model: nn.Module, names: list[str]) -> Callable[[Tensor, Tensor], Curvature]:
     """The diagonal GGN of one batch's mean cross-entropy for each weight in ``names``."""
     layers = {n: dict(model.named_modules())[n.removesuffix(".weight")] for n in names}
+    # an in-place op after a layer (torchvision's ReLU(inplace=True)) would edit the output we
+    # differentiate by: such a model's layers hand a copy onward instead
+    copy = any(getattr(m, "inplace", False) for m in model.modules())
 
     def run(x: Tensor, y: Tensor) -> Curvature:
         seen: dict[str, tuple[Tensor, Tensor]] = {}
 
         def keep(name: str) -> Callable[[nn.Module, tuple[Tensor, ...], Tensor], Tensor]:
-            def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor:
+            def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor | None:
                 if name in seen:
                     raise RuntimeError(f"{name} runs twice in one forward pass")
                 seen[name] = (inputs[0].detach(), output)
-                return output.clone()  # an in-place op after the layer (ReLU(inplace=True)) edits the clone
+                return output.clone() if copy else output
             return hook
 
         handles = [layer.register_forward_hook(keep(n)) for n, layer in layers.items()]
