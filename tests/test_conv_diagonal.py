@@ -161,7 +161,7 @@ def test_curved_or_scripted_models_stay_with_backpack() -> None:
 
 def test_in_place_relus_after_a_layer_keep_the_exact_ggn() -> None:
     """torchvision's VGG-11 edits each conv output in place; the autograd path still gets the exact
-    diagonal (BackPACK 1.7 does not: it is off by 17-65× on this model, so it is never asked here)."""
+    diagonal (BackPACK 1.7 refuses the in-place edit, and the estimate used to fall back to Hutchinson)."""
     torch.manual_seed(3)
     model = _vgg_like(inplace=True).eval()
     x, y = torch.randn(9, 3, 8, 8), torch.randint(0, 5, (9,))

@@ -7,7 +7,8 @@ input and the gradient of each square-root column with respect to its output (Da
 Hennig, ICLR 2020, eq. 5): autograd gives those with one backward pass per class that computes no
 weight gradients, and ``conv_diagonal`` turns them into the diagonal. Measured on one core
 (docs/benchmarks.md): the demo's CNN's curvature 1.9× faster than BackPACK's, ResNet-18's 1.3×
-faster than BackPACK with ``conv_diagonal``'s rule.
+faster than BackPACK with ``conv_diagonal``'s rule. It also takes torchvision's plain VGG-11,
+whose in-place ReLUs BackPACK refuses (the estimate then fell back to Hutchinson).
 
 The diagonal Hessian equals the GGN wherever the network is piecewise linear between its
 weights (ReLU, max-pool, batch norm in eval mode): the residual term of the Hessian vanishes
