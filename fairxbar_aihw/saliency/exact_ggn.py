@@ -4,10 +4,10 @@ Why not only BackPACK: BackPACK backpropagates the loss Hessian's square root as
 every module (max-pools re-run for their indices, transposed convolutions per column) and, for
 each estimate, deep-copies and extends the model. The GGN only needs, per crossbar layer, its
 input and the gradient of each square-root column with respect to its output (Dangel, Kunstner &
-Hennig, ICLR 2020, eq. 5): autograd gives those with one backward pass per class that computes no
+Hennig, ICLR 2020): autograd gives those with one backward pass per class that computes no
 weight gradients, and ``conv_diagonal`` turns them into the diagonal. Measured on one core
-(docs/benchmarks.md): the demo's CNN's curvature 1.9× faster than BackPACK's, ResNet-18's 1.3×
-faster than BackPACK with ``conv_diagonal``'s rule. It also takes torchvision's plain VGG-11,
+(docs/benchmarks.md): 1.2–1.5× faster than BackPACK on the demo's CNN, 1.2× on ResNet-18 beyond
+``conv_diagonal``'s rule. It also takes torchvision's plain VGG-11,
 whose in-place ReLUs BackPACK refuses (the estimate then fell back to Hutchinson).
 
 The diagonal Hessian equals the GGN wherever the network is piecewise linear between its
