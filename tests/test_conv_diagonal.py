@@ -169,3 +169,28 @@ def test_in_place_relus_after_a_layer_keep_the_exact_ggn() -> None:
     want = _ggn_diagonal(model, x)
     for k, v in got.items():
         torch.testing.assert_close(v.double(), want[k], rtol=1e-4, atol=1e-9)
+
+
+class _Shared(nn.Module):
+    """One linear layer applied twice: its per-sample gradient is a sum of two uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.relu, self.mid, self.head = nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Linear(4, 4), nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.relu(self.conv(x)).mean((2, 3))
+        return self.head(self.mid(self.relu(self.mid(h))))
+
+
+def test_a_layer_used_twice_is_not_taken_by_the_autograd_path() -> None:
+    """Squaring each use's gradient apart would be wrong; the estimate goes to BackPACK (which here
+    falls back to Hutchinson, with its warning) instead of returning that."""
+    torch.manual_seed(4)
+    model = _Shared().eval()
+    x, y = torch.randn(5, 3, 5, 5), torch.randint(0, 3, (5,))
+    names = estimators.weight_param_names(model)
+    with pytest.raises(exact_ggn.Unsupported, match="mid.weight runs twice"):
+        exact_ggn.per_batch(model, names)(x, y)
+    with pytest.warns(estimators.CurvatureFallback):
+        curvature(model, {0: [(x, y)]}, "ggn-exact")

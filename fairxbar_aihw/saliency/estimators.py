@@ -157,7 +157,10 @@ def _fisher_group(model: nn.Module, names: list[str], batches: GroupBatches, pro
 def _backpack_group(estimator: str) -> CurvatureEstimator:
     def group(model: nn.Module, names: list[str], batches: GroupBatches, probes: int, seed: int) -> Curvature:
         if FAST_EXACT and exact_ggn.applies(model, names, estimator):  # the same diagonal, without BackPACK
-            return _weighted_sum(exact_ggn.per_batch(model, names), batches, names)
+            try:
+                return _weighted_sum(exact_ggn.per_batch(model, names), batches, names)
+            except exact_ggn.Unsupported:
+                pass
         fn = _backpack(model, names, estimator)
         with seeded_rng(seed, device_of(model)):  # ggn-mc samples labels
             return _weighted_sum(fn, batches, names)

@@ -35,6 +35,11 @@ PIECEWISE_LINEAR = (nn.Conv2d, nn.Linear, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, n
                     nn.Dropout, nn.Identity, nn.BatchNorm2d, nn.BatchNorm1d)
 
 
+class Unsupported(RuntimeError):
+    """The model does something this path does not cover (a layer used twice, a linear layer on a
+    sequence): the estimate goes to BackPACK instead."""
+
+
 def _hookable(module: nn.Module) -> bool:
     if isinstance(module, nn.Conv2d):
         return module.padding_mode == "zeros" and isinstance(module.padding, tuple)
@@ -59,9 +64,10 @@ def applies(model: nn.Module, names: list[str], estimator: str) -> bool:
 def per_batch(model: nn.Module, names: list[str]) -> Callable[[Tensor, Tensor], Curvature]:
     """The diagonal GGN of one batch's mean cross-entropy for each weight in ``names``."""
     layers = {n: dict(model.named_modules())[n.removesuffix(".weight")] for n in names}
-    # an in-place op after a layer (torchvision's ReLU(inplace=True)) would edit the output we
-    # differentiate by: such a model's layers hand a copy onward instead
-    copy = any(getattr(m, "inplace", False) for m in model.modules())
+    # an in-place op after a layer (torchvision's ReLU(inplace=True), or one in a forward() we cannot
+    # see) would edit the output we differentiate by: the layers hand a copy onward instead, except in
+    # an nn.Sequential without in-place modules, whose forward is exactly its modules
+    copy = not isinstance(model, nn.Sequential) or any(getattr(m, "inplace", False) for m in model.modules())
 
     def run(x: Tensor, y: Tensor) -> Curvature:
         seen: dict[str, tuple[Tensor, Tensor]] = {}
@@ -69,7 +75,9 @@ def per_batch(model: nn.Module, names: list[str]) -> Callable[[Tensor, Tensor], 
         def keep(name: str) -> Callable[[nn.Module, tuple[Tensor, ...], Tensor], Tensor]:
             def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor | None:
                 if name in seen:
-                    raise RuntimeError(f"{name} runs twice in one forward pass")
+                    raise Unsupported(f"{name} runs twice in one forward pass")
+                if isinstance(module, nn.Linear) and inputs[0].dim() != 2:
+                    raise Unsupported(f"{name} sees a {inputs[0].dim()}-d input")
                 seen[name] = (inputs[0].detach(), output)
                 return output.clone() if copy else output
             return hook
