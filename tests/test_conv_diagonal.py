@@ -27,7 +27,7 @@ def test_weight_diagonal_equals_the_per_sample_sum(positions: int, columns: int,
     want = _brute(x, s)
     # whichever contraction the shape picks, and each one forced, in one piece and in chunks
     for square, whole, chunk, sq in ((None, None, None, None), (True, None, None, 1), (False, 10**9, None, None),
-                                     (False, 0, 2 * 3 * 5, None)):
+                                     (False, 0, 2 * 3 * 5, None), (False, 0, columns * 5, None)):
         if square is not None:
             monkeypatch.setattr(conv_diagonal, "uses_expanded_square", lambda p, v, square=square: square)
         for name, value in (("_WHOLE_FLOATS", whole), ("_CHUNK_FLOATS", chunk),

@@ -26,7 +26,8 @@ from torch import Tensor
 _WRITE_OVER_MAC = 20.0
 # per-sample products up to this many numbers are formed at once, as BackPACK does (so small
 # models, the demo's CNN among them, get BackPACK's numbers bit for bit); larger ones in chunks
-# of samples that stay in cache (3× faster at ResNet-18's layer3: 151 M numbers in 2 M pieces)
+# of samples and output rows that stay in cache (3× faster at ResNet-18's layer3: 151 M numbers
+# in 2 M pieces)
 _WHOLE_FLOATS = 8 * 2**20
 _CHUNK_FLOATS = 2 * 2**20
 # samples per chunk of the expanded square, so that B (n·P²·K floats) stays under ~128 MB
@@ -57,9 +58,12 @@ def weight_diagonal(unfolded: Tensor, sqrt_factor: Tensor) -> Tensor:
     if v * n * m * k <= _WHOLE_FLOATS:
         return torch.einsum("nkl,vnml->vnmk", unfolded, sqrt_factor).pow_(2).sum((0, 1))
     out = unfolded.new_zeros(m, k)
-    step = max(1, _CHUNK_FLOATS // (v * m * k))
-    for i in range(0, n, step):
-        out += torch.einsum("nkl,vnml->vnmk", unfolded[i : i + step], sqrt_factor[:, i : i + step]).pow_(2).sum((0, 1))
+    rows = max(1, min(m, _CHUNK_FLOATS // (v * k)))  # output rows per piece: a wide layer's one sample
+    step = max(1, _CHUNK_FLOATS // (v * rows * k))  # exceeds the piece on its own (VGG-11's 512 × 4608: 4.3×)
+    for r in range(0, m, rows):
+        for i in range(0, n, step):
+            part = torch.einsum("nkl,vnml->vnmk", unfolded[i : i + step], sqrt_factor[:, i : i + step, r : r + rows])
+            out[r : r + rows] += part.pow_(2).sum((0, 1))
     return out
 
 
