@@ -24,7 +24,7 @@ _LEADING = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SHELL = re.compile(r"[;|&$`<>]")
 _ENCODED = re.compile(r"[;|&$`<>%]")  # what a cell with a shell metacharacter has percent-encoded
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|nan)")  # pandas writes ±inf, nan so
 REPLACEMENT = "\ufffd"  # what a control character becomes
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fairxbar_aihw.csv_files import neutralise, write_csv
+from fairxbar_aihw.csv_files import neutral_cell, neutralise, write_csv
 from fairxbar_aihw.errors import UserError
 from fairxbar_aihw.models import build
 from fairxbar_aihw.safe_files import safe_mkdir, write_atomic
@@ -237,6 +237,9 @@ def test_csv_cells_from_user_input_are_neutralised_and_numbers_stay_numbers(tmp_
     assert pd.api.types.is_integer_dtype(back["images"]) and pd.api.types.is_float_dtype(back["accuracy"])
     assert list(back["images"]) == list(range(17)) and set(back["accuracy"]) == {0.25}
     assert not any(c in path.read_text() for c in "\t\r\x07")
+    # pandas writes a float ±inf as "-inf": read back as text it stays as it is, like any number
+    assert [neutral_cell(v) for v in ("-inf", "inf", "+inf", "nan", "-info", "-nan(x)")] == [
+        "-inf", "inf", "+inf", "nan", "'-info", "'-nan(x)"]
     odd = neutralise(pd.DataFrame({"=a": ["x"], "note": ["`tool` text"]}), tool_text=["note"])
     assert list(odd.columns) == ["'=a", "note"] and odd["note"][0] == "`tool` text"
 
