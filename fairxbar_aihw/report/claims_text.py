@@ -139,8 +139,9 @@ def _rules(settings: ClaimsSection, n_seeds: int, present: list[str]) -> list[st
         "the effect holds across the error type's settings.",
         f"- *vs paper*: **reproduced** — the claim holds, the relative interval lies at or beyond "
         f"{100 * half:g}% of the paper's magnitude and the F1 cost is bounded under 1 point; **ruled out** — the F1 "
-        "cost exceeds 1 point at 95%, or the whole interval lies above the paper's magnitude; *undetermined* "
-        "otherwise. Where each magnitude comes from: " + "; ".join(
+        "cost exceeds 1 point at 95%, or the whole interval lies above the paper's magnitude (a *best* row: at every "
+        "setting, each by its own 95% interval, an intersection-union test that needs no multiplicity correction, "
+        "Berger 1982); *undetermined* otherwise. Where each magnitude comes from: " + "; ".join(
             f"({c.key}) {100 * c.paper_rel:+.0f}%, {c.paper_source}" for c in CLAIMS.values()
             if c.paper_rel is not None and c.key in present) + ".",
         "- *replicates (est.)*: the chance that a fresh run with as many seeds reaches the same decided verdict "

@@ -158,20 +158,23 @@ def vs_paper(r: dict[str, Any], verdict: str, paper_rel: float | None, settings:
     """The row against the paper's magnitude: *reproduced* (the claim holds, the relative change's
     interval lies at or beyond ``paper_fraction`` × the paper's and the F1 cost is bounded under 1
     point), *ruled out* (the F1 cost exceeds 1 point, or the whole interval lies above the paper's
-    magnitude) or *undetermined*."""
+    magnitude; a best row, ``every_setting_ruled_out``: every setting is, each at its own level) or
+    *undetermined*."""
     if paper_rel is None:
         return ""
     lo, hi, f1, f1_h = r["rel_eodds_lo"], r["rel_eodds_hi"], r["d_f1"], r["d_f1_ci"]
     if any(math.isnan(v) for v in (lo, hi, f1, f1_h)):
         return "undetermined"
-    every = r.get("every_setting_ruled_out", True)  # a best row: the claim is "up to", so all settings must be
-    every = True if every is None or (isinstance(every, float) and math.isnan(every)) else bool(every)
-    if f1 + f1_h < -MAX_COST and every:
+    # A best row: the claim is "up to", so it is ruled out only where every setting is, each at its own
+    # level (an intersection-union test); its own interval, simultaneous over the settings, then adds nothing.
+    every = r.get("every_setting_ruled_out")
+    best = not (every is None or (isinstance(every, float) and math.isnan(every)))
+    if f1 + f1_h < -MAX_COST and (not best or bool(every)):
         return "ruled out"
     if (verdict == "holds" and hi <= settings.paper_fraction * paper_rel and f1 - f1_h > -MAX_COST
             and r.get("unit", "seeds") == "seeds"):  # one model's chips never reproduce a method's effect
         return "reproduced"
-    if lo > paper_rel and every:
+    if bool(every) if best else lo > paper_rel:
         return "ruled out"
     return "undetermined"
 
