@@ -85,10 +85,10 @@ class StudyClock:
 
     def time_left(self) -> float:
         """Wall seconds left as the workers take the work (``schedule.Schedule``): what is running
-        keeps its worker; then a free worker takes a later stage (sweep, arms, ...) of a prepared
-        seed, else the next seed's preparation (training and saliency), else waits for a stage
+        keeps its worker; then a free worker takes the next seed's preparation (training and
+        saliency), else a later stage (sweep, arms, ...) of a prepared seed, else waits for a stage
         to become ready; the last worker to finish gives the time left (one worker: all the work
-        left)."""
+        left). Reports are not priced."""
         if math.isnan(self.remaining()):
             return math.nan
         free = [0.0] * max(1, self.workers)
@@ -119,12 +119,12 @@ class StudyClock:
         while ready or unprepared:
             i = free.index(min(free))
             now = [k for k, (at, _) in enumerate(ready) if at <= free[i]]
-            if now:
-                free[i] += ready.pop(now[0])[1]
-            elif unprepared:
+            if unprepared:
                 prep_seconds, costs = unprepared.pop(0)
                 free[i] += prep_seconds
                 ready += [(free[i], c) for c in costs]
+            elif now:
+                free[i] += ready.pop(now[0])[1]
             else:
                 at, cost = ready.pop(min(range(len(ready)), key=lambda k: ready[k][0]))
                 free[i] = at + cost
