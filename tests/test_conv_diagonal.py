@@ -92,7 +92,8 @@ def test_exact_ggn_of_a_residual_conv_net_equals_the_explicit_jacobian(fast: boo
         warnings.simplefilter("error", UserWarning)  # no fallback to Hutchinson
         got = curvature(model, {0: [(x, y)]}, "ggn-exact")[0]
     want = _ggn_diagonal(model, x)
-    assert [c for c in sorted(calls) if c[-1] > 1] == [(3, 6, 2, 4), (3, 6, 2, 4), (3, 6, 4, 4)]  # our rule ran: the stem, the grouped conv in two parts
+    v = 2 if fast else 3  # columns of the loss Hessian's root: V − 1 by autograd, V by BackPACK
+    assert [c for c in sorted(calls) if c[-1] > 1] == [(v, 6, 2, 4), (v, 6, 2, 4), (v, 6, 4, 4)]  # our rule ran: the stem, the grouped conv in two parts
     assert set(got) == {"stem.weight", "grouped.weight", "head.weight"}
     for k, v in got.items():
         torch.testing.assert_close(v.double(), want[k], rtol=1e-4, atol=1e-9)
@@ -194,3 +195,16 @@ def test_a_layer_used_twice_is_not_taken_by_the_autograd_path() -> None:
         exact_ggn.per_batch(model, names)(x, y)
     with pytest.warns(estimators.CurvatureFallback):
         curvature(model, {0: [(x, y)]}, "ggn-exact")
+
+
+@pytest.mark.parametrize("classes", [2, 4, 114])
+def test_the_loss_hessian_root_has_one_column_fewer_than_the_classes(classes: int) -> None:
+    """S Sᵀ = diag(p) − p pᵀ with V − 1 columns, for spread, confident (p ≈ 1 on one class, where a
+    Cholesky would fail) and tied probabilities."""
+    torch.manual_seed(classes)
+    logits = torch.cat([torch.randn(5, classes), 40 * torch.eye(classes)[:3], torch.zeros(1, classes)])
+    p = torch.softmax(logits, 1)
+    s = exact_ggn.loss_hessian_root(p)
+    assert s.shape == (len(p), classes, classes - 1)
+    h = torch.diag_embed(p.double()) - p.double()[:, :, None] * p.double()[:, None, :]
+    torch.testing.assert_close((s.double() @ s.double().transpose(1, 2)), h, rtol=0, atol=1e-6)
