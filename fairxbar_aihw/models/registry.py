@@ -13,7 +13,6 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-import torchvision
 
 from ..errors import UserError
 from .architectures import MIN_IMAGE_SIZE
@@ -38,17 +37,25 @@ def _small_cnn(num_classes: int, image_size: int) -> nn.Module:
     )
 
 
+def _torchvision_model(name: str) -> Callable[..., nn.Module]:
+    """A torchvision builder, imported when a model is built: importing torchvision costs ~0.8 s per
+    process (it pulls in torch._dynamo), which a small-cnn study's workers never need."""
+    import torchvision.models
+
+    return getattr(torchvision.models, name)
+
+
 def _resnet18(num_classes: int, image_size: int) -> nn.Module:
-    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+    model = _torchvision_model("resnet18")(weights=None, num_classes=num_classes)
     if image_size <= 64:
         model.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
     return model
 
 
-def _vgg(builder: Callable[..., nn.Module]) -> Callable[[int, int], nn.Module]:
+def _vgg(name: str) -> Callable[[int, int], nn.Module]:
     def build(num_classes: int, image_size: int) -> nn.Module:
-        model = builder(weights=None)
+        model = _torchvision_model(name)(weights=None)
         model.avgpool = nn.AdaptiveAvgPool2d(1)
         model.classifier = nn.Sequential(
             nn.Linear(512, 512), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(512, num_classes)
@@ -61,8 +68,8 @@ def _vgg(builder: Callable[..., nn.Module]) -> Callable[[int, int], nn.Module]:
 MODELS: dict[str, Callable[[int, int], nn.Module]] = {  # keys: names.MODEL_NAMES
     "small-cnn": _small_cnn,
     "resnet18": _resnet18,
-    "vgg11": _vgg(torchvision.models.vgg11),
-    "vgg11_bn": _vgg(torchvision.models.vgg11_bn),
+    "vgg11": _vgg("vgg11"),
+    "vgg11_bn": _vgg("vgg11_bn"),
 }
 
 

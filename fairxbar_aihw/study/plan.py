@@ -66,14 +66,17 @@ class StudyPlan:
 
     def __init__(self, cfg: StudyConfig):
         self.cfg = cfg
+        self._hardware: list[tuple[Preset, list[float | None]]] | None = None
 
     def hardware(self) -> list[tuple[Preset, list[float | None]]]:
-        """Each sweep preset (with its overrides) and the intensities to run it at."""
-        out = []
-        for hw in self.cfg.sweep.hardware:
-            preset = load_preset(hw.preset, **(hw.overrides or {}))
-            out.append((preset, list(hw.intensities or [preset.intensity])))
-        return out
+        """Each sweep preset (with its overrides) and the intensities to run it at; read once per
+        plan (a report asks for it ~600 times, each a YAML file parsed and validated)."""
+        if self._hardware is None:
+            self._hardware = []
+            for hw in self.cfg.sweep.hardware:
+                preset = load_preset(hw.preset, **(hw.overrides or {}))
+                self._hardware.append((preset, list(hw.intensities or [preset.intensity])))
+        return [(preset, list(levels)) for preset, levels in self._hardware]
 
     def label(self, method: str) -> str:
         """A method's canonical label: its F+A R rule named unless it is the default reading."""
