@@ -9,9 +9,10 @@ library's own code and set beside its floor (issue 33):
 - a training step (and a pruning fine-tune step): one forward and backward pass of its batch;
 - an arm step: one forward and backward pass of its batch on the emulated chip, plus its share of
   the mask refreshes (one curvature estimate every ``--refresh-every`` steps);
-- a curvature estimate (BackPACK's exact diagonal GGN, two groups of ``--samples``): one forward
-  and one backward pass per output class over the samples, the columns of the loss Hessian's
-  square root that the exact GGN backpropagates (Dangel, Kunstner & Hennig, ICLR 2020).
+- a curvature estimate (the exact diagonal GGN, two groups of ``--samples``): one forward pass and
+  one backward pass per column of the loss Hessian's square root that the estimate backpropagates
+  over the samples (Dangel, Kunstner & Hennig, ICLR 2020): V − 1 for V classes on the autograd path
+  (``exact_ggn.loss_hessian_root``), V through BackPACK; the row says which.
 Workers run one torch thread each, so ``--threads 1`` (the default) times what a study's worker sees.
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ from _timing import interleaved  # noqa: E402
 from fairxbar_aihw.data.splits import TensorSplit, to_float  # noqa: E402
 from fairxbar_aihw.hardware import drift, install_overrides, program_chip  # noqa: E402
 from fairxbar_aihw.retrain.emulation import ChipEmulator  # noqa: E402
-from fairxbar_aihw.saliency.estimators import curvature  # noqa: E402
+from fairxbar_aihw.saliency import exact_ggn  # noqa: E402
+from fairxbar_aihw.saliency.estimators import FAST_EXACT, curvature, weight_param_names  # noqa: E402
 from fairxbar_aihw.study.chips import ChipEvaluator  # noqa: E402
 from fairxbar_aihw.training.evaluation import predict_logits  # noqa: E402
 from fairxbar_aihw.training.steps import optimise  # noqa: E402
@@ -104,15 +106,21 @@ def main() -> None:
             warnings.simplefilter("ignore")
             curvature(model, groups, args.estimator)
 
+    # the columns of the loss Hessian's root the estimate backpropagates: V − 1 by autograd
+    # (``exact_ggn.loss_hessian_root``), V through BackPACK
+    names = weight_param_names(model)
+    passes = k - 1 if FAST_EXACT and exact_ggn.applies(model, names, args.estimator) else k
+
     def curvature_floor() -> None:
-        """One forward and ``k`` backward passes over each group's samples (the exact GGN's columns)."""
+        """One forward and ``passes`` backward passes over each group's samples (the exact GGN's
+        columns), with weight gradients (standing in for the per-sample squares)."""
         model.eval()
         for batches in groups.values():
             for x, _ in batches:
                 out = model(x)
-                for c in range(k):
+                for c in range(passes):
                     model.zero_grad(set_to_none=True)
-                    out[:, c].sum().backward(retain_graph=c < k - 1)
+                    out[:, c].sum().backward(retain_graph=c < passes - 1)
 
     units = {"evaluation": evaluation, "chip": chip, "drift read": drift_read, "fwd+bwd": fwd_bwd,
              "training step": train_step, "arm step": arm_step, "curvature": estimate,
@@ -125,7 +133,7 @@ def main() -> None:
             ("drift reading (program + drift + pass)", t["drift read"], ev, "one evaluation"),
             (f"training step (batch {args.batch})", t["training step"], t["fwd+bwd"], "fwd+bwd of the batch"),
             (f"curvature estimate ({args.estimator}, 2 × {args.samples})", t["curvature"], t["curvature floor"],
-             f"1 fwd + {k} bwd per sample"),
+             f"1 fwd + {passes} bwd per sample"),
             (f"arm step (emulated chip, refresh every {args.refresh_every})", arm, arm_floor,
              "fwd+bwd + refresh share")]
     params = sum(p.numel() for p in model.parameters())
