@@ -208,3 +208,29 @@ def test_the_loss_hessian_root_has_one_column_fewer_than_the_classes(classes: in
     assert s.shape == (len(p), classes, classes - 1)
     h = torch.diag_embed(p.double()) - p.double()[:, :, None] * p.double()[:, None, :]
     torch.testing.assert_close((s.double() @ s.double().transpose(1, 2)), h, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("conv", [nn.Conv2d(3, 5, 3, padding=1), nn.Conv2d(4, 6, (3, 2), stride=2, padding=(1, 2), dilation=2),
+                                  nn.Conv2d(2, 3, 1)])
+def test_the_grouped_convolution_equals_the_per_sample_sum(conv: nn.Conv2d, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One convolution with a group per sample (chunks of samples included) gives the explicit
+    per-sample sum for any stride, padding, dilation and kernel shape."""
+    monkeypatch.setattr(conv_diagonal, "_WHOLE_FLOATS", 2 * 3 * conv.out_channels * conv.weight[0].numel())  # 2 samples a chunk
+    torch.manual_seed(0)
+    x = torch.randn(5, conv.in_channels, 9, 8)
+    out_shape = conv(x).shape
+    s = torch.randn(5, 3, *out_shape[1:])  # (N, V, M, H', W')
+    got = conv_diagonal.grouped_conv_weight_diagonal(conv, x, s)
+    want = torch.zeros_like(conv.weight, dtype=torch.float64)
+    for n in range(5):
+        for v in range(3):
+            g, = torch.autograd.grad(conv(x[n : n + 1]), conv.weight, s[n : n + 1, v])
+            want += g.double() ** 2
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-9)
+
+
+def test_the_grouped_convolution_takes_many_positions_and_few_channels() -> None:
+    stem, deep = nn.Conv2d(3, 16, 3), nn.Conv2d(128, 128, 3)
+    assert conv_diagonal.uses_grouped_conv(stem, 1024, 3) and not conv_diagonal.uses_grouped_conv(deep, 64, 3)
+    assert not conv_diagonal.uses_grouped_conv(nn.Conv2d(4, 4, 3, groups=2), 1024, 3)  # grouped layers: unfold
+    assert not conv_diagonal.uses_grouped_conv(stem, 4, 3)  # few positions: the expanded square

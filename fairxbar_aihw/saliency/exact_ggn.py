@@ -123,6 +123,11 @@ def per_batch(model: nn.Module, names: list[str]) -> Callable[[Tensor, Tensor], 
         out: Curvature = {}
         for i, name in enumerate(names):
             layer, inp = layers[name], seen[name][0]
+            if isinstance(layer, nn.Conv2d) and conv_diagonal.uses_grouped_conv(
+                    layer, columns[0][i][0, 0].numel(), len(columns)):
+                sample_major = torch.stack([col[i] for col in columns], 1)  # (N, V, M, H', W')
+                out[name] = conv_diagonal.grouped_conv_weight_diagonal(layer, inp, sample_major)
+                continue
             delta = torch.stack([col[i] for col in columns])  # (V, N, M, ...)
             if isinstance(layer, nn.Conv2d):
                 unfolded = F.unfold(inp, layer.kernel_size, layer.dilation, layer.padding, layer.stride)
