@@ -37,9 +37,8 @@ _CHUNK_FLOATS = 2 * 2**20
 _SQUARE_FLOATS = 32 * 2**20
 # the per-sample gradients as one grouped convolution (a group per sample) beat unfold + the
 # per-sample product while in_channels × out_channels ≤ this × P (one core, batches of 64, 3
-# columns: 1.5–4× faster from C·M = 48 at P = 1024 to C·M = 4096 at P = 256; 2–4× slower at
-# C·M ≥ 8192 with P = 64)
-_GROUPED_PER_POSITION = 16
+# columns: 1.4–4× faster at C·M / P from 0.05 to 32, 1.2–1.3× at 64, 1.2–3.7× slower from 128 on)
+_GROUPED_PER_POSITION = 32
 
 
 def uses_expanded_square(positions: int, columns: int) -> bool:
