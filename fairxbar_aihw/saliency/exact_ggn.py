@@ -4,8 +4,9 @@ Why not only BackPACK: BackPACK backpropagates the loss Hessian's square root as
 every module (max-pools re-run for their indices, transposed convolutions per column) and, for
 each estimate, deep-copies and extends the model. The GGN only needs, per crossbar layer, its
 input and the gradient of each square-root column with respect to its output (Dangel, Kunstner &
-Hennig, ICLR 2020): autograd gives those with one backward pass per column of the loss Hessian's square root
-(V − 1 of them, ``loss_hessian_root``) that computes no weight gradients, and ``conv_diagonal`` turns them into the diagonal. Measured on one core
+Hennig, ICLR 2020): autograd gives those with one backward pass per column of the loss Hessian's
+square root (V − 1 of them, ``loss_hessian_root``) that computes no weight gradients, and
+``conv_diagonal`` turns them into the diagonal. Measured on one core
 (docs/benchmarks.md): 1.2–1.5× faster than BackPACK on the demo's CNN, 1.2× on ResNet-18 beyond
 ``conv_diagonal``'s rule. It also takes torchvision's plain VGG-11,
 whose in-place ReLUs BackPACK refuses (the estimate then fell back to Hutchinson).

@@ -71,7 +71,7 @@ def record_environment(run: "StudyRun") -> dict[str, Any]:
 def time_test_evaluation(run: "StudyRun") -> float:
     """Seconds of one digital evaluation of the model on the test split, timed in this process
     (the median of three after one that warms up: a single timing beside another worker varied
-    0.047-0.057 s between the demo's seeds): the unit "eval-equivalent" of the study's cost
+    0.048-0.068 s between the demo's seeds): the unit "eval-equivalent" of the study's cost
     (docs/benchmarks.md); recorded for the report's compute line. Timed once per run, beside the
     stages' first computation: a resume (on this or another machine) keeps the unit they were
     measured in."""

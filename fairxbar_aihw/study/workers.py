@@ -6,8 +6,8 @@ run in the shared results database, which SQLite's write-ahead log lets several 
 process with several threads (``threads.plan_workers``).
 
 The work is handed out as tasks (``schedule.py``): a seed's preparation (the registry's
-preparing stages, ``stages.REGISTRY.prepare``: training and saliency; every seed's before any later stage, the critical path), then each of its later stages on
-its own (they only read what preparation cached), then its report. The parent holds the run
+preparing stages, ``stages.REGISTRY.prepare``: training and saliency; every seed's before any
+later stage, the critical path), then each of its later stages on its own (they only read what preparation cached), then its report. The parent holds the run
 folder's lock, hands each idle worker the next task, and hears finished stages (for the study's
 progress line), data warnings and errors through one queue of typed messages
 (``worker_messages.py``); the workers write the database themselves, so a worker that is killed
